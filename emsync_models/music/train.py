@@ -1,0 +1,148 @@
+"""Training loop for the music transformer: AdamW, warmup + cosine, periodic val loss and checkpoints.
+
+Checkpoints are written atomically every `checkpoint_every` steps, so an interrupted CPU run still
+leaves a usable model, and they carry everything inference needs (config, proxy quantiles, history).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emsync_models.music.dataset import BatchSampler, TokenCorpus, unigram_nll
+from emsync_models.music.model import MusicTransformer, MusicTransformerConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 3000
+    batch_size: int = 12
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    eval_batches: int = 6
+    checkpoint_every: int = 100
+    seed: int = 0
+    threads: int = 2
+    max_minutes: float | None = None
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min((step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1), 1.0)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def evaluate_loss(model: MusicTransformer, batches: list[dict[str, torch.Tensor]]) -> float:
+    was_training = model.training
+    model.eval()
+    losses = [float(model.loss(b)) for b in batches]
+    model.train(was_training)
+    return float(np.mean(losses))
+
+
+def save_checkpoint(path: Path, model: MusicTransformer, corpus: TokenCorpus, extra: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model_config": model.config.to_dict(),
+        "state_dict": model.state_dict(),
+        "proxy": {
+            "mode_quantiles": corpus.mode_quantiles.tolist(),
+            "density_quantiles": corpus.density_quantiles.tolist(),
+        },
+        **extra,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: a reader never sees half a checkpoint
+
+
+def plot_history(history: dict, unigram: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(history["step"], history["train_loss"], label="train (running mean)")
+    ax.plot(history["eval_step"], history["val_loss"], "o-", label="validation")
+    ax.axhline(unigram, color="gray", linestyle="--", label=f"unigram baseline {unigram:.2f}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_title("emsync-music training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    corpus: TokenCorpus,
+    model_config: MusicTransformerConfig,
+    cfg: TrainConfig,
+    checkpoint_path: Path,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train from scratch; returns the history. Writes checkpoint, history JSON and loss PNG beside it."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    model = MusicTransformer(model_config)
+    train_sampler = BatchSampler(corpus, "train", model_config.block_size, seed=cfg.seed)
+    val_sampler = BatchSampler(corpus, "val", model_config.block_size, label_dropout=0.0, seed=cfg.seed + 1)
+    val_sampler.transpose = 0
+    val_batches = [val_sampler.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
+    unigram = unigram_nll(corpus)
+    log(f"model {model.num_params() / 1e6:.2f}M params; {corpus.n_tokens} tokens; unigram val NLL {unigram:.3f}")
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "emb" in n]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    history: dict = {"step": [], "train_loss": [], "eval_step": [], "val_loss": [], "unigram_val": unigram}
+    png, hist_json = checkpoint_path.with_suffix(".loss.png"), checkpoint_path.with_suffix(".history.json")
+    t0, running = time.time(), None
+    model.train()
+    for step in range(cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = model.loss(train_sampler.sample(cfg.batch_size))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+        done = step + 1
+        out_of_time = cfg.max_minutes is not None and time.time() - t0 > cfg.max_minutes * 60
+        if done % 10 == 0:
+            history["step"].append(done)
+            history["train_loss"].append(running)
+        if done % cfg.eval_every == 0 or done == cfg.steps or out_of_time:
+            val = evaluate_loss(model, val_batches)
+            history["eval_step"].append(done)
+            history["val_loss"].append(val)
+            elapsed = time.time() - t0
+            log(f"step {done}/{cfg.steps} train {running:.3f} val {val:.3f} lr {lr_at(step, cfg):.2e} {elapsed:.0f}s")
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
+            history["elapsed_s"] = time.time() - t0
+            extra = {"step": done, "history": history, "train_config": asdict(cfg)}
+            save_checkpoint(checkpoint_path, model, corpus, extra)
+            hist_json.write_text(json.dumps(history))
+            plot_history(history, unigram, png)
+        if out_of_time:
+            log(f"stopping at step {done}: the {cfg.max_minutes} min budget is spent")
+            break
+    return history

@@ -1,0 +1,59 @@
+"""Pictures of a soundtrack: the emotion timeline with the cuts, and a piano roll with chord changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers or CI
+import matplotlib.pyplot as plt  # noqa: E402
+import pretty_midi  # noqa: E402
+
+_FAMILY_COLOURS = ("#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration_s: float,
+                      midi: pretty_midi.PrettyMIDI, chord_changes_s: Sequence[float], out: Path) -> Path:
+    """Two aligned panels: per-scene valence/arousal over time, and the generated notes.
+
+    Cuts are dashed grey lines on both, chord changes orange ticks on the roll, so a glance shows
+    whether the music turns where the picture does.
+    """
+    fig, (top, roll) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]})
+    for scene in emotion["scenes"]:
+        span = (scene["start_s"], scene["end_s"])
+        top.plot(span, [scene["valence"]] * 2, color="#1f77b4", lw=3)
+        top.plot(span, [scene["arousal"]] * 2, color="#d62728", lw=3)
+        probs = scene.get("probs")
+        if probs:
+            label = max(probs, key=probs.get)
+            top.text(sum(span) / 2, 1.05, label, ha="center", va="bottom", fontsize=9)
+    top.plot([], [], color="#1f77b4", lw=3, label="valence")
+    top.plot([], [], color="#d62728", lw=3, label="arousal")
+    top.set_ylim(-1.1, 1.35)
+    top.set_ylabel("emotion")
+    top.legend(loc="lower right", fontsize=8)
+    for i, inst in enumerate(midi.instruments):
+        colour = _FAMILY_COLOURS[i % len(_FAMILY_COLOURS)]
+        for note in inst.notes:
+            roll.plot([note.start, note.end], [note.pitch, note.pitch], color=colour, lw=2, solid_capstyle="butt")
+        roll.plot([], [], color=colour, lw=3, label=inst.name or pretty_midi.program_to_instrument_name(inst.program))
+    for change in chord_changes_s:
+        roll.axvline(change, color="#ff7f0e", lw=1, alpha=0.8)
+    for ax in (top, roll):
+        for cut in cuts_s:
+            ax.axvline(cut, color="grey", ls="--", lw=1.5)
+    roll.plot([], [], color="#ff7f0e", label="chord change")
+    roll.plot([], [], color="grey", ls="--", label="scene cut")
+    roll.set_xlim(0, duration_s)
+    roll.set_xlabel("seconds")
+    roll.set_ylabel("MIDI pitch")
+    roll.legend(loc="upper right", fontsize=7, ncol=3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out

@@ -1,0 +1,130 @@
+"""Probe and validate an input video before any expensive work starts.
+
+Everything a later stage relies on (a decodable video stream, a positive duration, a frame rate) is
+checked here, so bad input fails in one clear line instead of deep inside a decoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+_MIN_DURATION_S = 0.5
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    path: str
+    size_bytes: int
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    video_codec: str
+    has_audio: bool
+    audio_codec: str | None
+    audio_sample_rate: int | None
+    container: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes: the identity of a video everywhere (keys, rows, caches)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def probe_video(path: Path) -> VideoProbe:
+    """Open `path`, check it is a usable video and decode its first and last frames.
+
+    Raises `InputError` naming the file and the problem for every kind of bad input.
+    """
+    from emsync_models.errors import InputError
+
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a video file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(path, "file is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a readable video ({_reason(exc)})") from None
+    with container:
+        if not container.streams.video:
+            kind = "audio-only file" if container.streams.audio else "file with no video stream"
+            raise InputError(path, f"{kind}: a video stream is needed")
+        stream = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if fps <= 0:
+            raise InputError(path, "video stream has no frame rate")
+        duration_s = _duration(container, stream)
+        frames, last_t = _decode_check(path, container, stream)
+        if frames == 0:
+            raise InputError(path, "video stream has no decodable frames (corrupt or zero-length)")
+        # Container headers can lie about length; the last decoded frame cannot.
+        if duration_s <= 0 or last_t is not None and abs(last_t + 1 / fps - duration_s) > 1.0:
+            duration_s = (last_t or 0.0) + 1 / fps
+        if duration_s < _MIN_DURATION_S:
+            raise InputError(path, f"video is too short ({duration_s:.2f} s; at least {_MIN_DURATION_S} s)")
+        return VideoProbe(
+            path=str(path),
+            size_bytes=size,
+            duration_s=round(duration_s, 6),
+            fps=fps,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            frame_count=frames,
+            video_codec=stream.codec_context.name,
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.name if audio else None,
+            audio_sample_rate=audio.codec_context.sample_rate if audio else None,
+            container=container.format.name,
+        )
+
+
+def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _decode_check(
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, float | None]:
+    """Count frames by demuxing and decode every frame, so a corrupt stream is caught now."""
+    from emsync_models.errors import InputError
+
+    frames = 0
+    last_t: float | None = None
+    time_base = stream.time_base or Fraction(1, 1)
+    try:
+        for frame in container.decode(stream):
+            frames += 1
+            if frame.pts is not None:
+                last_t = float(frame.pts * time_base)
+    except av.error.FFmpegError as exc:
+        raise InputError(path, f"video stream is corrupt ({_reason(exc)})") from None
+    return frames, last_t
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[-1].strip() or type(exc).__name__

@@ -1,0 +1,150 @@
+"""`emsync`: the command line. Argument handling and progress only; the work lives in the stages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from emsync_models.errors import InputError
+from flows.settings import get_settings
+
+app = typer.Typer(help="EMSYNC: free, automatic soundtracks for video.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+train_app = typer.Typer(help="Train a model (never run by CI).", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate a model and print its metrics.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Catalog-scale batch work.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
+
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad input → one line + exit 2; a failed tool or server → one line + exit 1. Never a traceback."""
+    try:
+        yield
+    except InputError as exc:
+        raise fail(str(exc), 2) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI user
+        raise fail(f"{type(exc).__name__}: {exc}", 1) from None
+
+
+@contextmanager
+def stage_progress(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from flows.soundtrack import STAGES
+
+    columns = (TextColumn("[bold]{task.description:<8}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks = {stage: bar.add_task(stage, total=1.0, start=False) for stage in STAGES}
+
+        def update(stage: str, done: float) -> None:
+            if stage in tasks:
+                bar.start_task(tasks[stage])
+                bar.update(tasks[stage], completed=done)
+
+        yield update
+
+
+def print_summary(report: dict[str, Any], out_path: Path) -> None:
+    table = Table(title=f"soundtrack → {out_path}", show_header=False)
+    emotion = report["emotion"]["overall"]
+    probs = emotion.get("probs") or {}
+    top = max(probs, key=probs.get) if probs else "(set by user)"
+    table.add_row("duration", f"{report['input']['duration_s']:.2f} s")
+    table.add_row("cuts", ", ".join(f"{c:.2f}" for c in report["cuts_s"]) or "none found")
+    table.add_row("emotion", f"{top}  valence {emotion['valence']:+.2f}  arousal {emotion['arousal']:+.2f}")
+    table.add_row("chord changes", ", ".join(f"{c:.2f}" for c in report["music"]["chord_changes_s"][:12]))
+    table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
+    table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
+    out.print(table)
+
+
+@app.command()
+def soundtrack(
+    input: Annotated[Path, typer.Argument(help="the video to score")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="where to write the video with its soundtrack")],
+    seed: Annotated[int | None, typer.Option(help="random seed (default: settings)")] = None,
+    valence: Annotated[float | None, typer.Option(help="fix valence in [-1, 1] instead of detecting it")] = None,
+    arousal: Annotated[float | None, typer.Option(help="fix arousal in [-1, 1] instead of detecting it")] = None,
+    mix_original: Annotated[float | None, typer.Option(
+        help="keep the original audio under the music at this gain (0-4); default: replace it")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
+) -> None:
+    """Turn a video into the same video with a new soundtrack that follows its emotion and cuts."""
+    from flows.soundtrack import SoundtrackOptions, run_soundtrack
+
+    options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original)
+    with user_errors(), stage_progress(not as_json and sys.stderr.isatty()) as progress:
+        result = run_soundtrack(input, out_path, get_settings(), options, progress=progress)
+    if as_json:
+        print(json.dumps(result.report, indent=2))
+    else:
+        print_summary(result.report, out_path)
+
+
+@app.command()
+def demo(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="where to write the result")] = Path("emsync-demo.mp4"),
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
+) -> None:
+    """Build a 22 s sample from public-domain photos (4 scenes, 3 cuts) and score it."""
+    from emsync_models.video.sample import build_sample_video
+    from flows.soundtrack import SoundtrackOptions, run_soundtrack
+
+    settings = get_settings()
+    sample_path = settings.data_dir / "sample" / "emsync-sample.mp4"
+    with user_errors():
+        sample_path.parent.mkdir(parents=True, exist_ok=True)
+        if not sample_path.is_file():
+            err.print("building the sample video from scikit-image's photographs …")
+            build_sample_video(sample_path)
+        err.print(f"sample: {sample_path}")
+        with stage_progress(not as_json and sys.stderr.isatty()) as progress:
+            result = run_soundtrack(sample_path, out_path, settings, SoundtrackOptions(seed=seed),
+                                    progress=progress)
+    if as_json:
+        print(json.dumps(result.report, indent=2))
+    else:
+        print_summary(result.report, out_path)
+
+
+def _register() -> None:
+    """Commands whose code lives with the layer it drives; imported here so `--help` lists them all."""
+    from flows import cli_emotion, cli_music, cli_platform
+
+    train_app.command("music")(cli_music.train_music)
+    train_app.command("emotion")(cli_emotion.train_emotion)
+    eval_app.command("music")(cli_music.eval_music)
+    db_app.command("upgrade")(cli_platform.db_upgrade)
+    catalog_app.command("ingest")(cli_platform.catalog_ingest)
+    catalog_app.command("score")(cli_platform.catalog_score)
+    catalog_app.command("backfill")(cli_platform.catalog_backfill)
+    app.command("status")(cli_platform.status)
+
+
+_register()

@@ -1,0 +1,273 @@
+"""The soundtrack job for one video: probe → cuts → emotion → music → render → mux → store + record.
+
+Each stage is a plain function with typed inputs and outputs, so the CLI runs them straight through
+and the Prefect flows wrap the same functions as tasks. Bad input raises `InputError` before anything
+is written; the output file appears under its final name only once every stage has succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import pretty_midi
+
+from emsync_models.errors import InputError
+from emsync_models.plots import soundtrack_figure
+from emsync_models.render.audio import render_midi
+from emsync_models.render.mux import mux_soundtrack
+from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
+from emsync_models.video.probe import VideoProbe, content_hash, probe_video
+from flows.settings import Settings
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+STAGES = ("probe", "cuts", "emotion", "music", "render", "mux", "store")
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class SoundtrackOptions:
+    seed: int | None = None
+    valence: float | None = None
+    arousal: float | None = None
+    original_audio_gain: float | None = None  # None: replace the original audio; else mix it under
+    plot: bool = True  # also write OUT.png: emotion timeline and piano roll against the cuts
+
+
+@dataclass
+class SoundtrackResult:
+    out: Path
+    report: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def check_output(out: Path) -> None:
+    """Fail before any work if the result could not be written where the user asked."""
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(out, f"output must be a video file ending in one of {', '.join(VIDEO_SUFFIXES)}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.exists():
+        raise InputError(folder, "output folder does not exist")
+    if not folder.is_dir():
+        raise InputError(folder, "output folder is not a folder")
+    if out.is_dir():
+        raise InputError(out, "output path is a folder")
+    try:  # os.access says yes to root even on read-only mounts; a real write is the honest test
+        fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".emsync-write-test-")
+        os.close(fd)
+        os.unlink(probe_path)
+    except OSError as exc:
+        raise InputError(folder, f"output folder is not writable ({exc.strerror})") from None
+
+
+def check_options(options: SoundtrackOptions) -> None:
+    if (options.valence is None) != (options.arousal is None):
+        raise InputError("--valence/--arousal", "give both or neither")
+    for name, value in (("--valence", options.valence), ("--arousal", options.arousal)):
+        if value is not None and not -1.0 <= value <= 1.0:
+            raise InputError(name, f"{value} is outside [-1, 1]")
+    gain = options.original_audio_gain
+    if gain is not None and not 0.0 <= gain <= 4.0:
+        raise InputError("--mix-original", f"{gain} is outside [0, 4]")
+
+
+def probe_input(path: Path) -> VideoProbe:
+    return probe_video(path)
+
+
+def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
+    config = CutConfig(detector=settings.cut_detector, content_threshold=settings.content_threshold,
+                       adaptive_threshold=settings.adaptive_threshold, min_scene_len_s=settings.min_scene_len_s)
+    return detect_cuts(path, probe.fps, config)
+
+
+def cut_model_version(settings: Settings) -> str:
+    threshold = settings.content_threshold if settings.cut_detector == "content" else settings.adaptive_threshold
+    return f"pyscenedetect-{package_version('scenedetect')}-{settings.cut_detector}-{threshold:g}"
+
+
+def user_emotion(probe: VideoProbe, cuts: list[float], valence: float, arousal: float) -> dict[str, Any]:
+    """The emotion section when the user fixes valence/arousal: no classifier runs."""
+    scenes = [{"start_s": s, "end_s": e, "probs": None, "valence": valence, "arousal": arousal,
+               "confidence": 1.0} for s, e in scene_spans(cuts, probe.duration_s)]
+    return {"source": "user", "model_name": "user", "model_version": "user",
+            "overall": {"probs": None, "valence": valence, "arousal": arousal, "confidence": 1.0},
+            "scenes": scenes, "extractors": {}}
+
+
+def emotion_trajectory(emotion: dict[str, Any]) -> tuple[tuple[float, float, float], ...]:
+    """Per-scene (start, valence, arousal): the music follows the video's emotional arc."""
+    return tuple((float(s["start_s"]), float(s["valence"]), float(s["arousal"])) for s in emotion["scenes"])
+
+
+def chord_times(midi: pretty_midi.PrettyMIDI) -> list[float]:
+    from emsync_models.music.chords import chord_change_times
+
+    return [round(t, 4) for t in chord_change_times(midi)]
+
+
+def analyze_emotion(source: Path, cuts: list[float], duration_s: float, settings: Settings) -> dict[str, Any]:
+    """Per-scene and overall emotion as a plain dict (the shape stored in the report and the database)."""
+    from flows.models import emotion_analyzer
+
+    result = emotion_analyzer(settings).analyze(source, cuts, duration_s)
+    return video_emotion_to_dict(result)
+
+
+def video_emotion_to_dict(result: Any) -> dict[str, Any]:  # noqa: ANN401 - VideoEmotion, imported lazily
+    def estimate(e: Any) -> dict[str, Any]:  # noqa: ANN401
+        return {"probs": {k: round(float(v), 6) for k, v in e.probs.items()}, "valence": round(float(e.valence), 6),
+                "arousal": round(float(e.arousal), 6), "confidence": round(float(e.confidence), 6)}
+
+    return {"source": "model", "model_name": result.model_name, "model_version": result.model_version,
+            "overall": estimate(result.overall),
+            "scenes": [{"start_s": s.start_s, "end_s": s.end_s, **estimate(s.estimate)} for s in result.scenes],
+            "extractors": dict(result.extractors)}
+
+
+@dataclass(frozen=True)
+class ComposedMusic:
+    midi: pretty_midi.PrettyMIDI
+    model_name: str
+    model_version: str
+
+
+def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
+                  seed: int, settings: Settings) -> ComposedMusic:
+    from flows.models import music_generator
+
+    generator = music_generator(settings)
+    from emsync_models.music.api import GenerationRequest
+
+    request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
+                                temperature=settings.temperature, top_p=settings.top_p)
+    return ComposedMusic(midi=generator.generate(request).midi, model_name=generator.name,
+                         model_version=generator.version)
+
+
+def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings) -> Path:
+    soundfont = settings.resolved_soundfont()
+    if soundfont is None:
+        raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
+                         "or set EMSYNC_SOUNDFONT")
+    return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.sample_rate,
+                       duration_s=duration_s, target_lufs=settings.loudness_lufs)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> Iterator[None]:
+    if progress:
+        progress(stage, 0.0)
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 3)
+    if progress:
+        progress(stage, 1.0)
+
+
+def run_soundtrack(source: Path, out: Path, settings: Settings, options: SoundtrackOptions = SoundtrackOptions(),
+                   progress: Progress | None = None, source_uri: str | None = None) -> SoundtrackResult:
+    """The whole job. Raises `InputError` for bad input; `out` exists only if everything succeeded."""
+    from flows.persist import record_soundtrack
+    from flows.store import artifact_key
+
+    check_options(options)
+    check_output(out)
+    seed = settings.seed if options.seed is None else options.seed
+    timings: dict[str, float] = {}
+    with _timed(timings, "probe", progress):
+        probe = probe_input(source)
+        if options.original_audio_gain is not None and not probe.has_audio:
+            raise InputError(source, "has no audio track to mix under the music (drop --mix-original)")
+        digest = content_hash(source)
+    with _timed(timings, "cuts", progress):
+        cuts = scene_cuts(source, probe, settings)
+    with _timed(timings, "emotion", progress):
+        if options.valence is not None and options.arousal is not None:
+            emotion = user_emotion(probe, cuts, options.valence, options.arousal)
+        else:
+            emotion = analyze_emotion(source, cuts, probe.duration_s, settings)
+    with _timed(timings, "music", progress):
+        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), seed, settings)
+        changes = chord_times(music.midi)
+    model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
+                      "music": music.model_version}
+    params = {"seed": seed, "valence": options.valence, "arousal": options.arousal,
+              "original_audio_gain": options.original_audio_gain, "temperature": settings.temperature,
+              "top_p": settings.top_p, "min_boundary_gap_s": settings.min_boundary_gap_s}
+    with tempfile.TemporaryDirectory(prefix="emsync-") as tmp:
+        work = Path(tmp)
+        midi_path, wav_path, video_path = work / "soundtrack.mid", work / "soundtrack.wav", work / "video.mp4"
+        music.midi.write(str(midi_path))
+        with _timed(timings, "render", progress):
+            render_audio(midi_path, wav_path, probe.duration_s, settings)
+        with _timed(timings, "mux", progress):
+            mux_soundtrack(source, wav_path, video_path, duration_s=probe.duration_s,
+                           original_audio_gain=options.original_audio_gain)
+        report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, chord_changes=changes,
+                              music_model=(music.model_name, music.model_version), model_versions=model_versions,
+                              params=params, timings=timings, backend=settings.model_backend)
+        report_path, plot_path = work / "report.json", work / "soundtrack.png"
+        soundtrack_figure(emotion, cuts, probe.duration_s, music.midi, changes, plot_path)
+        artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
+                     "plot": plot_path}
+        # Keys are a pure function of content + models + parameters, so the report can name them
+        # before the upload that puts the objects there.
+        report["artifacts"] = {kind: artifact_key(digest, model_versions, params, kind, path.suffix.lstrip("."))
+                               for kind, path in artifacts.items()}
+        with _timed(timings, "store", progress):
+            report_path.write_text(json.dumps({**report, "timings_s": dict(timings)}, indent=2))
+            keys = record_soundtrack(
+                settings, source_uri=source_uri or str(source.resolve()), content_hash=digest,
+                probe=probe.to_dict(), cuts_s=cuts, emotion=emotion, params=params,
+                model_versions=model_versions, timings=timings, artifacts=artifacts)
+        if keys != report["artifacts"]:
+            raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
+        report["timings_s"] = dict(timings)
+        if options.plot:
+            _publish(plot_path, plot_path_for(out))
+        _publish(video_path, out)
+    return SoundtrackResult(out=out, report=report, timings=timings)
+
+
+def plot_path_for(out: Path) -> Path:
+    return out.with_suffix(".png")
+
+
+def _publish(built: Path, out: Path) -> None:
+    """Copy next to the destination under a hidden name, then rename: readers never see half a file."""
+    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        shutil.copyfile(built, partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: dict[str, Any],
+                 chord_changes: list[float], music_model: tuple[str, str], model_versions: dict[str, str],
+                 params: dict[str, Any], timings: dict[str, float], backend: str) -> dict[str, Any]:
+    return {
+        "input": {**probe.to_dict(), "sha256": digest},
+        "cuts_s": cuts,
+        "scenes": [{"start_s": s, "end_s": e} for s, e in scene_spans(cuts, probe.duration_s)],
+        "emotion": emotion,
+        "music": {"model_name": music_model[0], "model_version": music_model[1],
+                  "chord_changes_s": chord_changes},
+        "models": model_versions,
+        "backend": backend,
+        "params": params,
+        "timings_s": dict(timings),
+        "artifacts": {},
+    }

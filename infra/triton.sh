@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Start / stop NVIDIA Triton Inference Server from the nvidia-pytriton wheel, without containers.
+#
+#   infra/triton.sh start    build our backend folder, pick free loopback ports, start, wait until ready
+#   infra/triton.sh stop     stop the server started by `start` (PID file), then its python stubs
+#   infra/triton.sh status   exit 0 when the server answers /v2/health/ready
+#   infra/triton.sh env      print the KEY=VALUE lines written by `start` (source with `set -a`)
+#
+# Environment (all optional):
+#   EMSYNC_TRITON_DIR        state folder (PID, log, env file, backend folder); default <repo>/.emsync/triton
+#   EMSYNC_TRITON_REPOSITORY model repository; default <repo>/serving/model_repository
+#   EMSYNC_TRITON_HTTP_PORT  fixed HTTP port; default a free one
+#   EMSYNC_TRITON_READY_TIMEOUT_S  how long `start` waits for readiness; default 300 (torch loads slowly)
+#   PYTHON                   interpreter whose site-packages hold pytriton, torch and our deps;
+#                            default <repo>/.venv/bin/python
+#
+# `start` writes $EMSYNC_TRITON_DIR/triton.env with EMSYNC_TRITON_URL, EMSYNC_TRITON_METRICS_URL and
+# EMSYNC_TEST_TRITON_URL (what tests/serving reads), and prints the same lines on stdout.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="${EMSYNC_TRITON_DIR:-$REPO/.emsync/triton}"
+MODEL_REPO="${EMSYNC_TRITON_REPOSITORY:-$REPO/serving/model_repository}"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+READY_TIMEOUT_S="${EMSYNC_TRITON_READY_TIMEOUT_S:-300}"
+PID_FILE="$STATE_DIR/triton.pid"
+ENV_FILE="$STATE_DIR/triton.env"
+LOG_FILE="$STATE_DIR/triton.log"
+
+log() { echo "triton.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+running_pid() {
+    # The PID file can outlive a crashed server; only a live tritonserver counts.
+    [[ -f "$PID_FILE" ]] || return 1
+    local pid
+    pid="$(cat "$PID_FILE")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    grep -q tritonserver "/proc/$pid/cmdline" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+ready() {
+    local url="$1"
+    curl -fsS -m 2 -o /dev/null "http://$url/v2/health/ready" 2>/dev/null
+}
+
+build_backend_dir() {
+    # The wheel keeps the python backend and its stubs apart; Triton wants the stub beside
+    # libtriton_python.so. We assemble that in our own folder instead of writing into site-packages.
+    local pkg="$1" pyver="$2" dst="$STATE_DIR/backends/python"
+    local src="$pkg/tritonserver/backends/python" stub="$pkg/tritonserver/python_backend_stubs/$pyver"
+    [[ -f "$src/libtriton_python.so" ]] || die "no python backend in $src"
+    [[ -x "$stub/triton_python_backend_stub" ]] || die "no backend stub for Python $pyver in $stub"
+    mkdir -p "$dst"
+    cp -f "$src/libtriton_python.so" "$src/triton_python_backend_utils.py" "$dst/"
+    cp -f "$stub/triton_python_backend_stub" "$dst/"
+    chmod +x "$dst/triton_python_backend_stub"
+}
+
+cmd_start() {
+    local pid
+    if pid="$(running_pid)"; then
+        log "already running (pid $pid)"
+        cat "$ENV_FILE"
+        return 0
+    fi
+    [[ -x "$PYTHON" ]] || die "python interpreter not found: $PYTHON"
+    [[ -d "$MODEL_REPO" ]] || die "model repository not found: $MODEL_REPO"
+    mkdir -p "$STATE_DIR"
+
+    # One interpreter call answers everything we need to know about the installed wheel.
+    local info
+    info="$("$PYTHON" - <<'EOF'
+import importlib.util, pathlib, socket, sys
+spec = importlib.util.find_spec("pytriton")
+if spec is None or not spec.submodule_search_locations:
+    sys.exit("pytriton is not installed in this interpreter: pip install nvidia-pytriton==0.7.0")
+pkg = pathlib.Path(list(spec.submodule_search_locations)[0])
+libs = pkg.parent / "nvidia_pytriton.libs"
+ports = []
+socks = []
+for _ in range(3):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+    ports.append(s.getsockname()[1])
+for s in socks:
+    s.close()
+print(pkg)
+print(libs)
+print(f"{sys.version_info.major}.{sys.version_info.minor}")
+print(pathlib.Path(sys.base_prefix) / "lib")
+print(" ".join(map(str, ports)))
+EOF
+)" || die "could not inspect $PYTHON"
+    local pkg libs pyver pylib ports
+    { read -r pkg; read -r libs; read -r pyver; read -r pylib; read -r ports; } <<<"$info"
+    local http_port grpc_port metrics_port
+    read -r http_port grpc_port metrics_port <<<"$ports"
+    http_port="${EMSYNC_TRITON_HTTP_PORT:-$http_port}"
+
+    build_backend_dir "$pkg" "$pyver"
+    local server="$pkg/tritonserver/bin/tritonserver"
+    [[ -x "$server" ]] || die "no tritonserver binary at $server"
+
+    # The stub embeds libpython in isolated mode, so PYTHONPATH/PYTHONHOME are ignored. Two things
+    # steer it instead: LD_LIBRARY_PATH picks the venv interpreter's own libpython (not the distro's),
+    # and the embedded interpreter finds its "executable" by looking up `python3` on PATH, so the venv's
+    # bin/ first makes it read pyvenv.cfg and use the venv's site-packages. model.py adds the repo root
+    # itself (EMSYNC_REPO_ROOT). Stubs are one process per model instance: keep each to one torch
+    # thread unless told otherwise, and scale with instances.
+    local ld="$pylib:$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    local venv_bin
+    venv_bin="$(dirname "$PYTHON")"
+    log "starting $server (http 127.0.0.1:$http_port, metrics 127.0.0.1:$metrics_port), log $LOG_FILE"
+    (
+        cd "$REPO"
+        export LD_LIBRARY_PATH="$ld" PATH="$venv_bin:$PATH"
+        export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+        export EMSYNC_REPO_ROOT="$REPO"
+        exec setsid "$server" \
+            --model-repository="$MODEL_REPO" \
+            --backend-directory="$STATE_DIR/backends" \
+            --http-address=127.0.0.1 --http-port="$http_port" \
+            --grpc-address=127.0.0.1 --grpc-port="$grpc_port" --allow-grpc=false \
+            --allow-metrics=true --allow-gpu-metrics=false --allow-cpu-metrics=true \
+            --metrics-address=127.0.0.1 --metrics-port="$metrics_port" \
+            --strict-readiness=true --exit-on-error=true --exit-timeout-secs=10 \
+            --log-verbose=0
+    ) >"$LOG_FILE" 2>&1 </dev/null &
+    local server_pid=$!
+    echo "$server_pid" >"$PID_FILE"
+
+    local url="127.0.0.1:$http_port" waited=0
+    until ready "$url"; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            log "server exited before it was ready; last log lines:"
+            tail -n 40 "$LOG_FILE" >&2 || true
+            rm -f "$PID_FILE"
+            exit 1
+        fi
+        if (( waited >= READY_TIMEOUT_S )); then
+            log "not ready after ${READY_TIMEOUT_S}s; stopping it. Last log lines:"
+            tail -n 40 "$LOG_FILE" >&2 || true
+            cmd_stop
+            exit 1
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+    cat >"$ENV_FILE" <<EOF
+EMSYNC_TRITON_URL=$url
+EMSYNC_TRITON_METRICS_URL=127.0.0.1:$metrics_port
+EMSYNC_TEST_TRITON_URL=$url
+EOF
+    log "ready after ~${waited}s (pid $server_pid)"
+    cat "$ENV_FILE"
+}
+
+cmd_stop() {
+    local pid
+    if ! pid="$(running_pid)"; then
+        log "not running"
+        rm -f "$PID_FILE" "$ENV_FILE"
+        return 0
+    fi
+    # SIGTERM lets Triton unload models, which ends their stub processes cleanly.
+    kill -TERM "$pid" 2>/dev/null || true
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && (( waited < 30 )); do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "still alive after 30s; killing its process group"
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PID_FILE" "$ENV_FILE"
+    log "stopped (pid $pid)"
+}
+
+cmd_status() {
+    local pid url
+    pid="$(running_pid)" || { log "not running"; return 1; }
+    url="$(sed -n 's/^EMSYNC_TRITON_URL=//p' "$ENV_FILE" 2>/dev/null)"
+    [[ -n "$url" ]] && ready "$url" || { log "pid $pid alive but not ready"; return 1; }
+    log "ready at $url (pid $pid)"
+}
+
+case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    env) [[ -f "$ENV_FILE" ]] && cat "$ENV_FILE" || die "not started (no $ENV_FILE)" ;;
+    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac

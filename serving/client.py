@@ -1,0 +1,116 @@
+"""One inference interface, two implementations: in-process PyTorch and Triton over HTTP.
+
+Callers (the flows, the benchmark) hold an `InferenceClient` and never know which one it is:
+
+    client.wait_ready()                                 # raises ServingUnavailable with a clear message
+    probs, va = client.predict_emotion(fused_batch)     # Ekman-6 probabilities [N, 6], V/A [N, 2]
+    tokens = client.generate_tokens(generation_request) # the whole KV-cached loop, int64 [T]
+    client.emotion_model(), client.music_model()        # ModelInfo(name, version) for idempotency keys
+
+`emotion_predictor()` and `music_generator()` adapt a client to the objects `emsync_models` already
+accepts (an injected fusion predictor; a generator with generate/decode), so flows run unchanged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from emsync_models.emotion.fused_input import FusedBatch
+    from emsync_models.music.api import GeneratedMusic, GenerationRequest
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+
+
+class InferenceClient(ABC):
+    """The interface. Implementations must be safe to call from several threads at once."""
+
+    backend: str = ""
+
+    @abstractmethod
+    def wait_ready(self) -> None:
+        """Return once both models can serve; raise `ServingUnavailable` after bounded retries."""
+
+    @abstractmethod
+    def predict_emotion(self, batch: FusedBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(probs float32 [N, 6] in EKMAN6 order, valence/arousal float32 [N, 2]) for a fused batch."""
+
+    @abstractmethod
+    def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        """The generated token ids (int64 [T]) for one soundtrack request."""
+
+    @abstractmethod
+    def emotion_model(self) -> ModelInfo: ...
+
+    @abstractmethod
+    def music_model(self) -> ModelInfo: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most implementations hold nothing
+        """Release connections; the client must not be used afterwards."""
+
+    def __enter__(self) -> InferenceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def emotion_predictor(self) -> ClientFusionPredictor:
+        return ClientFusionPredictor(self)
+
+    def music_generator(self) -> ClientMusicGenerator:
+        return ClientMusicGenerator(self)
+
+
+class ClientFusionPredictor:
+    """The `PredictFn` an `EmotionAnalyzer` accepts, answered by a client (name/version included)."""
+
+    def __init__(self, client: InferenceClient) -> None:
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.client.emotion_model().name
+
+    @property
+    def version(self) -> str:
+        return self.client.emotion_model().version
+
+    def __call__(self, batch: FusedBatch) -> tuple[np.ndarray, np.ndarray]:
+        return self.client.predict_emotion(batch)
+
+
+class ClientMusicGenerator:
+    """Quacks like `emsync_models.music.api.MusicGenerator`: tokens come from the client, while
+    decoding and chord analysis stay in-process (they need the vocabulary, not the weights)."""
+
+    def __init__(self, client: InferenceClient) -> None:
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.client.music_model().name
+
+    @property
+    def version(self) -> str:
+        return self.client.music_model().version
+
+    def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        return self.client.generate_tokens(request)
+
+    def decode(self, tokens: np.ndarray) -> Any:  # noqa: ANN401 - pretty_midi.PrettyMIDI
+        from emsync_models.music.api import decode_tokens
+
+        return decode_tokens(tokens)
+
+    def generate(self, request: GenerationRequest) -> GeneratedMusic:
+        from emsync_models.music.api import music_from_tokens
+
+        return music_from_tokens(self.generate_tokens(request))

@@ -1,0 +1,66 @@
+"""The default implementation: the same emsync_models calls the Triton models make, in this process."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from serving.client import InferenceClient, ModelInfo
+
+if TYPE_CHECKING:
+    from emsync_models.emotion.fused_input import FusedBatch
+    from emsync_models.music.api import GenerationRequest
+
+
+class InProcessClient(InferenceClient):
+    """Loads each model on first use (a flow that only composes music never loads the classifier)."""
+
+    backend = "inprocess"
+
+    def __init__(self, emotion_checkpoint: Path | None = None, music_checkpoint: Path | None = None,
+                 device: str = "cpu") -> None:
+        self.emotion_checkpoint = emotion_checkpoint
+        self.music_checkpoint = music_checkpoint
+        self.device = device
+        self._lock = threading.Lock()
+        self._predictor: Any = None
+        self._generator: Any = None
+
+    def _fusion(self) -> Any:  # noqa: ANN401 - FusionPredictor
+        with self._lock:
+            if self._predictor is None:
+                from emsync_models.emotion.predictor import FusionPredictor
+
+                self._predictor = (FusionPredictor.default() if self.emotion_checkpoint is None
+                                   else FusionPredictor.from_checkpoint(self.emotion_checkpoint))
+            return self._predictor
+
+    def _music(self) -> Any:  # noqa: ANN401 - MusicGenerator
+        with self._lock:
+            if self._generator is None:
+                from emsync_models.music.api import load_generator
+
+                self._generator = load_generator(self.music_checkpoint, device=self.device)
+            return self._generator
+
+    def wait_ready(self) -> None:
+        # Loading is what "ready" means here; a bad checkpoint fails now, before any flow work.
+        self._fusion()
+        self._music()
+
+    def predict_emotion(self, batch: FusedBatch) -> tuple[np.ndarray, np.ndarray]:
+        return self._fusion()(batch)
+
+    def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        return np.asarray(self._music().generate_tokens(request), dtype=np.int64)
+
+    def emotion_model(self) -> ModelInfo:
+        p = self._fusion()
+        return ModelInfo(p.name, p.version)
+
+    def music_model(self) -> ModelInfo:
+        g = self._music()
+        return ModelInfo(g.name, g.version)

@@ -1,0 +1,103 @@
+"""The wire format shared by the Triton client and the Triton models' `model.py`: names, types, packing.
+
+Both sides import this one module so the tensor layout cannot drift between them. Floats that come
+from Python (durations, boundaries, temperature) travel as FP64 so the server sees exactly the values
+the in-process path sees; the parity test depends on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+EMOTION_MODEL = "emotion_fusion"
+MUSIC_MODEL = "midi_generator"
+
+# emotion_fusion: every fused-batch array is an input under its own key ("face", "face_mask", ...).
+PROBS = "PROBS"
+VALENCE_AROUSAL = "VALENCE_AROUSAL"
+MODEL_NAME = "MODEL_NAME"
+MODEL_VERSION = "MODEL_VERSION"
+
+# midi_generator: one request is one soundtrack.
+DURATION_S = "DURATION_S"
+BOUNDARIES_S = "BOUNDARIES_S"
+EMOTION = "EMOTION"
+SEED = "SEED"
+TEMPERATURE = "TEMPERATURE"
+TOP_P = "TOP_P"
+TOP_K = "TOP_K"
+TOKENS = "TOKENS"
+
+# Triton data types of numpy dtypes we send (tritonclient has its own table; this one is for model.py too).
+TRITON_DTYPES: dict[str, str] = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "bool": "BOOL"}
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """A GenerationRequest as plain values: what crosses the wire and what model.py rebuilds from."""
+
+    duration_s: float
+    boundaries_s: tuple[float, ...]
+    emotion: tuple[tuple[float, float, float], ...]
+    seed: int
+    temperature: float
+    top_p: float
+    top_k: int | None
+
+    @classmethod
+    def from_request(cls, request: Any) -> GenerationParams:  # noqa: ANN401 - any GenerationRequest-like
+        return cls(
+            duration_s=float(request.duration_s),
+            boundaries_s=tuple(float(b) for b in request.boundaries_s),
+            emotion=tuple((float(s), float(v), float(a)) for s, v, a in request.emotion),
+            seed=int(request.seed),
+            temperature=float(request.temperature),
+            top_p=float(request.top_p),
+            top_k=None if request.top_k is None else int(request.top_k),
+        )
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        """Named arrays for midi_generator. Empty boundaries/top_k are left out: both inputs are optional
+        because HTTP clients cannot always send zero-sized tensors, and 0 is a valid-looking top_k."""
+        tensors = {
+            DURATION_S: np.array([self.duration_s], np.float64),
+            EMOTION: np.array(self.emotion, np.float64).reshape(-1, 3),
+            SEED: np.array([self.seed], np.int64),
+            TEMPERATURE: np.array([self.temperature], np.float64),
+            TOP_P: np.array([self.top_p], np.float64),
+        }
+        if self.boundaries_s:
+            tensors[BOUNDARIES_S] = np.array(self.boundaries_s, np.float64)
+        if self.top_k is not None:
+            tensors[TOP_K] = np.array([self.top_k], np.int64)
+        return tensors
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, np.ndarray]) -> GenerationParams:
+        boundaries = tensors.get(BOUNDARIES_S)
+        top_k = tensors.get(TOP_K)
+        emotion = np.asarray(tensors[EMOTION], np.float64).reshape(-1, 3)
+        return cls(
+            duration_s=float(tensors[DURATION_S].reshape(-1)[0]),
+            boundaries_s=() if boundaries is None else tuple(float(b) for b in boundaries.reshape(-1)),
+            emotion=tuple((float(s), float(v), float(a)) for s, v, a in emotion),
+            seed=int(tensors[SEED].reshape(-1)[0]),
+            temperature=float(tensors[TEMPERATURE].reshape(-1)[0]),
+            top_p=float(tensors[TOP_P].reshape(-1)[0]),
+            top_k=None if top_k is None else int(top_k.reshape(-1)[0]),
+        )
+
+
+def string_tensor(value: str, rows: int | None = None) -> np.ndarray:
+    """A BYTES tensor holding `value`: shape [1], or [rows, 1] for a batched model's output."""
+    cell = np.array([value.encode()], dtype=np.object_)
+    return cell if rows is None else np.tile(cell, (rows, 1))
+
+
+def decode_string(array: np.ndarray) -> str:
+    value = array.reshape(-1)[0]
+    return value.decode() if isinstance(value, bytes) else str(value)

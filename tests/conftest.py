@@ -1,0 +1,31 @@
+"""Fixtures shared by every layer's tests: isolated settings and small real media files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.settings import get_settings
+from tests.media import make_clip
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own data dir (SQLite file, object folder, caches) unless it sets one itself."""
+    data_dir = tmp_path_factory.mktemp("emsync-data")
+    monkeypatch.setenv("EMSYNC_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def clip_with_cuts(media_dir: Path) -> Path:
+    return make_clip(media_dir / "cuts.mp4", seconds=9.0, colors=("red", "blue", "green"))

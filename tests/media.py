@@ -1,0 +1,32 @@
+"""Small real media files for tests, made with ffmpeg's lavfi sources."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    *args], check=True)
+
+
+def make_clip(path: Path, *, seconds: float = 4.0, size: str = "320x180", fps: int = 25, audio: bool = True,
+              colors: tuple[str, ...] = ("red",)) -> Path:
+    """A small H.264 clip: one solid-colour scene per colour (hard cuts between them) over a test pattern."""
+    per = seconds / len(colors)
+    inputs: list[str] = []
+    for color in colors:
+        inputs += ["-f", "lavfi", "-i", f"color=c={color}:s={size}:r={fps}:d={per}"]
+    n = len(colors)
+    graph = "".join(f"[{i}:v]" for i in range(n)) + f"concat=n={n}:v=1:a=0[v]"
+    args = [*inputs]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=44100:duration={seconds}"]
+    args += ["-filter_complex", graph, "-map", "[v]"]
+    if audio:
+        args += ["-map", f"{n}:a", "-c:a", "aac"]
+    args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast", str(path)]
+    ffmpeg(*args)
+    return path
