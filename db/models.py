@@ -153,9 +153,7 @@ class CatalogVideo(Base):
     __table_args__ = (UniqueConstraint("catalog_id", "external_id"),)
 
     catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True)
-    video_id: Mapped[int] = mapped_column(
-        ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True, index=True)
     external_id: Mapped[str | None] = mapped_column(String(400))
     source_uri: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
@@ -190,11 +188,11 @@ class GenerationRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # Fingerprint of (model versions, parameters) alone: "the current job" a backfill claims within.
+    job_fp: Mapped[str | None] = mapped_column(String(32), index=True)
     video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
     catalog_id: Mapped[int | None] = mapped_column(ForeignKey("catalogs.id", ondelete="SET NULL"), index=True)
-    flow_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True
-    )
+    flow_run_id: Mapped[int | None] = mapped_column(ForeignKey("flow_runs.id", ondelete="SET NULL"), index=True)
     source_uri: Mapped[str] = mapped_column(Text)
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     seed: Mapped[int | None] = mapped_column(BigInteger)

@@ -76,6 +76,10 @@ def detector_label(params: Mapping[str, Any]) -> str:
     return f"{subset.get('cut_detector', 'default')}-{fingerprint(subset, 8)}"
 
 
+def job_fingerprint(model_versions: Mapping[str, str], params: Mapping[str, Any]) -> str:
+    return fingerprint({"models": dict(model_versions), "params": dict(params)}, 32)
+
+
 def make_run_key(subject: str, model_versions: Mapping[str, str], params: Mapping[str, Any]) -> str:
     """`subject` is the content hash (or `uri:<source>` when the content was never read)."""
     return hashlib.sha256(
@@ -126,9 +130,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
-def ensure_video(
-    session: Session, *, content_hash: str, source_uri: str, probe: Mapping[str, Any] | None
-) -> int:
+def ensure_video(session: Session, *, content_hash: str, source_uri: str, probe: Mapping[str, Any] | None) -> int:
     """The id of the video with this content, creating it (or filling a missing probe) as needed."""
     fields = _probe_fields(probe or {})
     row = {
@@ -158,9 +160,7 @@ def save_boundaries(session: Session, video_id: int, detector: str, cuts_s: list
     cuts = [float(c) for c in cuts_s]
     if list(existing) == cuts:
         return
-    session.execute(
-        delete(SceneBoundary).where(SceneBoundary.video_id == video_id, SceneBoundary.detector == detector)
-    )
+    session.execute(delete(SceneBoundary).where(SceneBoundary.video_id == video_id, SceneBoundary.detector == detector))
     session.add_all(
         SceneBoundary(video_id=video_id, detector=detector, position=i, time_s=t) for i, t in enumerate(cuts)
     )
@@ -219,6 +219,7 @@ def ensure_run(
         [
             {
                 "run_key": run_key,
+                "job_fp": job_fingerprint(model_versions, params),
                 "video_id": video_id,
                 "catalog_id": catalog_id,
                 "source_uri": source_uri,
@@ -313,10 +314,7 @@ def record_soundtrack(
             if catalog_id is not None and run.catalog_id is None:
                 run.catalog_id = catalog_id
             session.flush()
-            current = {
-                a.kind: a
-                for a in session.execute(select(Artifact).where(Artifact.run_id == run.id)).scalars()
-            }
+            current = {a.kind: a for a in session.execute(select(Artifact).where(Artifact.run_id == run.id)).scalars()}
             for kind, obj in stored.items():
                 art = current.get(kind)
                 if art is None:

@@ -119,7 +119,7 @@ def chord_times(midi: pretty_midi.PrettyMIDI) -> list[float]:
 
 def analyze_emotion(source: Path, cuts: list[float], duration_s: float, settings: Settings) -> dict[str, Any]:
     """Per-scene and overall emotion as a plain dict (the shape stored in the report and the database)."""
-    from flows.models import emotion_analyzer
+    from flows.inference import emotion_analyzer
 
     result = emotion_analyzer(settings).analyze(source, cuts, duration_s)
     return video_emotion_to_dict(result)
@@ -145,7 +145,7 @@ class ComposedMusic:
 
 def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
                   seed: int, settings: Settings) -> ComposedMusic:
-    from flows.models import music_generator
+    from flows.inference import music_generator
 
     generator = music_generator(settings)
     from emsync_models.music.api import GenerationRequest

@@ -63,9 +63,7 @@ def fingerprint(value: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
-def artifact_key(
-    content_hash: str, model_versions: dict[str, str], params: dict[str, Any], kind: str, ext: str
-) -> str:
+def artifact_key(content_hash: str, model_versions: dict[str, str], params: dict[str, Any], kind: str, ext: str) -> str:
     """The object key of one artifact: same video + model versions + parameters -> same key.
 
     `soundtracks/ab/<content hash>/<16-hex fingerprint of versions and params>/<kind>.<ext>`; the

@@ -153,6 +153,7 @@ EOF
 EMSYNC_TRITON_URL=$url
 EMSYNC_TRITON_METRICS_URL=127.0.0.1:$metrics_port
 EMSYNC_TEST_TRITON_URL=$url
+EMSYNC_TEST_TRITON_METRICS_URL=127.0.0.1:$metrics_port
 EOF
     log "ready after ~${waited}s (pid $server_pid)"
     cat "$ENV_FILE"

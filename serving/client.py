@@ -14,12 +14,15 @@ accepts (an injected fusion predictor; a generator with generate/decode), so flo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pretty_midi
+
     from emsync_models.emotion.fused_input import FusedBatch
     from emsync_models.music.api import GeneratedMusic, GenerationRequest
 
@@ -89,10 +92,13 @@ class ClientFusionPredictor:
 
 class ClientMusicGenerator:
     """Quacks like `emsync_models.music.api.MusicGenerator`: tokens come from the client, while
-    decoding and chord analysis stay in-process (they need the vocabulary, not the weights)."""
+    validation, decoding and chord analysis stay in-process (they need the vocabulary, not weights)."""
 
     def __init__(self, client: InferenceClient) -> None:
+        from emsync_models.music.vocab import EventTokenizer
+
         self.client = client
+        self.tokenizer = EventTokenizer()
 
     @property
     def name(self) -> str:
@@ -103,14 +109,21 @@ class ClientMusicGenerator:
         return self.client.music_model().version
 
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        from emsync_models.music.api import validate_request
+
+        # Bad input raises InputError here, exactly as in-process, instead of as a server error.
+        validate_request(request)
         return self.client.generate_tokens(request)
 
-    def decode(self, tokens: np.ndarray) -> Any:  # noqa: ANN401 - pretty_midi.PrettyMIDI
-        from emsync_models.music.api import decode_tokens
-
-        return decode_tokens(tokens)
+    def decode(self, tokens: Sequence[int], end_time: float | None = None) -> pretty_midi.PrettyMIDI:
+        return self.tokenizer.decode(tokens, end_time)
 
     def generate(self, request: GenerationRequest) -> GeneratedMusic:
-        from emsync_models.music.api import music_from_tokens
+        # Mirrors MusicGenerator.generate; the CHORD marker times are recomputed from the tokens,
+        # which is what the generation loop's clock did while sampling them.
+        from emsync_models.music.api import GeneratedMusic
+        from emsync_models.music.chords import chord_change_times
 
-        return music_from_tokens(self.generate_tokens(request))
+        tokens = [int(t) for t in self.generate_tokens(request)]
+        midi = self.decode(tokens, end_time=request.duration_s)
+        return GeneratedMusic(midi, tokens, chord_change_times(midi), self.tokenizer.marker_times(tokens))

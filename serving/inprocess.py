@@ -47,9 +47,9 @@ class InProcessClient(InferenceClient):
             return self._generator
 
     def wait_ready(self) -> None:
-        # Loading is what "ready" means here; a bad checkpoint fails now, before any flow work.
-        self._fusion()
-        self._music()
+        # Nothing to wait for: models load on first use, so a job that only analyses emotion never
+        # needs the music checkpoint (a missing one is an InputError when music is composed).
+        return None
 
     def predict_emotion(self, batch: FusedBatch) -> tuple[np.ndarray, np.ndarray]:
         return self._fusion()(batch)
@@ -64,3 +64,11 @@ class InProcessClient(InferenceClient):
     def music_model(self) -> ModelInfo:
         g = self._music()
         return ModelInfo(g.name, g.version)
+
+    # In-process, the adapters are the library objects themselves: the default path stays exactly
+    # what emsync_models does on its own.
+    def emotion_predictor(self) -> Any:  # noqa: ANN401 - FusionPredictor
+        return self._fusion()
+
+    def music_generator(self) -> Any:  # noqa: ANN401 - MusicGenerator
+        return self._music()

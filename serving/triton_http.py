@@ -191,6 +191,10 @@ class TritonHttpClient(InferenceClient):
         n = next(iter(batch.values())).shape[0]
         if n == 0:
             return np.zeros((0, 6), np.float32), np.zeros((0, 2), np.float32)
+        # Extractors the served head does not read (pluggable ones) are dropped, as the in-process
+        # predictor ignores them too; Triton would reject undeclared inputs.
+        declared = {i["name"] for i in self._config(self.emotion_name).get("input", [])}
+        batch = {k: v for k, v in batch.items() if k in declared}
         # Triton rejects a request with more rows than the model's max_batch_size: send chunks.
         step = self._max_batch(self.emotion_name) or n
         probs, va = [], []

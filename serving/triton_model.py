@@ -34,3 +34,14 @@ def check_identity(params: dict[str, str], name: str, version: str, checkpoint: 
             f"config.pbtxt declares {want_name or '?'} {want_version or '(no version)'} but "
             f"{checkpoint or 'the default weights'} loaded as {name} {version}: update config.pbtxt"
         )
+
+
+def error_response(pb_utils: Any, exc: BaseException) -> Any:  # noqa: ANN401 - the stub's own module/types
+    """One request's error response. Bad input (InputError) is INVALID_ARG, so HTTP answers 400 and
+    clients do not retry it; anything else stays INTERNAL (500), which clients may retry."""
+    from emsync_models.errors import InputError
+
+    message = f"{type(exc).__name__}: {exc}"
+    code = getattr(pb_utils.TritonError, "INVALID_ARG", None) if isinstance(exc, InputError) else None
+    error = pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
+    return pb_utils.InferenceResponse(error=error)

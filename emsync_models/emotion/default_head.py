@@ -3,8 +3,8 @@
 1. Face evidence: the mean FER7 probabilities over the window's face steps; FER's "neutral" mass is
    spread evenly over the six Ekman categories, so a neutral face yields a flat, low-confidence
    distribution instead of a made-up emotion.
-2. Coverage: that distribution is blended with uniform by the fraction of frame steps that showed a
-   face, so a scene with no face at all is uniform (confidence ~ 0).
+2. Coverage: that distribution is blended with uniform by the fraction of sampled frames that
+   showed a face, so a scene with no face at all is uniform (confidence ~ 0).
 3. Arousal tempering: an audio-visual arousal cue a in [-1, 1] (loudness, onset strength, motion,
    cut rate) re-weights categories by exp(beta * a * arousal_k), nudging towards high-arousal
    categories in loud/fast scenes and towards low-arousal ones in quiet/still scenes.
@@ -60,17 +60,15 @@ class DefaultEmotionHead(nn.Module):
         n = next(iter(batch.values())).shape[0]
         uniform = torch.full((n, 6), 1.0 / 6.0)
         if "face" in batch:
-            face_mask = batch[mask_key("face")].bool()
-            fer7, face_steps = _masked_mean(batch["face"][..., :7].float(), face_mask)
+            face = batch["face"].float() * batch[mask_key("face")].float().unsqueeze(-1)
+            # Buckets average their samples, so summing probabilities and found-flags over buckets
+            # gives a mean over the frames that actually showed a face.
+            found = face[..., 8].sum(1)
+            fer7 = face[..., :7].sum(1) / found.clamp_min(1e-6).unsqueeze(-1)
             ekman = fer7[:, list(FER7_TO_EKMAN6)] + fer7[:, FER_NEUTRAL:FER_NEUTRAL + 1] / 6.0
             ekman = ekman / ekman.sum(-1, keepdim=True).clamp_min(1e-8)
-            # Coverage relative to how many steps had any picture at all (visual is sampled every second).
-            if "visual" in batch:
-                frame_steps = batch[mask_key("visual")].bool().float().sum(1)
-                frame_steps = torch.maximum(frame_steps, face_steps)
-            else:
-                frame_steps = torch.full((n,), float(face_mask.shape[1]))
-            coverage = (face_steps / frame_steps.clamp_min(1.0)).clamp(0.0, 1.0).unsqueeze(-1)
+            sampled = batch[mask_key("face")].float().sum(1)
+            coverage = (found / sampled.clamp_min(1.0)).clamp(0.0, 1.0).unsqueeze(-1)
             probs = coverage * ekman + (1.0 - coverage) * uniform
         else:
             probs = uniform

@@ -5,7 +5,9 @@ For a batch of N windows (the whole video and each scene), every modality m cont
     m            float32 [N, STEPS, dim(m)]   features averaged into STEPS equal time buckets
     m + "_mask"  bool    [N, STEPS]           True where the bucket holds at least one valid step
 
-A modality the video lacks (no audio track, no face ever seen, extractor not enabled) is all zeros
+A mask means "this extractor has a sample here", not "found something" (the face modality says
+whether a face was found in its own last feature). A modality the video lacks (no audio track,
+extractor not enabled) is all zeros
 with an all-False mask; the fusion step masks it out. Shapes never depend on the video, so a Triton
 model can declare them with a dynamic batch dimension only.
 """
@@ -21,7 +23,7 @@ from emsync_models.emotion.extractors.base import FeatureTrack
 STEPS = 16
 
 # Built-in modalities and their feature sizes (see each extractor's docstring for the layout).
-CORE_DIMS: dict[str, int] = {"face": 8, "visual": 5, "audio": 22, "text": 384}
+CORE_DIMS: dict[str, int] = {"face": 9, "visual": 5, "audio": 22, "text": 384}
 
 FusedBatch = dict[str, np.ndarray]
 

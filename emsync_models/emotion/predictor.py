@@ -58,7 +58,7 @@ def save_fusion_checkpoint(path: Path, model: FusionTransformer, metrics: dict[s
 def load_fusion_checkpoint(path: Path) -> FusionTransformer:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
+    except Exception as exc:  # torch.load surfaces format damage as many unrelated types
         raise ValueError(f"{path}: not a readable fusion checkpoint ({exc})") from exc
     if not isinstance(blob, dict) or blob.get("format") != "emsync-emotion-fusion/1":
         raise ValueError(f"{path}: not an EMSYNC emotion fusion checkpoint")

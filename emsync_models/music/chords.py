@@ -57,14 +57,19 @@ def _segments(notes: Sequence[Note], merge_s: float) -> tuple[np.ndarray, np.nda
     edges_arr = np.asarray(edges + [max(end, edges[-1] + merge_s)])
     profiles = np.zeros((len(edges_arr) - 1, 12))
     starts, ends = edges_arr[:-1], edges_arr[1:]
+    lowest = np.full(len(starts), 999)
     for n in pitched:
-        overlap = np.clip(np.minimum(ends, n.end) - np.maximum(starts, n.start), 0.0, None)
-        profiles[:, n.pitch % 12] += overlap
+        # only the segments a note overlaps: [first segment ending after its start, first starting at its end)
+        i0 = int(np.searchsorted(ends, n.start, side="right"))
+        i1 = int(np.searchsorted(starts, n.end, side="left"))
+        if i1 <= i0:
+            continue
+        overlap = np.minimum(ends[i0:i1], n.end) - np.maximum(starts[i0:i1], n.start)
+        profiles[i0:i1, n.pitch % 12] += np.clip(overlap, 0.0, None)
+        lowest[i0:i1] = np.minimum(lowest[i0:i1], n.pitch)
     # Bass emphasis: the lowest sounding pitch of each segment counts double.
-    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        low = [n.pitch for n in pitched if n.start < e and n.end > s]
-        if low:
-            profiles[i, min(low) % 12] += e - s
+    sounding = lowest < 999
+    profiles[np.flatnonzero(sounding), lowest[sounding] % 12] += (ends - starts)[sounding]
     return edges_arr, profiles
 
 

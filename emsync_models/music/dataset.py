@@ -51,6 +51,7 @@ class TokenCorpus:
     is_val: np.ndarray  # bool (P,)
     mode_quantiles: np.ndarray  # (101,) raw window feature values at quantiles 0..1
     density_quantiles: np.ndarray
+    real_labels: np.ndarray  # bool scalar: True -> NaN labels mean "unknown" (null), never proxies
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,7 @@ class TokenCorpus:
         with np.load(path, allow_pickle=False) as data:
             values = {k: data[k] for k in data.files}
         values["names"] = [str(n) for n in values["names"]]
+        values.setdefault("real_labels", np.asarray(False))
         return cls(**values)
 
     def piece_ids(self, split: str) -> np.ndarray:
@@ -114,7 +116,6 @@ def to_unit(value: float | np.ndarray, quantiles: np.ndarray) -> np.ndarray:
 def build_corpus(
     pieces: Iterable[Piece], labels: dict[str, tuple[float, float]] | None = None, seed: int = 0
 ) -> TokenCorpus:
-    """Tokenise pieces with CHORD markers at their analysed chord changes and BAR markers at bars."""
     tok = EventTokenizer()
     chunks: dict[str, list[np.ndarray]] = {"tokens": [], "times": [], "next_boundary": [], "durations": []}
     names: list[str] = []
@@ -132,6 +133,7 @@ def build_corpus(
         lengths.append(len(tokens))
     if not names:
         raise ValueError("no usable pieces: the corpus is empty")
+    real = bool(labels)
     labels = labels or {}
     valence = np.array([labels.get(n, (np.nan, np.nan))[0] for n in names], dtype=np.float32)
     arousal = np.array([labels.get(n, (np.nan, np.nan))[1] for n in names], dtype=np.float32)
@@ -147,6 +149,7 @@ def build_corpus(
         is_val=np.array([is_validation(n) for n in names]),
         mode_quantiles=np.zeros(N_QUANTILES),
         density_quantiles=np.zeros(N_QUANTILES),
+        real_labels=np.asarray(real),
     )
     corpus.mode_quantiles, corpus.density_quantiles = _proxy_quantiles(corpus, seed=seed)
     return corpus
@@ -213,7 +216,7 @@ class BatchSampler:
     def labels_for(self, piece: int, s: int, e: int) -> tuple[float, float]:
         c = self.corpus
         v, a = float(c.valence[piece]), float(c.arousal[piece])
-        if np.isnan(v) or np.isnan(a):
+        if not bool(c.real_labels) and (np.isnan(v) or np.isnan(a)):
             mode, dens = window_features(c.tokens[s:e], c.times[s:e], c.durations[s:e])
             v = float(to_unit(mode, c.mode_quantiles)) if np.isnan(v) else v
             a = float(to_unit(dens, c.density_quantiles)) if np.isnan(a) else a

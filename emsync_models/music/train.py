@@ -124,7 +124,8 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+        value = loss.item()
+        running = value if running is None else 0.95 * running + 0.05 * value
         done = step + 1
         out_of_time = cfg.max_minutes is not None and time.time() - t0 > cfg.max_minutes * 60
         if done % 10 == 0:

@@ -15,6 +15,7 @@ from typing import Any
 import av
 
 _MIN_DURATION_S = 0.5
+_MIN_DECODED_SHARE = 0.5
 _HASH_CHUNK = 1 << 20
 
 
@@ -66,8 +67,9 @@ def probe_video(path: Path) -> VideoProbe:
         raise InputError(path, f"not a readable video ({_reason(exc)})") from None
     with container:
         if not container.streams.video:
-            kind = "audio-only file" if container.streams.audio else "file with no video stream"
-            raise InputError(path, f"{kind}: a video stream is needed")
+            if container.streams.audio:
+                raise InputError(path, "audio-only file: a video stream is needed")
+            raise InputError(path, "no video stream (an empty or zero-length video)")
         stream = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         fps = float(stream.average_rate or stream.guessed_rate or 0)
@@ -77,6 +79,10 @@ def probe_video(path: Path) -> VideoProbe:
         frames, last_t = _decode_check(path, container, stream)
         if frames == 0:
             raise InputError(path, "video stream has no decodable frames (corrupt or zero-length)")
+        expected = duration_s * fps
+        if expected > 0 and frames < _MIN_DECODED_SHARE * expected:
+            # FFmpeg conceals damage by dropping what it can't decode; losing this much is corruption.
+            raise InputError(path, f"video stream is corrupt (decoded {frames} of ~{expected:.0f} frames)")
         # Container headers can lie about length; the last decoded frame cannot.
         if duration_s <= 0 or last_t is not None and abs(last_t + 1 / fps - duration_s) > 1.0:
             duration_s = (last_t or 0.0) + 1 / fps

@@ -150,6 +150,7 @@ def upgrade() -> None:
         "generation_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("run_key", sa.String(length=64), nullable=False),
+        sa.Column("job_fp", sa.String(length=32), nullable=True),
         sa.Column("video_id", sa.Integer(), nullable=True),
         sa.Column("catalog_id", sa.Integer(), nullable=True),
         sa.Column("flow_run_id", sa.Integer(), nullable=True),
@@ -188,6 +189,7 @@ def upgrade() -> None:
     with op.batch_alter_table("generation_runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_generation_runs_catalog_id"), ["catalog_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_generation_runs_flow_run_id"), ["flow_run_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_generation_runs_job_fp"), ["job_fp"], unique=False)
         batch_op.create_index("ix_generation_runs_status_lease", ["status", "lease_expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_generation_runs_video_id"), ["video_id"], unique=False)
 
@@ -271,6 +273,7 @@ def downgrade() -> None:
     with op.batch_alter_table("generation_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_generation_runs_video_id"))
         batch_op.drop_index("ix_generation_runs_status_lease")
+        batch_op.drop_index(batch_op.f("ix_generation_runs_job_fp"))
         batch_op.drop_index(batch_op.f("ix_generation_runs_flow_run_id"))
         batch_op.drop_index(batch_op.f("ix_generation_runs_catalog_id"))
 

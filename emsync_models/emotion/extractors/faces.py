@@ -1,7 +1,9 @@
 """Face-expression features: OpenCV's bundled Haar cascade finds faces, mini-Xception reads them.
 
-Per sampled frame: the FER7 probabilities (area-weighted mean over the faces found) and the area
-fraction of the largest face; frames without a face are masked out rather than guessed.
+Per sampled frame: the FER7 probabilities (area-weighted mean over the faces found), the area
+fraction of the largest face, and whether any face was found. Frames without a face keep their
+step (mask True, probabilities zero, found = 0) so "no face here" is evidence too: the default head
+uses it for coverage, and a trained fusion model can learn from it.
 """
 
 from __future__ import annotations
@@ -27,17 +29,25 @@ HAAR_FRONTAL = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xm
 class FaceDetector:
     """Haar cascade (weights ship inside opencv-python). Returns (x, y, w, h) boxes, largest first."""
 
-    def __init__(self, cascade: Path = HAAR_FRONTAL, min_side_frac: float = 0.06) -> None:
+    def __init__(self, cascade: Path = HAAR_FRONTAL, min_side_frac: float = 0.08, detect_width: int = 400,
+                 scale_factor: float = 1.2) -> None:
         self.cascade = cv2.CascadeClassifier(str(cascade))
         if self.cascade.empty():
             raise FileNotFoundError(f"{cascade}: cannot load the face cascade")
         self.min_side_frac = min_side_frac
+        self.detect_width = detect_width
+        self.scale_factor = scale_factor
 
     def detect(self, grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-        min_side = max(24, int(min(grey.shape) * self.min_side_frac))
-        boxes = self.cascade.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=6,
+        # The cascade's cost grows with pixels x scales; faces that matter for a scene's mood are
+        # not tiny, so detecting on a smaller copy with a coarse scale step loses little.
+        scale = min(1.0, self.detect_width / grey.shape[1])
+        small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
+        min_side = max(20, int(min(small.shape) * self.min_side_frac))
+        boxes = self.cascade.detectMultiScale(small, scaleFactor=self.scale_factor, minNeighbors=6,
                                               minSize=(min_side, min_side))
-        return sorted((tuple(int(v) for v in b) for b in boxes), key=lambda b: -b[2] * b[3])
+        full = [tuple(int(round(v / scale)) for v in b) for b in boxes]
+        return sorted(full, key=lambda b: -b[2] * b[3])
 
 
 def crop_faces(grey: np.ndarray, boxes: list[tuple[int, int, int, int]], margin: float = 0.1) -> np.ndarray:
@@ -52,14 +62,15 @@ def crop_faces(grey: np.ndarray, boxes: list[tuple[int, int, int, int]], margin:
 
 
 class FaceExpressionExtractor(Extractor):
-    """dim 8: FER7 probabilities (angry, disgust, fear, happy, sad, surprise, neutral) + face area."""
+    """dim 9: [0:7] FER7 probabilities (angry, disgust, fear, happy, sad, surprise, neutral),
+    [7] largest face's area fraction, [8] 1 if a face was found else 0 (then [0:8] are zero)."""
 
     name = "face"
-    version = "mini-xception-fer2013/haar/v1"
-    dim = 8
+    version = "mini-xception-fer2013/haar/v2"
+    dim = 9
     input = "frames"
 
-    def __init__(self, rate_hz: float = 2.0, max_faces: int = 4, model: MiniXception | None = None,
+    def __init__(self, rate_hz: float = 1.0, max_faces: int = 4, model: MiniXception | None = None,
                  detector: FaceDetector | None = None) -> None:
         self.rate_hz = rate_hz
         self.max_faces = max_faces
@@ -88,12 +99,11 @@ class FaceExpressionExtractor(Extractor):
         assert isinstance(item, VideoFrame)
         probs, area = self.probs_for_frame(item.rgb)
         self._times.append(item.t)
+        self._mask.append(True)
         if probs is None:
             self._rows.append(np.zeros(self.dim, np.float32))
-            self._mask.append(False)
         else:
-            self._rows.append(np.concatenate([probs, [area]]).astype(np.float32))
-            self._mask.append(True)
+            self._rows.append(np.concatenate([probs, [area, 1.0]]).astype(np.float32))
 
     def finish(self, duration_s: float) -> FeatureTrack:
         return FeatureTrack.from_rows(self._times, self._rows, self._mask, self.dim)

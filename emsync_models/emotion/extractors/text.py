@@ -44,7 +44,7 @@ def load_rapidocr() -> Callable[[np.ndarray], list[tuple[str, float]]]:
     from rapidocr_onnxruntime import RapidOCR
 
     engine: Any = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max",
-                                   "Det.limit_side_len": 640})
+                                   "Det.limit_side_len": 480})
 
     def read(rgb: np.ndarray) -> list[tuple[str, float]]:
         result, _ = engine(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), use_cls=False)

@@ -18,14 +18,15 @@ CUT_HIST_DISTANCE = 0.5   # Bhattacharyya distance of hue/sat histograms that co
 
 
 class VisualAffectExtractor(Extractor):
-    """dim 5, per whole second: brightness, saturation, warmth, motion energy, cuts per second.
+    """dim 5, per sampled frame: brightness, saturation, warmth, motion energy, cut rate.
 
     brightness, saturation in [0, 1]; warmth = mean(R - B) in [-1, 1]; motion = mean |grey diff|
-    between consecutive samples scaled to [0, 1] (x4, clipped); cut rate = detected cuts that second.
+    between consecutive samples scaled to [0, 1] (x4, clipped); cut rate = (cut since the previous
+    sample) x rate_hz, so its mean over any window is cuts per second.
     """
 
     name = "visual"
-    version = "visual-affect/v1"
+    version = "visual-affect/v2"
     dim = 5
     input = "frames"
 
@@ -34,7 +35,8 @@ class VisualAffectExtractor(Extractor):
         self.begin()
 
     def begin(self) -> None:
-        self._per_second: dict[int, list[np.ndarray]] = {}
+        self._times: list[float] = []
+        self._rows: list[np.ndarray] = []
         self._prev_grey: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
 
@@ -53,16 +55,9 @@ class VisualAffectExtractor(Extractor):
             cut = 1.0 if distance > CUT_HIST_DISTANCE else 0.0
         self._prev_grey, self._prev_hist = grey, hist
         row = np.array([hsv[..., 2].mean() / 255.0, hsv[..., 1].mean() / 255.0,
-                        (rgbf[..., 0] - rgbf[..., 2]).mean(), motion, cut], np.float32)
-        self._per_second.setdefault(int(item.t), []).append(row)
+                        (rgbf[..., 0] - rgbf[..., 2]).mean(), motion, cut * self.rate_hz], np.float32)
+        self._times.append(item.t)
+        self._rows.append(row)
 
     def finish(self, duration_s: float) -> FeatureTrack:
-        times, rows, mask = [], [], []
-        for second in sorted(self._per_second):
-            stacked = np.stack(self._per_second[second])
-            row = stacked.mean(axis=0)
-            row[4] = stacked[:, 4].sum()  # cuts per second, not a mean
-            times.append(second + 0.5)
-            rows.append(row)
-            mask.append(True)
-        return FeatureTrack.from_rows(times, rows, mask, self.dim)
+        return FeatureTrack.from_rows(self._times, self._rows, [True] * len(self._times), self.dim)

@@ -22,22 +22,39 @@ if importlib.util.find_spec("emsync_models") is None:  # not pip-installed: serv
 
 from serving.triton_model import (  # noqa: E402 - needs the path fix above
     check_identity,
+    error_response,
     model_parameters,
     resolve_checkpoint,
 )
 
+TRITON_TYPES = {"float32": "TYPE_FP32", "bool": "TYPE_BOOL"}
+
+
+def load_predictor(params: dict[str, str]):  # noqa: ANN201 - FusionPredictor, imported late on purpose
+    from emsync_models.emotion.predictor import FusionPredictor
+
+    checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
+    predictor = FusionPredictor.default() if checkpoint is None else FusionPredictor.from_checkpoint(checkpoint)
+    check_identity(params, predictor.name, predictor.version, checkpoint)
+    return predictor
+
 
 class TritonPythonModel:
+    @staticmethod
+    def auto_complete_config(auto_complete_model_config):  # noqa: ANN001, ANN205 - Triton's callback
+        # Inputs come from the head itself, so config.pbtxt cannot disagree with emsync_models.
+        predictor = load_predictor(model_parameters(auto_complete_model_config.as_dict()))
+        for name, dtype, shape in predictor.input_spec():
+            auto_complete_model_config.add_input(
+                {"name": name, "data_type": TRITON_TYPES[dtype], "dims": list(shape), "optional": True})
+        return auto_complete_model_config
+
     def initialize(self, args: dict) -> None:
         import torch
 
-        from emsync_models.emotion.predictor import FusionPredictor
-
         params = model_parameters(json.loads(args["model_config"]))
         torch.set_num_threads(int(params.get("torch_threads") or 1))
-        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
-        self.predictor = FusionPredictor.default() if checkpoint is None else FusionPredictor.from_checkpoint(checkpoint)
-        check_identity(params, self.predictor.name, self.predictor.version, checkpoint)
+        self.predictor = load_predictor(params)
         self.input_names = [name for name, _, _ in self.predictor.input_spec()]
 
     def execute(self, requests: list) -> list:
@@ -71,5 +88,5 @@ class TritonPythonModel:
                     start += rows
             except Exception as exc:  # noqa: BLE001 - becomes this group's error response, not a crash
                 for i in members:
-                    responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{type(exc).__name__}: {exc}"))
+                    responses[i] = error_response(pb_utils, exc)
         return responses

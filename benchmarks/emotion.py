@@ -1,0 +1,80 @@
+"""Seconds of extraction per minute of 720p video, per extractor, at default settings.
+
+    python benchmarks/emotion.py [--seconds 60] [--video PATH] [--no-text]
+
+Builds a 1280x720 H.264 video (scenes of scikit-image photos with a slow zoom, some captioned,
+with audio) unless --video is given, runs the default extractors in one pass, and prints a table.
+Model loading is reported separately: it happens once per process, not per video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import skimage.data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "emotion")]
+
+from media import busy_drums, write_video  # noqa: E402
+
+from emsync_models.emotion.analyzer import EmotionAnalyzer  # noqa: E402
+from emsync_models.emotion.api import build_extractors  # noqa: E402
+from emsync_models.emotion.sampling import probe_duration  # noqa: E402
+
+
+def benchmark_video(path: Path, seconds: float) -> Path:
+    photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea(), skimage.data.rocket(),
+              skimage.data.camera()]
+    scenes, t, i = [], 0.0, 0
+    while t < seconds:
+        photo = photos[i % len(photos)]
+        photo = np.repeat(photo[..., None], 3, 2) if photo.ndim == 2 else photo[..., :3].copy()
+        if i % 3 == 2:  # every third scene carries a caption, so OCR has something to read
+            cv2.putText(photo, "THE BEST DAY EVER", (10, photo.shape[0] - 20), cv2.FONT_HERSHEY_SIMPLEX,
+                        photo.shape[1] / 700, (255, 255, 255), 2)
+        length = min(5.0, seconds - t)
+        scenes.append((photo, length))
+        t, i = t + length, i + 1
+    write_video(path, scenes, size=(1280, 720), fps=25, audio=busy_drums)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--video", type=Path)
+    parser.add_argument("--no-text", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = args.video or benchmark_video(Path(tmp) / "bench720p.mp4", args.seconds)
+        duration = probe_duration(video)
+        t0 = time.perf_counter()
+        extractors = build_extractors(text=not args.no_text)
+        load_s = time.perf_counter() - t0
+        analyzer = EmotionAnalyzer(extractors)
+        # Warm-up on the first seconds: numba (librosa) and ONNX compile once per process.
+        analyzer.extract(video, duration)
+        t0 = time.perf_counter()
+        analyzer.extract(video, duration)
+        total = time.perf_counter() - t0
+        per_min = 60.0 / duration
+        print(f"video {video.name}: {duration:.1f} s, 1280x720; cpus {os.cpu_count()}, "
+              f"load average {os.getloadavg()[0]:.1f}; model load {load_s:.1f} s (once per process)")
+        print(f"{'extractor':<10} {'version':<36} {'s per min of video':>20}")
+        versions = {e.name: e.version for e in extractors} | {"decode": "PyAV demux+decode+scale"}
+        for name, seconds in analyzer.timings.items():
+            print(f"{name:<10} {versions[name]:<36} {seconds * per_min:>20.2f}")
+        print(f"{'total':<10} {'':<36} {total * per_min:>20.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (each prints its own table; results land in benchmarks/results/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+for b in soundtrack emotion generate serving catalog; do
+  [[ -f "benchmarks/$b.py" ]] || continue
+  echo "== benchmarks/$b.py"
+  python "benchmarks/$b.py"
+done

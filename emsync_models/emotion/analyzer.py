@@ -1,0 +1,166 @@
+"""Video -> VideoEmotion: one streaming decode feeds every extractor, then one fusion call.
+
+Split in two on purpose: `extract` (always in-process: decoding, frozen networks, cache) and
+`predict` (the fusion step: an in-process FusionPredictor or any callable with the same signature,
+e.g. a Triton client). The batch sent to `predict` has row 0 = the whole video, rows 1.. = scenes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from emsync_models.emotion.cache import FeatureCache, content_hash
+from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
+from emsync_models.emotion.fused_input import STEPS, FusedBatch, pack_batch
+from emsync_models.emotion.predictor import FusionPredictor, PredictFn
+from emsync_models.emotion.results import SceneEmotion, VideoEmotion, estimate_from_arrays
+from emsync_models.emotion.sampling import AudioChunk, VideoFrame, probe_duration, stream_media
+from emsync_models.errors import InputError
+
+Progress = Callable[[str, float], None]
+
+
+def scene_windows(cuts_s: Sequence[float], duration_s: float) -> list[tuple[float, float]]:
+    """[(start, end)] between consecutive cuts; cuts outside (0, duration) or duplicated are dropped."""
+    inner = sorted({round(float(c), 6) for c in cuts_s if 0.0 < float(c) < duration_s})
+    edges = [0.0, *inner, float(duration_s)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b - a > 1e-6]
+
+
+def smooth_scenes(probs: np.ndarray, va: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blend each scene with its neighbours (kernel [w, 1, w], renormalised at the ends).
+
+    Music that jumps from joy to fear on a one-second cutaway sounds broken; a light blend keeps
+    scene changes audible while damping single-scene outliers.
+    """
+    n = probs.shape[0]
+    if n < 2 or weight <= 0:
+        return probs, va
+    kernel = np.eye(n) + weight * (np.eye(n, k=1) + np.eye(n, k=-1))
+    kernel /= kernel.sum(axis=1, keepdims=True)
+    smoothed = kernel @ probs
+    return smoothed / smoothed.sum(axis=1, keepdims=True), kernel @ va
+
+
+@contextmanager
+def compute_threads(n: int) -> Iterator[None]:
+    """Run torch and OpenCV with `n` threads, restoring the previous settings afterwards.
+
+    The frozen networks see one frame (a few 64x64 faces) at a time; at that size thread hand-off
+    costs more than it saves, and on a shared CPU extra threads mostly fight each other.
+    """
+    torch_before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_before)
+        cv2.setNumThreads(cv_before)
+
+
+class EmotionAnalyzer:
+    def __init__(self, extractors: Sequence[Extractor], predictor: PredictFn | None = None,
+                 cache: FeatureCache | None = None, max_side: int = 640, smoothing: float = 0.25,
+                 model_name: str | None = None, model_version: str | None = None, threads: int = 1) -> None:
+        self.extractors = list(extractors)
+        self.predictor: PredictFn = predictor or FusionPredictor.default()
+        self.cache = cache
+        self.max_side = max_side
+        self.smoothing = smoothing
+        self.threads = threads
+        self.timings: dict[str, float] = {}  # seconds per extractor (+ "decode") of the last extract
+        self.model_name = model_name or getattr(self.predictor, "name", type(self.predictor).__name__)
+        self.model_version = model_version or getattr(self.predictor, "version", "unknown")
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return {e.name: e.dim for e in self.extractors}
+
+    def extract(self, video: Path, duration_s: float, progress: Progress | None = None) -> dict[str, FeatureTrack]:
+        """Feature tracks for every extractor, from the cache where possible, else one decode pass."""
+        video = Path(video)
+        if not video.is_file():
+            raise InputError(video, "no such file")
+        key = content_hash(video) if self.cache else ""
+        tracks: dict[str, FeatureTrack] = {}
+        todo: list[Extractor] = []
+        for extractor in self.extractors:
+            cached = self.cache.get(key, extractor.name, extractor.version) if self.cache else None
+            if cached is not None:
+                tracks[extractor.name] = cached
+            else:
+                todo.append(extractor)
+        if not todo:
+            return tracks
+        frame_ex = [e for e in todo if e.input == "frames"]
+        audio_ex = [e for e in todo if e.input == "audio"]
+        self.timings = {e.name: 0.0 for e in todo}
+        started = time.perf_counter()
+        with compute_threads(self.threads):
+            self._stream_into(video, duration_s, frame_ex, audio_ex, progress)
+            for e in todo:
+                t0 = time.perf_counter()
+                tracks[e.name] = e.finish(duration_s)
+                self.timings[e.name] += time.perf_counter() - t0
+        # Whatever the extractors did not spend is demuxing, decoding and scaling.
+        self.timings["decode"] = time.perf_counter() - started - sum(self.timings.values())
+        if self.cache:
+            for e in todo:
+                self.cache.put(key, e.name, e.version, tracks[e.name])
+        return tracks
+
+    def _stream_into(self, video: Path, duration_s: float, frame_ex: list[Extractor],
+                     audio_ex: list[Extractor], progress: Progress | None) -> None:
+        for e in (*frame_ex, *audio_ex):
+            e.begin()
+        fps = max((e.rate_hz for e in frame_ex), default=1.0)
+        next_due = {id(e): 0.0 for e in frame_ex}
+        for item in stream_media(video, fps, self.max_side, audio=bool(audio_ex), frames=bool(frame_ex)):
+            if isinstance(item, VideoFrame):
+                for e in frame_ex:
+                    # Each extractor sees frames at its own rate out of the shared stream.
+                    if item.t + 1e-6 >= next_due[id(e)]:
+                        t0 = time.perf_counter()
+                        e.add(item)
+                        self.timings[e.name] += time.perf_counter() - t0
+                        next_due[id(e)] = max(next_due[id(e)] + 1.0 / e.rate_hz, item.t + 0.5 / e.rate_hz)
+                if progress and duration_s > 0:
+                    progress("extract", min(1.0, item.t / duration_s))
+            elif isinstance(item, AudioChunk):
+                for e in audio_ex:
+                    t0 = time.perf_counter()
+                    e.add(item)
+                    self.timings[e.name] += time.perf_counter() - t0
+
+    def fused_batch(self, tracks: dict[str, FeatureTrack], windows: Sequence[tuple[float, float]]) -> FusedBatch:
+        return pack_batch(tracks, windows, self.dims, STEPS)
+
+    def analyze(self, video: Path, cuts_s: Sequence[float], duration_s: float,
+                progress: Progress | None = None) -> VideoEmotion:
+        video = Path(video)
+        if duration_s is None or duration_s <= 0:
+            duration_s = probe_duration(video)
+        if duration_s <= 0:
+            raise InputError(video, "has no measurable duration")
+        tracks = self.extract(video, duration_s, progress)
+        windows = scene_windows(cuts_s, duration_s)
+        if progress:
+            progress("fuse", 0.0)
+        probs, va = self.predictor(self.fused_batch(tracks, [(0.0, duration_s), *windows]))
+        probs, va = np.asarray(probs, np.float64), np.asarray(va, np.float64)
+        scene_probs, scene_va = smooth_scenes(probs[1:], va[1:], self.smoothing)
+        scenes = [SceneEmotion(a, b, estimate_from_arrays(p, v))
+                  for (a, b), p, v in zip(windows, scene_probs, scene_va, strict=True)]
+        if progress:
+            progress("fuse", 1.0)
+        return VideoEmotion(overall=estimate_from_arrays(probs[0], va[0]), scenes=scenes,
+                            model_name=self.model_name, model_version=self.model_version,
+                            extractors={e.name: e.version for e in self.extractors})

@@ -1,0 +1,1 @@
+"""Frozen feature extractors, one module per modality, all implementing `base.Extractor`."""

@@ -1,0 +1,134 @@
+"""Autoregressive sampling with a KV cache, emotion trajectory, boundary tracking and a duration stop.
+
+The loop keeps one token per step in Python (the clock, the pending boundary and the emotion at the
+current time all depend on the token just sampled). When the context is full, the oldest half is
+dropped and the cache is rebuilt in one forward pass, so the cost per token stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from emsync_models.music.boundaries import BoundaryTracker, offset_feature
+from emsync_models.music.model import KVCache, MusicTransformer
+from emsync_models.music.vocab import CHORD, PAD, START, token_seconds_table
+
+_SECONDS = token_seconds_table()
+
+
+@dataclass
+class SamplingOptions:
+    temperature: float = 1.0
+    top_p: float = 0.95
+    top_k: int | None = None
+
+
+@dataclass
+class GenerationTrace:
+    tokens: list[int]
+    chord_marker_times: list[float] = field(default_factory=list)
+    boundary_hits: list[float] = field(default_factory=list)
+
+
+def emotion_at(trajectory: Sequence[tuple[float, float, float]], t: float) -> tuple[float, float]:
+    """(valence, arousal) of a piecewise-constant trajectory of (start_s, valence, arousal) at time t."""
+    v, a = trajectory[0][1], trajectory[0][2]
+    for start, val, aro in trajectory:
+        if start <= t:
+            v, a = val, aro
+        else:
+            break
+    return v, a
+
+
+def sample_next(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator) -> int:
+    """Sample one token id from (vocab,) logits with temperature, top-k and nucleus filtering."""
+    logits = logits.float().clone()
+    logits[[PAD, START]] = -float("inf")  # never valid mid-sequence
+    if options.temperature <= 0:
+        return int(logits.argmax())
+    logits = logits / options.temperature
+    if options.top_k is not None and options.top_k > 0:
+        kth = torch.topk(logits, min(options.top_k, logits.numel())).values[-1]
+        logits[logits < kth] = -float("inf")
+    probs = torch.softmax(logits, dim=-1)
+    if options.top_p < 1.0:
+        sorted_p, order = torch.sort(probs, descending=True)
+        keep = sorted_p.cumsum(0) - sorted_p < options.top_p  # always keeps the most likely token
+        sorted_p = sorted_p * keep
+        return int(order[torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=generator)])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+@torch.inference_mode()
+def generate(
+    model: MusicTransformer,
+    duration_s: float,
+    trajectory: Sequence[tuple[float, float, float]],
+    boundaries_s: Sequence[float] = (),
+    seed: int = 0,
+    options: SamplingOptions | None = None,
+    use_cache: bool = True,
+    neutralise_boundaries: bool = False,
+    max_tokens: int | None = None,
+) -> GenerationTrace:
+    """Sample music tokens until the clock reaches `duration_s`.
+
+    `boundaries_s` should already be merged (see boundaries.merge_boundaries). With
+    `neutralise_boundaries` the model is told "no boundary near" at every step: the ablation.
+    """
+    options = options or SamplingOptions()
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    tracker = BoundaryTracker(() if neutralise_boundaries else boundaries_s)
+    limit = max_tokens if max_tokens is not None else int(80 * duration_s) + 256
+    block = model.config.block_size
+    tokens: list[int] = [START]
+    now = 0.0
+    offsets: list[float] = [float(offset_feature(tracker.seconds_to_next(now)))]
+    v0, a0 = emotion_at(trajectory, now)
+    vals, aros = [v0], [a0]
+    trace = GenerationTrace(tokens)
+    cache: KVCache | None = None
+
+    def run(lo: int, hi: int, with_cache: KVCache | None) -> torch.Tensor:
+        x = torch.tensor([tokens[lo:hi]])
+        off = torch.tensor([offsets[lo:hi]], dtype=torch.float32)
+        return model(x, off, torch.tensor([vals[lo:hi]]), torch.tensor([aros[lo:hi]]), with_cache)[0, -1]
+
+    if use_cache:
+        cache = model.new_cache()
+        logits = run(0, 1, cache)
+    else:
+        logits = run(0, 1, None)
+    while len(tokens) < limit:
+        token = sample_next(logits, options, generator)
+        now += _SECONDS[token]
+        tokens.append(token)
+        tracker.update(token, now)
+        if token == CHORD:
+            trace.chord_marker_times.append(round(now, 6))
+        if now >= duration_s:
+            break
+        offsets.append(float(offset_feature(tracker.seconds_to_next(now))))
+        v, a = emotion_at(trajectory, now)
+        vals.append(v)
+        aros.append(a)
+        n = len(tokens)
+        if not use_cache:
+            logits = run(max(0, n - block), n, None)
+        elif n > block:  # context full: keep the newest half and rebuild the cache from it
+            cache = model.new_cache()
+            logits = run(n - block // 2, n, cache)
+        else:
+            logits = run(n - 1, n, cache)
+    trace.boundary_hits = tracker.hits
+    return trace
+
+
+def tokens_array(trace: GenerationTrace) -> np.ndarray:
+    return np.asarray(trace.tokens, dtype=np.int64)

@@ -1,0 +1,655 @@
+"""Catalog-scale flows: score a catalog, soundtrack one registered video, backfill a catalog.
+
+Each flow reads as the list of steps it runs; each task is one idempotent step that takes ids and paths
+(never sessions or clients), retries with exponential backoff on infrastructure errors, and never
+retries bad input (`InputError`), which is recorded in the database and reported per row instead.
+Exactly-once lives in the database (`flows.work`), not in Prefect's cache.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.tasks import exponential_backoff
+
+from emsync_models.errors import InputError
+from flows import catalog_db, work
+from flows.manifest import Manifest, ManifestRow, read_manifest, resolve_source
+from flows.persist import job_fingerprint, make_run_key, record_failure
+from flows.settings import Settings, get_settings
+from flows.sources import materialize
+
+INFRA_RETRIES = 3
+
+
+def _is_infra_failure(_task: Any, _task_run: Any, state: Any) -> bool:  # noqa: ANN401 - Prefect's hook types
+    """Retry condition: anything but bad input may be a passing outage."""
+    try:
+        state.result()
+    except InputError:
+        return False
+    except Exception:  # noqa: BLE001 - every other error is worth another try
+        return True
+    return False
+
+
+RETRY = {
+    "retries": INFRA_RETRIES,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": _is_infra_failure,
+}
+
+
+# -- the job's identity ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """What makes two soundtrack jobs the same job: the model versions and the parameters."""
+
+    model_versions: dict[str, str]
+    params: dict[str, Any]
+    emotion_model: tuple[str, str]
+    cuts_version: str
+
+    @property
+    def fingerprint(self) -> str:
+        return job_fingerprint(self.model_versions, self.params)
+
+
+def current_job(settings: Settings) -> JobIdentity:
+    """The identity `run_soundtrack` gives a job with default options under these settings.
+
+    It must match `flows.soundtrack.run_soundtrack` key for key; `process_claim` checks that it did.
+    """
+    from flows.inference import emotion_analyzer, music_generator
+    from flows.soundtrack import cut_model_version
+
+    analyzer = emotion_analyzer(settings)
+    generator = music_generator(settings)
+    cuts = cut_model_version(settings)
+    versions = {"cuts": cuts, "emotion": str(analyzer.model_version), "music": str(generator.version)}
+    params = {
+        "seed": settings.seed,
+        "valence": None,
+        "arousal": None,
+        "original_audio_gain": None,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "min_boundary_gap_s": settings.min_boundary_gap_s,
+    }
+    return JobIdentity(versions, params, (str(analyzer.model_name), str(analyzer.model_version)), cuts)
+
+
+def current_scoring(settings: Settings) -> tuple[str, str, str]:
+    """(emotion model name, version, cut detector version): what "scored" means right now."""
+    from flows.inference import emotion_analyzer
+    from flows.soundtrack import cut_model_version
+
+    analyzer = emotion_analyzer(settings)
+    return str(analyzer.model_name), str(analyzer.model_version), cut_model_version(settings)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _flow_run_id() -> str:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id or f"local-{time.time_ns()}")
+
+
+def _artifact_key(prefix: str, name: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    return f"{prefix}-{slug}"[:100] or prefix
+
+
+def _wait_any(futures: list[Any]) -> None:
+    """Block until at least one Prefect future is done (without polling the API)."""
+    wrapped = [getattr(f, "wrapped_future", None) for f in futures]
+    if all(isinstance(w, concurrent.futures.Future) for w in wrapped):
+        concurrent.futures.wait(wrapped, return_when=concurrent.futures.FIRST_COMPLETED)  # type: ignore[arg-type]
+    else:
+        futures[0].wait()
+
+
+def _done(future: Any) -> bool:  # noqa: ANN401
+    wrapped = getattr(future, "wrapped_future", None)
+    return wrapped.done() if isinstance(wrapped, concurrent.futures.Future) else future.state.is_final()
+
+
+def bounded_submit(
+    submit: Callable[[Any], Any], items: Iterable[Any], limit: int, on_done: Callable[[Any, Any], None]
+) -> None:
+    """Run `submit(item)` for each item with at most `limit` in flight; `on_done(item, future)` after each."""
+    inflight: list[tuple[Any, Any]] = []
+
+    def drain(keep: int) -> None:
+        while len(inflight) > keep:
+            _wait_any([f for _, f in inflight])
+            for pair in [p for p in inflight if _done(p[1])]:
+                inflight.remove(pair)
+                on_done(*pair)
+
+    for item in items:
+        drain(limit - 1)
+        inflight.append((item, submit(item)))
+    drain(0)
+
+
+def _batches(items: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _result_or_error(future: Any) -> tuple[Any, BaseException | None]:  # noqa: ANN401
+    try:
+        return future.result(), None
+    except Exception as exc:  # noqa: BLE001 - reported per item, the run goes on
+        return None, exc
+
+
+# -- tasks -----------------------------------------------------------------------------------------------
+
+
+@task(name="read-manifest")
+def read_manifest_task(manifest: str) -> Manifest:
+    return read_manifest(Path(manifest))
+
+
+@task(name="register-catalog", **RETRY)
+def register_catalog(url: str, name: str, description: str | None = None) -> int:
+    return catalog_db.ensure_catalog(url, name, description)
+
+
+@task(name="record-manifest-problems", **RETRY)
+def record_manifest_problems(url: str, catalog_id: int, manifest: Manifest, flow_link: int) -> int:
+    for problem in manifest.problems:
+        catalog_db.record_problem(
+            url,
+            stage="manifest",
+            subject=problem.subject,
+            reason=problem.reason,
+            catalog_id=catalog_id,
+            row_number=problem.row,
+            flow_run_id=flow_link,
+        )
+    return len(manifest.problems)
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    row: int
+    uri: str
+    video_id: int | None
+    problem: str | None
+
+
+@task(name="register-videos", **RETRY)
+def register_videos(
+    url: str, catalog_id: int, rows: list[ManifestRow], base_dir: str, flow_link: int
+) -> list[RowOutcome]:
+    """Check, hash, probe and register one batch of manifest rows; bad rows are recorded, not raised."""
+    from flows.soundtrack import probe_input
+
+    settings = get_settings()
+    outcomes: list[RowOutcome] = []
+    for row in rows:
+        try:
+            source = resolve_source(row.uri, Path(base_dir), settings.allowed_roots)
+            local, digest = materialize(settings, source.uri, refresh=True)
+            probe = probe_input(local).to_dict()
+            video_id, problem = catalog_db.add_member(
+                url,
+                catalog_id=catalog_id,
+                content_hash=digest,
+                source_uri=source.uri,
+                probe=probe,
+                external_id=row.external_id,
+                metadata=row.metadata,
+            )
+        except InputError as exc:
+            video_id, problem = None, exc.problem
+            outcomes.append(RowOutcome(row.row, row.uri, None, problem))
+            catalog_db.record_problem(
+                url,
+                stage="register",
+                subject=row.uri,
+                reason=problem,
+                catalog_id=catalog_id,
+                row_number=row.row,
+                flow_run_id=flow_link,
+            )
+            continue
+        if problem is not None:
+            catalog_db.record_problem(
+                url,
+                stage="register",
+                subject=row.uri,
+                reason=problem,
+                catalog_id=catalog_id,
+                video_id=video_id,
+                row_number=row.row,
+                flow_run_id=flow_link,
+            )
+        outcomes.append(RowOutcome(row.row, row.uri, video_id, problem))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    video_id: int
+    cuts: int
+    valence: float | None
+    arousal: float | None
+    error: str | None
+
+
+@task(name="score-video", **RETRY)
+def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> ScoreOutcome:
+    """Detect cuts and score emotions for one video; idempotent (rows replaced per model version)."""
+    from flows.soundtrack import analyze_emotion, cut_model_version, probe_input, scene_cuts
+
+    settings = get_settings()
+    content_hash, uri = catalog_db.video_source(url, video_id, catalog_id)
+    try:
+        local, _ = materialize(settings, uri, expected_sha256=content_hash)
+        probe = probe_input(local)
+        cuts = scene_cuts(local, probe, settings)
+        emotion = analyze_emotion(local, cuts, probe.duration_s, settings)
+    except InputError as exc:
+        catalog_db.record_problem(
+            url,
+            stage="score",
+            subject=uri,
+            reason=str(exc),
+            catalog_id=catalog_id,
+            video_id=video_id,
+            flow_run_id=flow_link,
+        )
+        return ScoreOutcome(video_id, 0, None, None, str(exc))
+    catalog_db.record_scores(url, video_id, cut_model_version(settings), cuts, emotion)
+    overall = emotion["overall"]
+    return ScoreOutcome(video_id, len(cuts), float(overall["valence"]), float(overall["arousal"]), None)
+
+
+@task(name="enqueue-missing-soundtracks", **RETRY)
+def enqueue_missing_soundtracks(url: str, catalog_id: int, job: JobIdentity) -> dict[str, int]:
+    return work.enqueue_missing(url, catalog_id, job.model_versions, job.params)
+
+
+@task(name="reap-expired-claims", **RETRY)
+def reap_expired_claims(url: str, catalog_id: int | None) -> int:
+    return work.reap(url, catalog_id)
+
+
+@dataclass(frozen=True)
+class SoundtrackOutcome:
+    run_id: int
+    video_id: int
+    status: str  # succeeded | failed
+    artifacts: dict[str, str]
+    valence: float | None
+    arousal: float | None
+    error: str | None
+
+
+def process_claim(
+    settings: Settings, claim: work.Claim, job: JobIdentity, catalog_id: int | None, flow_link: int | None
+) -> SoundtrackOutcome:
+    """The soundtrack job for one claimed run, under a renewed lease. Bad input marks the run failed."""
+    from flows.soundtrack import SoundtrackOptions, run_soundtrack
+
+    url = settings.resolved_database_url
+    with work.held_lease(url, claim.run_id, claim.owner, settings.lease_s):
+        try:
+            local, _ = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
+            with tempfile.TemporaryDirectory(prefix="emsync-backfill-") as tmp:
+                result = run_soundtrack(
+                    local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri
+                )
+        except InputError as exc:
+            record_failure(
+                settings,
+                source_uri=claim.source_uri,
+                content_hash=claim.content_hash,
+                params=job.params,
+                model_versions=job.model_versions,
+                error=str(exc),
+                kind="input",
+                run_key=claim.run_key,
+                catalog_id=catalog_id,
+                flow_run_id=flow_link,
+            )
+            return SoundtrackOutcome(claim.run_id, claim.video_id, "failed", {}, None, None, str(exc))
+    report = result.report
+    actual = make_run_key(claim.content_hash, report["models"], report["params"])
+    if actual != claim.run_key:
+        # The job ran under another identity than the one claimed (settings changed mid-run, or the
+        # identity here drifted from run_soundtrack's): surface it, never count it as done.
+        raise RuntimeError(
+            f"run {claim.run_id}: job identity drifted (claimed models {job.model_versions}, params {job.params}; "
+            f"ran models {report['models']}, params {report['params']})"
+        )
+    work.link_run(url, claim.run_id, catalog_id, flow_link)
+    overall = report["emotion"]["overall"]
+    return SoundtrackOutcome(
+        claim.run_id,
+        claim.video_id,
+        "succeeded",
+        dict(report["artifacts"]),
+        float(overall["valence"]),
+        float(overall["arousal"]),
+        None,
+    )
+
+
+@task(name="soundtrack-claimed-video", **RETRY)
+def soundtrack_claimed_video(
+    claim: work.Claim, job: JobIdentity, catalog_id: int | None, flow_link: int | None
+) -> SoundtrackOutcome:
+    return process_claim(get_settings(), claim, job, catalog_id, flow_link)
+
+
+# -- flows -----------------------------------------------------------------------------------------------
+
+
+def _summary_artifacts(kind: str, catalog: str, summary: dict[str, Any], failures: list[dict[str, Any]]) -> None:
+    lines = [f"# {kind}: {catalog}", "", "| measure | value |", "|---|---|"]
+    for key, value in summary.items():
+        shown = f"{value:+.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {key} | {shown} |")
+    if failures:
+        lines += ["", f"## Failures ({len(failures)})", "", "| row / video | subject | reason |", "|---|---|---|"]
+        for f in failures[:200]:
+            reason = str(f["reason"]).replace("|", "\\|")
+            lines.append(f"| {f.get('where', '')} | {str(f['subject'])[:120]} | {reason[:300]} |")
+    create_markdown_artifact(
+        markdown="\n".join(lines), key=_artifact_key(kind, catalog), description=f"{kind} summary for {catalog}"
+    )
+    if failures:
+        create_table_artifact(
+            table=[{k: str(v) for k, v in f.items()} for f in failures[:1000]],
+            key=_artifact_key(f"{kind}-failures", catalog),
+            description=f"{kind} failures for {catalog}",
+        )
+
+
+def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link: int) -> tuple[int, str, dict]:
+    """Steps shared by `score_catalog` and `ingest_catalog`: read, register, report row problems."""
+    logger = get_run_logger()
+    settings = get_settings()
+    manifest = read_manifest_task(manifest_path)
+    name = catalog or Path(manifest_path).stem
+    catalog_id = register_catalog(url, name)
+    record_manifest_problems(url, catalog_id, manifest, flow_link)
+    for problem in manifest.problems:
+        logger.warning("manifest row %d (%s): %s", problem.row, problem.subject, problem.reason)
+    base_dir = str(Path(manifest_path).resolve().parent)
+    outcomes: list[RowOutcome] = []
+
+    def collect(batch: list[ManifestRow], future: Any) -> None:  # noqa: ANN401
+        result, exc = _result_or_error(future)
+        if exc is None:
+            outcomes.extend(result)
+            return
+        for row in batch:  # the whole batch hit an outage after its retries
+            outcomes.append(RowOutcome(row.row, row.uri, None, f"{type(exc).__name__}: {exc}"))
+            catalog_db.record_problem(
+                url,
+                stage="register",
+                subject=row.uri,
+                reason=f"{type(exc).__name__}: {exc}",
+                kind="infra",
+                catalog_id=catalog_id,
+                row_number=row.row,
+                flow_run_id=flow_link,
+            )
+
+    bounded_submit(
+        lambda batch: register_videos.submit(url, catalog_id, batch, base_dir, flow_link),
+        _batches(manifest.rows, settings.batch_size),
+        settings.concurrency,
+        collect,
+    )
+    bad_rows = [o for o in outcomes if o.problem is not None]
+    for o in bad_rows:
+        logger.warning("row %d (%s): %s", o.row, o.uri, o.problem)
+    failures = [{"where": f"row {p.row}", "subject": p.subject, "reason": p.reason} for p in manifest.problems]
+    failures += [{"where": f"row {o.row}", "subject": o.uri, "reason": o.problem} for o in bad_rows]
+    counts = {
+        "manifest rows": len(manifest.rows) + len(manifest.problems),
+        "registered": sum(1 for o in outcomes if o.video_id is not None and o.problem is None),
+        "rejected rows": len(failures),
+    }
+    return catalog_id, name, {"counts": counts, "failures": failures}
+
+
+def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, Any]) -> int:
+    return catalog_db.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
+
+
+@flow(name="ingest-catalog", log_prints=True)
+def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
+    """Register a manifest's videos in a catalog (no scoring)."""
+    url = get_settings().resolved_database_url
+    link = _begin("ingest-catalog", url, None, {"manifest": manifest, "catalog": catalog})
+    catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
+    summary = {"catalog": name, **ingested["counts"]}
+    _catalog_link(url, link, catalog_id)
+    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
+    _summary_artifacts("ingest", name, ingested["counts"], ingested["failures"])
+    return {**summary, "failures": ingested["failures"]}
+
+
+def _catalog_link(url: str, link: int, catalog_id: int) -> None:
+    from db.models import FlowRunLink
+    from db.session import session_scope
+
+    with session_scope(url) as session:
+        row = session.get(FlowRunLink, link)
+        if row is not None:
+            row.catalog_id = catalog_id
+
+
+@flow(name="score-catalog", log_prints=True)
+def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any]:
+    """Ingest a manifest (when given), then cut and score every member video not yet scored by the
+    current emotion model and cut detector."""
+    logger = get_run_logger()
+    settings = get_settings()
+    url = settings.resolved_database_url
+    if manifest is None and catalog is None:
+        raise InputError("score-catalog", "give a manifest, a catalog name, or both")
+    link = _begin("score-catalog", url, None, {"manifest": manifest, "catalog": catalog})
+    failures: list[dict[str, Any]] = []
+    counts: dict[str, Any] = {}
+    if manifest is not None:
+        catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
+        failures += ingested["failures"]
+        counts.update(ingested["counts"])
+    else:
+        assert catalog is not None
+        name = catalog
+        found = catalog_db.find_catalog(url, catalog)
+        if found is None:
+            raise InputError(catalog, "no such catalog (ingest a manifest first)")
+        catalog_id = found
+    _catalog_link(url, link, catalog_id)
+
+    model_name, model_version, detector = current_scoring(settings)
+    todo = catalog_db.videos_to_score(url, catalog_id, model_name, model_version, detector)
+    logger.info("catalog %s: %d videos to score with %s %s", name, len(todo), model_name, model_version)
+    scored: list[ScoreOutcome] = []
+
+    def collect(video_id: int, future: Any) -> None:  # noqa: ANN401
+        result, exc = _result_or_error(future)
+        if exc is not None:
+            reason = f"{type(exc).__name__}: {exc}"
+            catalog_db.record_problem(
+                url,
+                stage="score",
+                subject=f"video {video_id}",
+                reason=reason,
+                kind="infra",
+                catalog_id=catalog_id,
+                video_id=video_id,
+                flow_run_id=link,
+            )
+            result = ScoreOutcome(video_id, 0, None, None, reason)
+        scored.append(result)
+
+    bounded_submit(
+        lambda video_id: score_video.submit(url, catalog_id, video_id, link), todo, settings.concurrency, collect
+    )
+    ok = [s for s in scored if s.error is None]
+    failures += [
+        {"where": f"video {s.video_id}", "subject": f"video {s.video_id}", "reason": s.error}
+        for s in scored
+        if s.error is not None
+    ]
+    counts.update(
+        {
+            "to score": len(todo),
+            "scored": len(ok),
+            "score failures": len(scored) - len(ok),
+            "mean valence": sum(s.valence for s in ok) / len(ok) if ok else None,  # type: ignore[misc]
+            "mean arousal": sum(s.arousal for s in ok) / len(ok) if ok else None,  # type: ignore[misc]
+        }
+    )
+    summary = {"catalog": name, "emotion_model": f"{model_name} {model_version}", **counts}
+    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    _summary_artifacts("score", name, {k: v for k, v in counts.items() if v is not None}, failures)
+    logger.info("catalog %s scored: %s", name, counts)
+    return {**summary, "failures": failures}
+
+
+@flow(name="soundtrack-video", log_prints=True)
+def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
+    """The whole soundtrack job for one registered video (id, content hash or source uri).
+
+    Already done for the current models and parameters -> returns the stored result unless `force`.
+    """
+    settings = get_settings()
+    url = settings.resolved_database_url
+    video_id = catalog_db.find_video(url, video)
+    content_hash, uri = catalog_db.video_source(url, video_id)
+    job = current_job(settings)
+    link = _begin("soundtrack-video", url, None, {"video": video, "force": force})
+    run_key = make_run_key(content_hash, job.model_versions, job.params)
+    reap_expired_claims(url, None)
+    owner = work.new_owner()
+    claim = work.claim_run(
+        url,
+        run_key=run_key,
+        video_id=video_id,
+        source_uri=uri,
+        job_params=job.params,
+        model_versions=job.model_versions,
+        owner=owner,
+        lease_s=settings.lease_s,
+        force=force,
+    )
+    if claim is None:
+        state = work.run_state(url, run_key)
+        catalog_db.finish_flow_link(url, link, "completed", {"video_id": video_id, "skipped": state})
+        return {"video_id": video_id, "status": state["status"], "artifacts": state["artifacts"], "skipped": True}
+    outcome = soundtrack_claimed_video(claim, job, None, link)
+    catalog_db.finish_flow_link(url, link, "completed", asdict(outcome))
+    return asdict(outcome)
+
+
+@flow(name="backfill", log_prints=True)
+def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
+    """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
+
+    Resumable: work is claimed one video at a time from the database under a lease, so a re-run after
+    a crash or kill (of this flow or of a worker) does each remaining video exactly once.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    url = settings.resolved_database_url
+    if limit is not None and limit < 0:
+        raise InputError(f"limit={limit}", "must be zero or more")
+    catalog_id = catalog_db.find_catalog(url, catalog)
+    if catalog_id is None:
+        raise InputError(catalog, "no such catalog (ingest a manifest first)")
+    link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit})
+    job = current_job(settings)
+    reaped = reap_expired_claims(url, catalog_id)
+    before = enqueue_missing_soundtracks(url, catalog_id, job)
+    logger.info("catalog %s, job %s: %s (reclaimed %d)", catalog, job.fingerprint, before, reaped)
+
+    owner = work.new_owner()
+    outcomes: list[SoundtrackOutcome] = []
+
+    def claims() -> Iterable[work.Claim]:
+        taken = 0
+        while limit is None or taken < limit:
+            claim = work.claim_next(url, catalog_id, job.fingerprint, owner, settings.lease_s)
+            if claim is None:
+                return
+            taken += 1
+            yield claim
+
+    def collect(claim: work.Claim, future: Any) -> None:  # noqa: ANN401
+        result, exc = _result_or_error(future)
+        if exc is not None:
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.error("video %d failed after retries: %s", claim.video_id, reason)
+            record_failure(
+                settings,
+                source_uri=claim.source_uri,
+                content_hash=claim.content_hash,
+                params=job.params,
+                model_versions=job.model_versions,
+                error=reason,
+                kind="infra",
+                run_key=claim.run_key,
+                catalog_id=catalog_id,
+                flow_run_id=link,
+            )
+            result = SoundtrackOutcome(claim.run_id, claim.video_id, "failed", {}, None, None, reason)
+        outcomes.append(result)
+
+    try:
+        bounded_submit(
+            lambda claim: soundtrack_claimed_video.submit(claim, job, catalog_id, link),
+            claims(),
+            settings.concurrency,
+            collect,
+        )
+    except BaseException:
+        # Cancelled or interrupted: hand back what we hold so a re-run need not wait for leases.
+        for run_id, holder in work.stale_running(url):
+            if holder == owner:
+                work.release(url, run_id, owner)
+        raise
+    ok = [o for o in outcomes if o.status == "succeeded"]
+    failed = [o for o in outcomes if o.status != "succeeded"]
+    after = work.job_counts(url, catalog_id, job.fingerprint)
+    counts = {
+        "processed": len(outcomes),
+        "succeeded": len(ok),
+        "failed": len(failed),
+        "reclaimed": reaped,
+        "remaining": after["pending"] + after["running"],
+        "total soundtracked": after["succeeded"],
+        "mean valence": sum(o.valence for o in ok) / len(ok) if ok else None,  # type: ignore[misc]
+        "mean arousal": sum(o.arousal for o in ok) / len(ok) if ok else None,  # type: ignore[misc]
+    }
+    failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
+    summary = {"catalog": catalog, "job": job.fingerprint, "models": job.model_versions, **counts}
+    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    _summary_artifacts("backfill", catalog, {k: v for k, v in counts.items() if v is not None}, failures)
+    logger.info("backfill %s: %s", catalog, counts)
+    return {**summary, "failures": failures}

@@ -1,0 +1,310 @@
+"""Catalog-level reads and writes: catalogs, membership, scores, flow-run links, failures, status.
+
+Plain functions taking a database URL and ids, so Prefect tasks can call them with hashable arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from db.models import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    Catalog,
+    CatalogVideo,
+    EmotionPrediction,
+    Failure,
+    FlowRunLink,
+    GenerationRun,
+    Video,
+    utcnow,
+)
+from db.session import session_scope
+from emsync_models.errors import InputError
+from flows.persist import ensure_video, insert_ignore, save_boundaries, save_emotion
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
+
+
+def check_catalog_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.match(name):
+        raise InputError(
+            name or "(empty)", "catalog names are 1-200 letters, digits, '.', '_', '-' or spaces, first a letter/digit"
+        )
+    return name
+
+
+def ensure_catalog(url: str, name: str, description: str | None = None) -> int:
+    name = check_catalog_name(name)
+    with session_scope(url) as session:
+        insert_ignore(
+            session,
+            Catalog.__table__,  # type: ignore[arg-type]
+            [{"name": name, "description": description, "created_at": utcnow()}],
+            ["name"],
+        )
+        return int(session.execute(select(Catalog.id).where(Catalog.name == name)).scalar_one())
+
+
+def find_catalog(url: str, name: str) -> int | None:
+    with session_scope(url) as session:
+        return session.execute(select(Catalog.id).where(Catalog.name == name.strip())).scalar()
+
+
+def add_member(
+    url: str,
+    *,
+    catalog_id: int,
+    content_hash: str,
+    source_uri: str,
+    probe: dict[str, Any],
+    external_id: str | None,
+    metadata: dict[str, Any],
+) -> tuple[int, str | None]:
+    """Register the video and its membership; returns (video id, problem or None).
+
+    A problem is returned, not raised, for rows that are valid but collide with what the catalog already
+    holds (same external id on other content, same content under another uri).
+    """
+    with session_scope(url) as session:
+        video_id = ensure_video(session, content_hash=content_hash, source_uri=source_uri, probe=probe)
+        if external_id is not None:
+            holder = session.execute(
+                select(CatalogVideo.video_id).where(
+                    CatalogVideo.catalog_id == catalog_id, CatalogVideo.external_id == external_id
+                )
+            ).scalar()
+            if holder is not None and holder != video_id:
+                return video_id, f"external_id {external_id!r} already names other content in this catalog"
+        member = session.get(CatalogVideo, (catalog_id, video_id))
+        if member is not None:
+            if member.source_uri != source_uri:
+                return video_id, f"duplicate content: same bytes as {member.source_uri} already in this catalog"
+            if external_id is not None and member.external_id is None:
+                member.external_id = external_id
+            if metadata:
+                member.meta = {**(member.meta or {}), **metadata}
+            return video_id, None
+        session.add(
+            CatalogVideo(
+                catalog_id=catalog_id,
+                video_id=video_id,
+                external_id=external_id,
+                source_uri=source_uri,
+                meta=metadata or None,
+            )
+        )
+        return video_id, None
+
+
+def record_problem(
+    url: str,
+    *,
+    stage: str,
+    subject: str,
+    reason: str,
+    kind: str = "input",
+    catalog_id: int | None = None,
+    video_id: int | None = None,
+    row_number: int | None = None,
+    flow_run_id: int | None = None,
+) -> None:
+    with session_scope(url) as session:
+        session.add(
+            Failure(
+                stage=stage,
+                subject=subject,
+                reason=reason,
+                kind=kind,
+                catalog_id=catalog_id,
+                video_id=video_id,
+                row_number=row_number,
+                flow_run_id=flow_run_id,
+            )
+        )
+
+
+def videos_to_score(url: str, catalog_id: int, model_name: str, model_version: str, detector: str) -> list[int]:
+    """Member videos with no overall prediction from this emotion model on these cuts."""
+    with session_scope(url) as session:
+        scored = select(EmotionPrediction.video_id).where(
+            EmotionPrediction.model_name == model_name,
+            EmotionPrediction.model_version == model_version,
+            EmotionPrediction.detector == detector,
+            EmotionPrediction.scene_index == -1,
+        )
+        return list(
+            session.execute(
+                select(CatalogVideo.video_id)
+                .where(CatalogVideo.catalog_id == catalog_id, CatalogVideo.video_id.not_in(scored))
+                .order_by(CatalogVideo.video_id)
+            ).scalars()
+        )
+
+
+def video_source(url: str, video_id: int, catalog_id: int | None = None) -> tuple[str, str]:
+    """(content hash, source uri) — the catalog's own uri for the video when a catalog is given."""
+    with session_scope(url) as session:
+        video = session.get(Video, video_id)
+        if video is None:
+            raise InputError(f"video {video_id}", "no such registered video")
+        uri = video.source_uri
+        if catalog_id is not None:
+            member = session.get(CatalogVideo, (catalog_id, video_id))
+            uri = member.source_uri if member is not None else uri
+        return video.content_hash, uri
+
+
+def find_video(url: str, ref: str) -> int:
+    """A video by id, content hash (or a unique prefix of at least 8 hex digits) or source uri."""
+    with session_scope(url) as session:
+        if ref.isdigit() and session.get(Video, int(ref)) is not None:
+            return int(ref)
+        query = select(Video.id)
+        if re.fullmatch(r"[0-9a-f]{8,64}", ref):
+            query = query.where(Video.content_hash.startswith(ref))
+        else:
+            query = query.where(Video.source_uri == ref)
+        ids = list(session.execute(query.limit(2)).scalars())
+    if not ids:
+        raise InputError(ref, "no registered video with this id, content hash or source uri")
+    if len(ids) > 1:
+        raise InputError(ref, "ambiguous: more than one video matches; give more of the content hash")
+    return ids[0]
+
+
+def record_scores(url: str, video_id: int, detector: str, cuts_s: list[float], emotion: dict[str, Any]) -> None:
+    with session_scope(url) as session:
+        save_boundaries(session, video_id, detector, cuts_s)
+        save_emotion(session, video_id, detector, emotion)
+
+
+def start_flow_link(url: str, prefect_flow_run_id: str, flow_name: str, catalog_id: int | None, params: dict) -> int:
+    with session_scope(url) as session:
+        insert_ignore(
+            session,
+            FlowRunLink.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "prefect_flow_run_id": prefect_flow_run_id,
+                    "flow_name": flow_name,
+                    "catalog_id": catalog_id,
+                    "parameters": params,
+                    "state": RUNNING,
+                    "started_at": utcnow(),
+                }
+            ],
+            ["prefect_flow_run_id"],
+        )
+        link = session.execute(
+            select(FlowRunLink).where(FlowRunLink.prefect_flow_run_id == prefect_flow_run_id)
+        ).scalar_one()
+        if catalog_id is not None:
+            link.catalog_id = catalog_id
+        return link.id
+
+
+def finish_flow_link(url: str, link_id: int, state: str, summary: dict[str, Any]) -> None:
+    with session_scope(url) as session:
+        link = session.get(FlowRunLink, link_id)
+        if link is not None:
+            link.state, link.summary, link.finished_at = state, summary, utcnow()
+
+
+def mean_emotion(
+    url: str, video_ids: list[int], model_name: str, model_version: str
+) -> tuple[float | None, float | None]:
+    if not video_ids:
+        return None, None
+    with session_scope(url) as session:
+        valence, arousal = session.execute(
+            select(func.avg(EmotionPrediction.valence), func.avg(EmotionPrediction.arousal)).where(
+                EmotionPrediction.video_id.in_(video_ids),
+                EmotionPrediction.model_name == model_name,
+                EmotionPrediction.model_version == model_version,
+                EmotionPrediction.scene_index == -1,
+            )
+        ).one()
+    return (None if valence is None else float(valence)), (None if arousal is None else float(arousal))
+
+
+@dataclass(frozen=True)
+class CatalogStatus:
+    name: str
+    videos: int
+    scored: int
+    soundtracked: int
+    failed: int
+    rejected: int
+    last_run: datetime | None
+    last_state: str | None
+
+
+def catalog_status(url: str) -> list[CatalogStatus]:
+    """Per catalog: members, members with any emotion score, with any succeeded soundtrack, with a
+    failure and no success, manifest rows rejected (distinct), and the latest flow run."""
+    out: list[CatalogStatus] = []
+    with session_scope(url) as session:
+        catalogs = session.execute(select(Catalog.id, Catalog.name).order_by(Catalog.name)).all()
+        for catalog_id, name in catalogs:
+            members = select(CatalogVideo.video_id).where(CatalogVideo.catalog_id == catalog_id)
+            videos = session.execute(select(func.count()).select_from(members.subquery())).scalar_one()
+            scored = session.execute(
+                select(func.count(func.distinct(EmotionPrediction.video_id))).where(
+                    EmotionPrediction.video_id.in_(members), EmotionPrediction.scene_index == -1
+                )
+            ).scalar_one()
+            done = select(GenerationRun.video_id).where(
+                GenerationRun.video_id.in_(members), GenerationRun.status == SUCCEEDED
+            )
+            soundtracked = session.execute(
+                select(func.count(func.distinct(GenerationRun.video_id))).where(GenerationRun.video_id.in_(done))
+            ).scalar_one()
+            failed_runs = select(GenerationRun.video_id).where(
+                GenerationRun.video_id.in_(members), GenerationRun.status == FAILED
+            )
+            failed_scores = select(Failure.video_id).where(
+                Failure.catalog_id == catalog_id, Failure.video_id.is_not(None), Failure.stage == "score"
+            )
+            failed = session.execute(
+                select(func.count(func.distinct(Video.id))).where(
+                    and_(
+                        Video.id.in_(failed_runs.union(failed_scores)),
+                        Video.id.not_in(done),
+                    )
+                )
+            ).scalar_one()
+            # The failure log is append-only; a bad row re-read by every run counts once.
+            rejected = session.execute(
+                select(func.count(func.distinct(Failure.subject))).where(
+                    Failure.catalog_id == catalog_id,
+                    Failure.video_id.is_(None),
+                    Failure.stage.in_(("manifest", "register")),
+                )
+            ).scalar_one()
+            last = session.execute(
+                select(FlowRunLink.started_at, FlowRunLink.state)
+                .where(FlowRunLink.catalog_id == catalog_id)
+                .order_by(FlowRunLink.started_at.desc())
+                .limit(1)
+            ).first()
+            out.append(
+                CatalogStatus(
+                    name=name,
+                    videos=int(videos),
+                    scored=int(scored),
+                    soundtracked=int(soundtracked),
+                    failed=int(failed),
+                    rejected=int(rejected),
+                    last_run=last[0] if last else None,
+                    last_state=last[1] if last else None,
+                )
+            )
+    return out

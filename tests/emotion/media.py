@@ -1,0 +1,85 @@
+"""Builds small real videos for the emotion tests and benchmark from photographs that ship in
+scikit-image (no downloads): each scene is a still photo with a slow zoom, plus an optional audio track."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+AudioFn = Callable[[np.ndarray], np.ndarray]  # time [n] seconds -> samples [n] in [-1, 1]
+
+
+def place(photo: np.ndarray, size: tuple[int, int], zoom: float = 1.0) -> np.ndarray:
+    """Photo letterboxed into a (width, height) RGB canvas at the given zoom (1 = fit height)."""
+    width, height = size
+    if photo.ndim == 2:
+        photo = np.repeat(photo[..., None], 3, axis=2)
+    scale = height / photo.shape[0] * zoom
+    resized = cv2.resize(photo[..., :3], (int(photo.shape[1] * scale), int(photo.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 16, np.uint8)
+    ph, pw = resized.shape[:2]
+    y0, x0 = (height - ph) // 2, (width - pw) // 2
+    sy, sx = max(0, -y0), max(0, -x0)
+    dy, dx = max(0, y0), max(0, x0)
+    h, w = min(height - dy, ph - sy), min(width - dx, pw - sx)
+    canvas[dy:dy + h, dx:dx + w] = resized[sy:sy + h, sx:sx + w]
+    return canvas
+
+
+def write_video(path: Path, scenes: Sequence[tuple[np.ndarray, float]], size: tuple[int, int] = (640, 360),
+                fps: int = 12, audio: AudioFn | None = None, sample_rate: int = 16_000) -> float:
+    """Write an H.264 (or MPEG-4 fallback) video of still-photo scenes; returns its duration."""
+    duration = float(sum(seconds for _, seconds in scenes))
+    with av.open(str(path), "w") as out:
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+        if codec == "libx264":
+            vs.options = {"preset": "ultrafast", "crf": "23"}
+        astream = out.add_stream("aac", rate=sample_rate, layout="mono") if audio else None
+        index = 0
+        for photo, seconds in scenes:
+            count = int(round(seconds * fps))
+            for i in range(count):
+                frame = place(photo, size, zoom=1.0 + 0.03 * i / max(1, count))
+                vframe = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vframe.pts = index
+                vframe.time_base = Fraction(1, fps)
+                index += 1
+                for packet in vs.encode(vframe):
+                    out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if astream is not None and audio is not None:
+            t = np.arange(int(duration * sample_rate)) / sample_rate
+            samples = np.clip(audio(t), -1, 1).astype(np.float32)
+            pos = 0
+            for start in range(0, samples.size, 1024):
+                chunk = samples[start:start + 1024].reshape(1, -1)
+                aframe = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                aframe.sample_rate = sample_rate
+                aframe.pts = pos
+                aframe.time_base = Fraction(1, sample_rate)
+                pos += chunk.shape[1]
+                for packet in astream.encode(aframe):
+                    out.mux(packet)
+            for packet in astream.encode():
+                out.mux(packet)
+    return duration
+
+
+def calm_tone(t: np.ndarray) -> np.ndarray:
+    return 0.05 * np.sin(2 * np.pi * 220 * t)
+
+
+def busy_drums(t: np.ndarray) -> np.ndarray:
+    """Loud clicks at 150 BPM over noise: high loudness and onset strength."""
+    rng = np.random.default_rng(0)
+    beat = (t * 2.5) % 1.0
+    return 0.8 * np.exp(-beat * 30) * rng.uniform(-1, 1, t.size) + 0.1 * rng.uniform(-1, 1, t.size)

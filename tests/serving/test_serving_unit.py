@@ -1,0 +1,123 @@
+"""Serving pieces that need no server: the wire format, retries against a dead port, config drift."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serving import protocol
+from serving.errors import ServingError, ServingUnavailable
+from serving.triton_http import TritonHttpClient
+from serving.triton_model import check_identity, model_parameters, resolve_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL_REPO = REPO / "serving" / "model_repository"
+
+
+class Req:  # GenerationRequest's shape without importing the generator
+    def __init__(self, **kw: object) -> None:
+        self.__dict__.update(kw)
+
+
+@pytest.mark.parametrize("boundaries, top_k", [((3.25, 7.125), 12), ((), None)])
+def test_generation_params_round_trip_exactly(boundaries, top_k):
+    req = Req(duration_s=12.345678901, boundaries_s=boundaries, emotion=((0.0, 0.1, -0.2), (6.5, -0.7, 0.3)),
+              seed=2**40 + 7, temperature=0.9, top_p=0.95, top_k=top_k)
+    params = protocol.GenerationParams.from_request(req)
+    tensors = params.to_tensors()
+    assert (protocol.BOUNDARIES_S in tensors) == bool(boundaries)
+    assert (protocol.TOP_K in tensors) == (top_k is not None)
+    assert all(t.dtype in (np.float64, np.int64) for t in tensors.values())
+    assert protocol.GenerationParams.from_tensors(tensors) == params  # FP64: no rounding on the wire
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_server_gives_clear_error_after_bounded_retries():
+    url = f"127.0.0.1:{free_port()}"
+    client = TritonHttpClient(url, timeout_s=2.0, retries=2, backoff_s=0.05)
+    start = time.monotonic()
+    with pytest.raises(ServingUnavailable) as info:
+        client.wait_ready()
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert url in message and "3 attempts" in message and "infra/triton.sh start" in message
+    with pytest.raises(ServingUnavailable):
+        client.generate_tokens(Req(duration_s=1.0, boundaries_s=(), emotion=((0.0, 0.0, 0.0),), seed=0,
+                                   temperature=1.0, top_p=0.9, top_k=None))
+
+
+def test_serving_unavailable_is_a_serving_error():
+    assert issubclass(ServingUnavailable, ServingError)
+
+
+def test_identity_check_refuses_undeclared_weights(tmp_path):
+    params = {"model_name": "m", "model_version": "v1"}
+    check_identity(params, "m", "v1", None)
+    with pytest.raises(ValueError, match="update config.pbtxt"):
+        check_identity(params, "m", "v2", None)
+    assert resolve_checkpoint("", tmp_path) is None
+    with pytest.raises(FileNotFoundError):
+        resolve_checkpoint("nope.pt", tmp_path)
+
+
+def declared(model: str) -> dict[str, str]:
+    text = (MODEL_REPO / model / "config.pbtxt").read_text()
+    return dict(re.findall(r'key: "(\w+)",\s*value: \{ string_value: "([^"]*)" \}', text))
+
+
+def test_emotion_config_declares_the_served_heads_identity():
+    from emsync_models.emotion.predictor import FusionPredictor
+
+    params = declared("emotion_fusion")
+    ckpt = resolve_checkpoint(params["checkpoint"], REPO)
+    head = FusionPredictor.default() if ckpt is None else FusionPredictor.from_checkpoint(ckpt)
+    assert (params["model_name"], params["model_version"]) == (head.name, head.version)
+    assert model_parameters({"parameters": {"a": {"string_value": "b"}}}) == {"a": "b"}
+
+
+def test_generator_config_declares_the_committed_checkpoints_identity():
+    # A retrained checkpoint changes its version (a hash of the file): config.pbtxt must follow, or the
+    # Triton model refuses to load. This catches it before any server starts.
+    from emsync_models.music.api import DEFAULT_CHECKPOINT, load_generator
+
+    params = declared("midi_generator")
+    ckpt = resolve_checkpoint(params["checkpoint"], REPO) if params["checkpoint"] else DEFAULT_CHECKPOINT
+    if not ckpt.is_file():
+        pytest.skip(f"no music checkpoint committed yet at {ckpt}")
+    generator = load_generator(ckpt)
+    assert (params["model_name"], params["model_version"]) == (generator.name, generator.version)
+
+
+def test_factory_picks_the_backend_from_settings():
+    from flows.inference import make_inference_client
+    from flows.settings import Settings
+    from serving.inprocess import InProcessClient
+
+    assert isinstance(make_inference_client(Settings()), InProcessClient)
+    client = make_inference_client(Settings(model_backend="triton", triton_url="127.0.0.1:1", triton_retries=5,
+                                            triton_timeout_s=120.0))
+    assert isinstance(client, TritonHttpClient)
+    assert (client.url, client.retries, client.timeout_s) == ("127.0.0.1:1", 5, 120.0)
+
+
+def test_flow_readiness_check_fails_fast_and_is_not_cached():
+    from flows.inference import check_models_ready
+    from flows.settings import Settings
+
+    settings = Settings(model_backend="triton", triton_url=f"127.0.0.1:{free_port()}", triton_retries=1)
+    for _ in range(2):  # a failed check is not remembered: the second call tries the server again
+        start = time.monotonic()
+        with pytest.raises(ServingUnavailable, match="2 attempts"):
+            check_models_ready(settings)
+        assert time.monotonic() - start < 10
+    check_models_ready(Settings())  # in-process: nothing to wait for, loads nothing

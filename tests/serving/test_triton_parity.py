@@ -1,0 +1,144 @@
+"""Parity on the real Triton server: same inputs and seed -> same tokens and probabilities as in-process.
+
+Needs a server started by `infra/triton.sh start`; .ci/run exports its URL as EMSYNC_TEST_TRITON_URL
+(and EMSYNC_TEST_TRITON_METRICS_URL). The in-process side loads the checkpoints the server's
+config.pbtxt names, so a development repository with other weights is compared like for like.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serving import protocol
+from serving.errors import ServingError
+from serving.inprocess import InProcessClient
+from serving.triton_http import TritonHttpClient, read_metrics
+from serving.triton_model import model_parameters, resolve_checkpoint
+
+TRITON_URL = os.environ.get("EMSYNC_TEST_TRITON_URL", "")
+METRICS_URL = os.environ.get("EMSYNC_TEST_TRITON_METRICS_URL", "")
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not TRITON_URL, reason="EMSYNC_TEST_TRITON_URL is unset: start Triton with "
+                       "`infra/triton.sh start` and export what it prints (the CI script does)"),
+]
+
+
+@pytest.fixture(scope="module")
+def triton() -> TritonHttpClient:
+    client = TritonHttpClient(TRITON_URL, timeout_s=300.0, retries=2)
+    client.wait_ready()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def inprocess(triton: TritonHttpClient) -> InProcessClient:
+    def served_checkpoint(model: str) -> Path | None:
+        return resolve_checkpoint(model_parameters(triton._config(model)).get("checkpoint", ""), REPO)
+
+    return InProcessClient(emotion_checkpoint=served_checkpoint(protocol.EMOTION_MODEL),
+                           music_checkpoint=served_checkpoint(protocol.MUSIC_MODEL))
+
+
+def fused_batch(rows: int, seed: int = 0) -> dict[str, np.ndarray]:
+    from emsync_models.emotion.fused_input import CORE_DIMS, STEPS, mask_key
+
+    rng = np.random.default_rng(seed)
+    batch = {}
+    for modality, dim in CORE_DIMS.items():
+        batch[modality] = rng.random((rows, STEPS, dim), dtype=np.float32)
+        batch[mask_key(modality)] = rng.random((rows, STEPS)) > 0.3
+    batch["face_mask"][:3] = False  # windows with no face at all take the uniform branch
+    return batch
+
+
+def test_same_models_on_both_sides(triton, inprocess):
+    assert triton.emotion_model() == inprocess.emotion_model()
+    assert triton.music_model() == inprocess.music_model()
+
+
+def test_served_emotion_inputs_are_the_heads_inputs(triton, inprocess):
+    served = {i["name"]: (i["data_type"], tuple(i["dims"])) for i in triton._config(protocol.EMOTION_MODEL)["input"]}
+    spec = inprocess._fusion().input_spec()
+    assert served == {name: ("TYPE_" + ("FP32" if dtype == "float32" else "BOOL"), shape)
+                      for name, dtype, shape in spec}
+
+
+def test_emotion_probabilities_match(triton, inprocess):
+    batch = fused_batch(300)  # above max_batch_size (256): the client must split
+    probs_t, va_t = triton.predict_emotion(batch)
+    probs_i, va_i = inprocess.predict_emotion(batch)
+    assert probs_t.shape == (300, 6) and va_t.shape == (300, 2)
+    diff = max(float(np.abs(probs_t - probs_i).max()), float(np.abs(va_t - va_i).max()))
+    print(f"emotion parity: max |triton - inprocess| = {diff:.3g}")
+    assert diff <= 1e-6
+
+
+def requests() -> list:
+    from emsync_models.music.api import GenerationRequest
+
+    return [
+        GenerationRequest(duration_s=4.0, boundaries_s=(1.5, 2.75), emotion=((0.0, 0.6, -0.4), (2.0, -0.5, 0.7)),
+                          seed=7),
+        GenerationRequest(duration_s=3.0, boundaries_s=(), emotion=((0.0, -0.2, 0.1),), seed=123,
+                          temperature=0.8, top_p=0.9, top_k=24),
+    ]
+
+
+def test_generation_tokens_and_music_match(triton, inprocess):
+    remote, local = triton.music_generator(), inprocess.music_generator()
+    for request in requests():
+        got, want = remote.generate(request), local.generate(request)
+        print(f"generation parity: seed {request.seed}: {len(got.tokens)} tokens, equal={got.tokens == want.tokens}")
+        assert got.tokens == want.tokens
+        assert got.chord_change_times_s == want.chord_change_times_s
+        assert got.chord_marker_times_s == want.chord_marker_times_s
+        notes = [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in got.midi.instruments]
+        assert notes == [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in want.midi.instruments]
+
+
+def test_concurrent_requests_keep_their_own_results(triton):
+    # One client shared by threads (each gets its own connection); instances must not mix state.
+    from dataclasses import replace
+
+    base = requests()[1]
+    reqs = [replace(base, seed=s, duration_s=2.0) for s in range(4)]
+    sequential = [triton.generate_tokens(r) for r in reqs]
+    results: list[np.ndarray | None] = [None] * len(reqs)
+
+    def work(i: int) -> None:
+        results[i] = triton.generate_tokens(reqs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(reqs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, sequential, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_bad_input_is_rejected_without_retries(triton):
+    from dataclasses import replace
+
+    bad = replace(requests()[1], top_p=0.0)  # validate_request rejects it server-side
+    with pytest.raises(ServingError) as info:
+        triton.generate_tokens(bad)  # the raw client: no client-side validation
+    assert "top_p" in str(info.value) and type(info.value) is ServingError
+
+
+@pytest.mark.skipif(not METRICS_URL, reason="EMSYNC_TEST_TRITON_METRICS_URL is unset")
+def test_metrics_report_queue_and_compute_time(triton):
+    triton.generate_tokens(requests()[1])
+    metrics = read_metrics(METRICS_URL)[protocol.MUSIC_MODEL]
+    assert metrics["nv_inference_request_success"] >= 1
+    assert metrics["nv_inference_compute_infer_duration_us"] > 0
+    assert "nv_inference_queue_duration_us" in metrics
