@@ -41,7 +41,8 @@ def _case(config_dict: dict, context: int, use_cache: bool, new_tokens: int, thr
     with torch.inference_mode():
         if use_cache:
             cache = model.new_cache(max_len=context + config.n_prefix)
-            logits = model(tokens[:, :prompt_len], offsets[:, :prompt_len], va[:, :prompt_len], va[:, :prompt_len], cache)
+            p = prompt_len
+            logits = model(tokens[:, :p], offsets[:, :p], va[:, :p], va[:, :p], cache)
             t0 = time.perf_counter()
             for i in range(prompt_len, context):
                 sample_next(logits[0, -1], opts, gen)

@@ -30,7 +30,9 @@ def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration
         probs = scene.get("probs")
         if probs:
             label = max(probs, key=probs.get)
-            top.text(sum(span) / 2, 1.05, label, ha="center", va="bottom", fontsize=9)
+            # Confidence beside the label: a faceless scene's guess should look like a guess.
+            top.text(sum(span) / 2, 1.05, f"{label} ({scene.get('confidence', 0.0):.2f})", ha="center",
+                     va="bottom", fontsize=9)
     top.plot([], [], color="#1f77b4", lw=3, label="valence")
     top.plot([], [], color="#d62728", lw=3, label="arousal")
     top.set_ylim(-1.1, 1.35)

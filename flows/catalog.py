@@ -388,8 +388,11 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     """Steps shared by `score_catalog` and `ingest_catalog`: read, register, report row problems."""
     logger = get_run_logger()
     settings = get_settings()
-    manifest = read_manifest_task(manifest_path)
     name = catalog or Path(manifest_path).stem
+    if manifest_path.startswith("s3://"):
+        # A manifest kept in a bucket (the scheduled deployment's usual case): read a fresh copy.
+        manifest_path = str(materialize(settings, manifest_path, refresh=True)[0])
+    manifest = read_manifest_task(manifest_path)
     catalog_id = register_catalog(url, name)
     record_manifest_problems(url, catalog_id, manifest, flow_link)
     for problem in manifest.problems:
@@ -438,7 +441,7 @@ def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, A
     return catalog_db.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
 
 
-@flow(name="ingest-catalog", log_prints=True)
+@flow(name="ingest-catalog")
 def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     """Register a manifest's videos in a catalog (no scoring)."""
     url = get_settings().resolved_database_url
@@ -461,7 +464,7 @@ def _catalog_link(url: str, link: int, catalog_id: int) -> None:
             row.catalog_id = catalog_id
 
 
-@flow(name="score-catalog", log_prints=True)
+@flow(name="score-catalog")
 def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any]:
     """Ingest a manifest (when given), then cut and score every member video not yet scored by the
     current emotion model and cut detector."""
@@ -533,7 +536,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     return {**summary, "failures": failures}
 
 
-@flow(name="soundtrack-video", log_prints=True)
+@flow(name="soundtrack-video")
 def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     """The whole soundtrack job for one registered video (id, content hash or source uri).
 
@@ -568,7 +571,7 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     return asdict(outcome)
 
 
-@flow(name="backfill", log_prints=True)
+@flow(name="backfill")
 def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 

@@ -51,7 +51,8 @@ def train_emotion(
             result = train_emotion_classifier(dataset, out, analyzer, TrainConfig(epochs=epochs, seed=seed),
                                               progress)
     except InputError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        # typer.echo, not rich: rich wraps long paths over several lines.
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     out_console = Console()
     out_console.print(f"held-out accuracy {result.test_accuracy:.3f} (validation {result.val_accuracy:.3f}, "

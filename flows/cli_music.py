@@ -41,6 +41,8 @@ def train_music(
     max_per_composer: int = typer.Option(300, help="music21 corpus files per composer (0 = all)"),
     lpd5: Path | None = typer.Option(None, help="Lakh Pianoroll LPD-5 folder (.npz files): train on the paper's data"),
     labels: Path | None = typer.Option(None, help="CSV of id,valence,energy (Spotify, 0..1) for --lpd5"),
+    init_from: Path | None = typer.Option(None, help="continue from this checkpoint's weights (new schedule)"),
+    warmup: int = typer.Option(100, help="learning-rate warmup steps"),
 ) -> None:
     """Train the music transformer (music21 corpus with proxy labels, or LPD-5 with real labels)."""
     from emsync_models.music.dataset import chord_marker_rate
@@ -51,7 +53,8 @@ def train_music(
     for name, value in (("steps", steps), ("batch_size", batch_size), ("context", context), ("lr", lr)):
         _check_positive(name, value)
     if config not in NAMED_CONFIGS:
-        raise typer.BadParameter(f"unknown config {config!r}; choose from {sorted(NAMED_CONFIGS)}", param_hint="--config")
+        choices = sorted(NAMED_CONFIGS)
+        raise typer.BadParameter(f"unknown config {config!r}; choose from {choices}", param_hint="--config")
     if conditioning not in ("concat", "prepend"):
         raise typer.BadParameter(f"must be concat or prepend, got {conditioning!r}", param_hint="--conditioning")
     if (lpd5 is None) != (labels is None):
@@ -82,7 +85,10 @@ def train_music(
     if d_model:  # keep the family's proportions: ff 4x, V/A a quarter of the width
         overrides.update(d_model=d_model, d_ff=4 * d_model, d_condition=d_model // 4)
     model_config = dataclasses.replace(NAMED_CONFIGS[config], **overrides)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, max_minutes=max_minutes, threads=threads, seed=seed)
+    if init_from is not None and not init_from.is_file():
+        raise typer.BadParameter(f"{init_from} does not exist", param_hint="--init-from")
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, max_minutes=max_minutes, threads=threads, seed=seed,
+                      warmup=warmup, init_from=str(init_from) if init_from else None)
     history = train(corpus, model_config, cfg, out, log=console.print)
     console.print(
         f"done: val loss {history['val_loss'][-1]:.3f} vs unigram {history['unigram_val']:.3f}; checkpoint {out}"

@@ -74,7 +74,7 @@ def db_upgrade(
     url = get_settings().resolved_database_url
     with _user_errors():
         at = upgrade(url, revision)
-    out.print(f"database {safe_url(url)} is at revision {at}")
+    out.print(f"database {safe_url(url)} is at revision {at}", soft_wrap=True, highlight=False)
 
 
 def catalog_ingest(

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -124,6 +125,19 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._tmp = self.root / ".tmp"
         self._meta = self.root / ".meta"
+        self._sweep_stale_uploads()
+
+    def _sweep_stale_uploads(self, older_than_s: float = 3600.0) -> None:
+        """Remove temporary files that a killed upload left (never visible as objects, but they take space)."""
+        if not self._tmp.is_dir():
+            return
+        cutoff = time.time() - older_than_s
+        for leftover in self._tmp.iterdir():
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                pass  # another process finished or removed it meanwhile
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"

@@ -50,7 +50,11 @@ start() {
   mkdir -p "$PG_DIR"
   # The cluster user must be able to reach its folder even when the parents are root's.
   chmod 755 "$PG_DIR"
-  if [[ "$(id -u)" == 0 ]]; then chown "$PG_USER" "$PG_DIR"; fi
+  if [[ "$(id -u)" == 0 ]]; then
+    chown "$PG_USER" "$PG_DIR"
+    as_owner test -w "$PG_DIR" \
+      || die "$PG_USER cannot reach $PG_DIR: make its parent folders traversable (chmod 755) or set EMSYNC_PG_DIR"
+  fi
   if running; then url; return 0; fi
   if [[ ! -f "$DATA/PG_VERSION" ]]; then
     log "initdb in $DATA"

@@ -45,6 +45,12 @@ ready() {
     curl -fsS -m 2 -o /dev/null "http://$url/v2/health/ready" 2>/dev/null
 }
 
+show_errors() {
+    # Triton's error lines start with E<MMDD>; a failed model load is otherwise buried under shutdown noise.
+    grep -E '^E[0-9]{4} ' "$LOG_FILE" | tail -n 20 >&2 || true
+    tail -n 3 "$LOG_FILE" >&2 || true
+}
+
 build_backend_dir() {
     # The wheel keeps the python backend and its stubs apart; Triton wants the stub beside
     # libtriton_python.so. We assemble that in our own folder instead of writing into site-packages.
@@ -108,8 +114,7 @@ EOF
     # steer it instead: LD_LIBRARY_PATH picks the venv interpreter's own libpython (not the distro's),
     # and the embedded interpreter finds its "executable" by looking up `python3` on PATH, so the venv's
     # bin/ first makes it read pyvenv.cfg and use the venv's site-packages. model.py adds the repo root
-    # itself (EMSYNC_REPO_ROOT). Stubs are one process per model instance: keep each to one torch
-    # thread unless told otherwise, and scale with instances.
+    # itself (EMSYNC_REPO_ROOT). Torch threads per model are set by each config.pbtxt (torch_threads).
     local ld="$pylib:$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     local venv_bin
     venv_bin="$(dirname "$PYTHON")"
@@ -117,7 +122,6 @@ EOF
     (
         cd "$REPO"
         export LD_LIBRARY_PATH="$ld" PATH="$venv_bin:$PATH"
-        export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
         export EMSYNC_REPO_ROOT="$REPO"
         exec setsid "$server" \
             --model-repository="$MODEL_REPO" \
@@ -135,14 +139,14 @@ EOF
     local url="127.0.0.1:$http_port" waited=0
     until ready "$url"; do
         if ! kill -0 "$server_pid" 2>/dev/null; then
-            log "server exited before it was ready; last log lines:"
-            tail -n 40 "$LOG_FILE" >&2 || true
+            log "server exited before it was ready; its errors (full log: $LOG_FILE):"
+            show_errors
             rm -f "$PID_FILE"
             exit 1
         fi
         if (( waited >= READY_TIMEOUT_S )); then
-            log "not ready after ${READY_TIMEOUT_S}s; stopping it. Last log lines:"
-            tail -n 40 "$LOG_FILE" >&2 || true
+            log "not ready after ${READY_TIMEOUT_S}s; stopping it. Its errors (full log: $LOG_FILE):"
+            show_errors
             cmd_stop
             exit 1
         fi

@@ -61,19 +61,20 @@ class GenerationParams:
         )
 
     def to_tensors(self) -> dict[str, np.ndarray]:
-        """Named arrays for midi_generator. Empty boundaries/top_k are left out: both inputs are optional
-        because HTTP clients cannot always send zero-sized tensors, and 0 is a valid-looking top_k."""
+        """Named arrays for midi_generator, each with a leading batch dimension of 1 (the model batches
+        concurrent requests). Empty boundaries/top_k are left out: both inputs are optional because
+        HTTP clients cannot always send zero-sized tensors, and 0 is a valid-looking top_k."""
         tensors = {
-            DURATION_S: np.array([self.duration_s], np.float64),
-            EMOTION: np.array(self.emotion, np.float64).reshape(-1, 3),
-            SEED: np.array([self.seed], np.int64),
-            TEMPERATURE: np.array([self.temperature], np.float64),
-            TOP_P: np.array([self.top_p], np.float64),
+            DURATION_S: np.array([[self.duration_s]], np.float64),
+            EMOTION: np.array(self.emotion, np.float64).reshape(1, -1, 3),
+            SEED: np.array([[self.seed]], np.int64),
+            TEMPERATURE: np.array([[self.temperature]], np.float64),
+            TOP_P: np.array([[self.top_p]], np.float64),
         }
         if self.boundaries_s:
-            tensors[BOUNDARIES_S] = np.array(self.boundaries_s, np.float64)
+            tensors[BOUNDARIES_S] = np.array([self.boundaries_s], np.float64)
         if self.top_k is not None:
-            tensors[TOP_K] = np.array([self.top_k], np.int64)
+            tensors[TOP_K] = np.array([[self.top_k]], np.int64)
         return tensors
 
     @classmethod

@@ -220,7 +220,8 @@ def read_metrics(metrics_url: str, timeout_s: float = 10.0) -> dict[str, dict[st
     with urllib.request.urlopen(f"{url.rstrip('/')}/metrics", timeout=timeout_s) as response:  # noqa: S310
         text = response.read().decode()
     out: dict[str, dict[str, float]] = {}
-    pattern = re.compile(r'^(nv_inference_\w+)\{[^}]*model="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)$')
+    # Triton's per-model counters, and our models' own (emsync_*, e.g. generation-loop time).
+    pattern = re.compile(r'^((?:nv_inference|emsync)_\w+)\{[^}]*model="([^"]+)"[^}]*\}\s+([0-9.eE+-]+)$')
     for line in text.splitlines():
         m = pattern.match(line)
         if m:

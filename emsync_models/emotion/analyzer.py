@@ -67,6 +67,8 @@ def compute_threads(n: int) -> Iterator[None]:
 
 
 class EmotionAnalyzer:
+    """Holds per-video extractor state while it runs: use one instance per worker thread."""
+
     def __init__(self, extractors: Sequence[Extractor], predictor: PredictFn | None = None,
                  cache: FeatureCache | None = None, max_side: int = 640, smoothing: float = 0.25,
                  model_name: str | None = None, model_version: str | None = None, threads: int = 1) -> None:
@@ -76,13 +78,34 @@ class EmotionAnalyzer:
         self.max_side = max_side
         self.smoothing = smoothing
         self.threads = threads
-        self.timings: dict[str, float] = {}  # seconds per extractor (+ "decode") of the last extract
-        self.model_name = model_name or getattr(self.predictor, "name", type(self.predictor).__name__)
-        self.model_version = model_version or getattr(self.predictor, "version", "unknown")
+        # Seconds per extractor (+ "decode") in the last extract: wall clock, and CPU time of this
+        # process (all its threads), which stays meaningful when other jobs share the cores.
+        self.timings: dict[str, float] = {}
+        self.cpu_timings: dict[str, float] = {}
+        # Resolved per analysis, not here: a remote predictor answers `name` by asking its server.
+        self._model_name = model_name
+        self._model_version = model_version
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name or str(getattr(self.predictor, "name", type(self.predictor).__name__))
+
+    @property
+    def model_version(self) -> str:
+        return self._model_version or str(getattr(self.predictor, "version", "unknown"))
 
     @property
     def dims(self) -> dict[str, int]:
+        """Modalities this analyzer extracts (what a fusion model trained on its features reads)."""
         return {e.name: e.dim for e in self.extractors}
+
+    @property
+    def input_dims(self) -> dict[str, int]:
+        """Modalities sent to the predictor: the ones it declares (`.dims`, as FusionPredictor and a
+        Triton client mirroring the model config do), else everything extracted. A declared modality
+        that was not extracted goes as masked zeros."""
+        declared = getattr(self.predictor, "dims", None)
+        return dict(declared) if declared else self.dims
 
     def extract(self, video: Path, duration_s: float, progress: Progress | None = None) -> dict[str, FeatureTrack]:
         """Feature tracks for every extractor, from the cache where possible, else one decode pass."""
@@ -103,19 +126,29 @@ class EmotionAnalyzer:
         frame_ex = [e for e in todo if e.input == "frames"]
         audio_ex = [e for e in todo if e.input == "audio"]
         self.timings = {e.name: 0.0 for e in todo}
-        started = time.perf_counter()
+        self.cpu_timings = dict(self.timings)
+        started, cpu_started = time.perf_counter(), time.process_time()
         with compute_threads(self.threads):
             self._stream_into(video, duration_s, frame_ex, audio_ex, progress)
             for e in todo:
-                t0 = time.perf_counter()
-                tracks[e.name] = e.finish(duration_s)
-                self.timings[e.name] += time.perf_counter() - t0
+                with self._timed(e.name):
+                    tracks[e.name] = e.finish(duration_s)
         # Whatever the extractors did not spend is demuxing, decoding and scaling.
         self.timings["decode"] = time.perf_counter() - started - sum(self.timings.values())
+        self.cpu_timings["decode"] = time.process_time() - cpu_started - sum(self.cpu_timings.values())
         if self.cache:
             for e in todo:
                 self.cache.put(key, e.name, e.version, tracks[e.name])
         return tracks
+
+    @contextmanager
+    def _timed(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.timings[name] += time.perf_counter() - wall
+            self.cpu_timings[name] += time.process_time() - cpu
 
     def _stream_into(self, video: Path, duration_s: float, frame_ex: list[Extractor],
                      audio_ex: list[Extractor], progress: Progress | None) -> None:
@@ -128,20 +161,18 @@ class EmotionAnalyzer:
                 for e in frame_ex:
                     # Each extractor sees frames at its own rate out of the shared stream.
                     if item.t + 1e-6 >= next_due[id(e)]:
-                        t0 = time.perf_counter()
-                        e.add(item)
-                        self.timings[e.name] += time.perf_counter() - t0
+                        with self._timed(e.name):
+                            e.add(item)
                         next_due[id(e)] = max(next_due[id(e)] + 1.0 / e.rate_hz, item.t + 0.5 / e.rate_hz)
                 if progress and duration_s > 0:
                     progress("extract", min(1.0, item.t / duration_s))
             elif isinstance(item, AudioChunk):
                 for e in audio_ex:
-                    t0 = time.perf_counter()
-                    e.add(item)
-                    self.timings[e.name] += time.perf_counter() - t0
+                    with self._timed(e.name):
+                        e.add(item)
 
     def fused_batch(self, tracks: dict[str, FeatureTrack], windows: Sequence[tuple[float, float]]) -> FusedBatch:
-        return pack_batch(tracks, windows, self.dims, STEPS)
+        return pack_batch(tracks, windows, self.input_dims, STEPS)
 
     def analyze(self, video: Path, cuts_s: Sequence[float], duration_s: float,
                 progress: Progress | None = None) -> VideoEmotion:

@@ -37,7 +37,7 @@ __all__ = [
 def build_extractors(text: bool = True, clip_weights: Path | None = None,
                      audio_tagger_weights: Path | None = None, asr_weights: Path | None = None,
                      face_rate_hz: float = 1.0, visual_rate_hz: float = 4.0,
-                     text_rate_hz: float = 0.1) -> list[Extractor]:
+                     text_rate_hz: float = 0.05) -> list[Extractor]:
     """The default extractor set plus any pluggable ones whose local weights are given."""
     extractors: list[Extractor] = [
         FaceExpressionExtractor(rate_hz=face_rate_hz),

@@ -24,6 +24,10 @@ from emsync_models.emotion.mapping import EKMAN6_VA
 
 PredictFn = Callable[[FusedBatch], tuple[np.ndarray, np.ndarray]]
 
+# Output tensor names for a served model: float32 [N, 6] (EKMAN6 order) and float32 [N, 2].
+OUTPUT_PROBS = "probs"
+OUTPUT_VA = "valence_arousal"
+
 DEFAULT_HEAD_VERSION = "default-face-prior/v1"
 
 # Common spellings of the Ekman six in other label sets (FER, VideoEmotion-8 is already Ekman + 2).

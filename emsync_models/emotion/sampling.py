@@ -49,8 +49,17 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
         astreams = container.streams.audio[:1] if audio else []
         if frames and not vstreams:
             raise InputError(video, "has no video stream")
+        if not vstreams and not astreams:
+            return  # demux() with no streams would read every stream
         for s in vstreams:
             s.thread_type = "AUTO"
+            # Deblocking is a large share of H.264/HEVC decode time and only smooths block edges,
+            # which downscaled analysis frames never show.
+            s.codec_context.options = {"skip_loop_filter": "all"}
+            # Sampling a few frames per second from 24-60 fps footage: frames nothing else references
+            # (most B-frames) can go undecoded; the sampler just takes the next decoded frame.
+            if s.average_rate and fps <= float(s.average_rate) / 2:
+                s.codec_context.skip_frame = "NONREF"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if astreams else None
         period = 1.0 / fps
         next_t = 0.0

@@ -15,7 +15,7 @@ from emsync_models.errors import InputError
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
 from emsync_models.music.generate import SamplingOptions, generate
-from emsync_models.music.model import MusicTransformer, MusicTransformerConfig
+from emsync_models.music.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
 from emsync_models.music.vocab import EventTokenizer
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -124,7 +124,7 @@ def file_sha256(path: Path) -> str:
 def load_checkpoint(path: Path) -> tuple[MusicTransformer, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=False)
     model = MusicTransformer(MusicTransformerConfig(**payload["model_config"]))
-    model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    model.load_state_dict(upgrade_state_dict({k: v.float() for k, v in payload["state_dict"].items()}))
     return model.eval(), payload
 
 

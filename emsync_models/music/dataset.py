@@ -127,7 +127,8 @@ def build_corpus(
             continue
         chunks["tokens"].append(tokens.astype(np.int16))
         chunks["times"].append(times.astype(np.float32))
-        chunks["next_boundary"].append(training_next_boundary(tokens, times, changes))
+        # boundaries at the CHORD tokens' quantised times, so "boundary now" is exactly 0 s away
+        chunks["next_boundary"].append(training_next_boundary(tokens, times, times[tokens == CHORD].tolist()))
         chunks["durations"].append(_note_durations(tokens, times))
         names.append(piece.name)
         lengths.append(len(tokens))

@@ -100,6 +100,7 @@ def generate(
         off = torch.tensor([offsets[lo:hi]], dtype=torch.float32)
         return model(x, off, torch.tensor([vals[lo:hi]]), torch.tensor([aros[lo:hi]]), with_cache)[0, -1]
 
+    window = 0  # first token the cache holds
     if use_cache:
         cache = model.new_cache()
         logits = run(0, 1, cache)
@@ -121,9 +122,10 @@ def generate(
         n = len(tokens)
         if not use_cache:
             logits = run(max(0, n - block), n, None)
-        elif n > block:  # context full: keep the newest half and rebuild the cache from it
+        elif n - window > block:  # context full: keep the newest half and rebuild the cache from it
+            window = n - block // 2
             cache = model.new_cache()
-            logits = run(n - block // 2, n, cache)
+            logits = run(window, n, cache)
         else:
             logits = run(n - 1, n, cache)
     trace.boundary_hits = tracker.hits

@@ -105,14 +105,47 @@ class Block(nn.Module):
 
 
 class ScalarEmbedding(nn.Module):
-    """A scalar through a small MLP, with a learned vector standing in for a missing (NaN) value."""
+    """A scalar in [lo, hi] through a small MLP; a learned vector stands in for a missing (NaN) value.
 
-    def __init__(self, hidden: int, out: int) -> None:
+    Without autograd in eval mode the MLP is read from a table sampled every `step` (built on first
+    use, dropped by train()): one gather instead of several small ops per generated token, off by at
+    most step / 2 in the input.
+    """
+
+    def __init__(self, hidden: int, out: int, lo: float = -1.0, hi: float = 1.0, step: float = 1e-3) -> None:
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(1, hidden), nn.GELU(), nn.Linear(hidden, out))
         self.null = nn.Parameter(torch.zeros(out))
+        self.lo, self.hi, self.step = lo, hi, step
+        self._table: torch.Tensor | None = None
+
+    def reset_parameters(self) -> None:
+        # PyTorch's default init, not the 0.02 normal used elsewhere: a scalar input needs first-layer
+        # weights of order one, or its signal reaches the residual stream too faint to learn from.
+        for layer in (self.mlp[0], self.mlp[2]):
+            layer.reset_parameters()
+        self._table = None
+
+    def train(self, mode: bool = True) -> ScalarEmbedding:
+        self._table = None  # weights may change in training: rebuild the table on next eval use
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        self._table = None
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _lookup(self, value: torch.Tensor) -> torch.Tensor:
+        if self._table is None:
+            n = round((self.hi - self.lo) / self.step) + 1
+            grid = torch.linspace(self.lo, self.hi, n).unsqueeze(-1)
+            self._table = torch.cat([self.mlp(grid), self.null[None]], dim=0)
+        index = ((value.clamp(self.lo, self.hi) - self.lo) / self.step).round().long()
+        index = torch.where(torch.isnan(value), self._table.shape[0] - 1, index)
+        return self._table[index]
 
     def forward(self, value: torch.Tensor) -> torch.Tensor:
+        if not self.training and not torch.is_grad_enabled():
+            return self._lookup(value)
         missing = torch.isnan(value)
         emb = self.mlp(torch.nan_to_num(value, nan=0.0).unsqueeze(-1))
         return torch.where(missing.unsqueeze(-1), self.null.expand_as(emb), emb)
@@ -132,14 +165,17 @@ class MusicTransformer(nn.Module):
         self.arousal_emb = ScalarEmbedding(64, cond_width)
         self.pos_emb = nn.Embedding(config.block_size + config.n_prefix, half)
         # EMSYNC's boundary encoder is 1 -> 128 -> 256 at d_model 512; it scales with d_model here.
-        self.boundary_emb = nn.Sequential(nn.Linear(1, d // 4), nn.GELU(), nn.Linear(d // 4, d - half))
+        # The feature is (8 - t) / 8, so a table step of 1/8000 is 1 ms of boundary offset.
+        self.boundary_emb = ScalarEmbedding(d // 4, d - half, lo=0.0, hi=1.0, step=1.0 / 8000)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab_size, bias=False)
         self.apply(self._init_weights)
+        for scalar in (self.valence_emb, self.arousal_emb, self.boundary_emb):
+            scalar.reset_parameters()
         for name, p in self.named_parameters():
-            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+            if name.endswith("proj.weight") or (name.startswith("blocks.") and name.endswith("mlp.2.weight")):
                 torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
     @staticmethod
@@ -160,7 +196,7 @@ class MusicTransformer(nn.Module):
 
     def _position_boundary(self, positions: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         pos = self.pos_emb(positions).expand(offsets.shape[0], -1, -1)
-        return torch.cat([pos, self.boundary_emb(offsets.unsqueeze(-1))], dim=-1)
+        return torch.cat([pos, self.boundary_emb(offsets)], dim=-1)
 
     def forward(
         self,
@@ -203,3 +239,16 @@ class MusicTransformer(nn.Module):
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self(batch["x"], batch["offsets"], batch["valence"], batch["arousal"])
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["y"].reshape(-1), ignore_index=-100)
+
+
+def upgrade_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Accept checkpoints written before the boundary MLP became a ScalarEmbedding."""
+    state = dict(state)
+    for i in (0, 2):
+        for kind in ("weight", "bias"):
+            old = f"boundary_emb.{i}.{kind}"
+            if old in state:
+                state[f"boundary_emb.mlp.{i}.{kind}"] = state.pop(old)
+    if "boundary_emb.null" not in state and "boundary_emb.mlp.2.bias" in state:
+        state["boundary_emb.null"] = torch.zeros_like(state["boundary_emb.mlp.2.bias"])
+    return state

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from emsync_models.music.dataset import BatchSampler, TokenCorpus, unigram_nll
-from emsync_models.music.model import MusicTransformer, MusicTransformerConfig
+from emsync_models.music.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     max_minutes: float | None = None
+    init_from: str | None = None  # continue from this checkpoint's weights (fresh optimizer and schedule)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -99,6 +100,16 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     model = MusicTransformer(model_config)
+    history: dict = {"step": [], "train_loss": [], "eval_step": [], "val_loss": [], "unigram_val": 0.0}
+    step0 = 0
+    if cfg.init_from:
+        payload = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        model = MusicTransformer(MusicTransformerConfig(**payload["model_config"]))
+        model.load_state_dict(upgrade_state_dict(payload["state_dict"]))
+        step0 = int(payload.get("step", 0))
+        history = payload.get("history", history)
+        history.setdefault("resumed_at", []).append(step0)
+        log(f"continuing from {cfg.init_from} at step {step0}")
     train_sampler = BatchSampler(corpus, "train", model_config.block_size, seed=cfg.seed)
     val_sampler = BatchSampler(corpus, "val", model_config.block_size, label_dropout=0.0, seed=cfg.seed + 1)
     val_sampler.transpose = 0
@@ -112,9 +123,10 @@ def train(
         lr=cfg.lr,
         betas=(0.9, 0.95),
     )
-    history: dict = {"step": [], "train_loss": [], "eval_step": [], "val_loss": [], "unigram_val": unigram}
+    history["unigram_val"] = unigram
     png, hist_json = checkpoint_path.with_suffix(".loss.png"), checkpoint_path.with_suffix(".history.json")
     t0, running = time.time(), None
+    elapsed0 = float(history.get("elapsed_s", 0.0))
     model.train()
     for step in range(cfg.steps):
         for group in opt.param_groups:
@@ -126,19 +138,21 @@ def train(
         opt.step()
         value = loss.item()
         running = value if running is None else 0.95 * running + 0.05 * value
-        done = step + 1
+        done = step0 + step + 1
         out_of_time = cfg.max_minutes is not None and time.time() - t0 > cfg.max_minutes * 60
         if done % 10 == 0:
             history["step"].append(done)
             history["train_loss"].append(running)
-        if done % cfg.eval_every == 0 or done == cfg.steps or out_of_time:
+        last = step + 1 == cfg.steps
+        if done % cfg.eval_every == 0 or last or out_of_time:
             val = evaluate_loss(model, val_batches)
             history["eval_step"].append(done)
             history["val_loss"].append(val)
             elapsed = time.time() - t0
-            log(f"step {done}/{cfg.steps} train {running:.3f} val {val:.3f} lr {lr_at(step, cfg):.2e} {elapsed:.0f}s")
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
-            history["elapsed_s"] = time.time() - t0
+            lr = lr_at(step, cfg)
+            log(f"step {done}/{step0 + cfg.steps} train {running:.3f} val {val:.3f} lr {lr:.2e} {elapsed:.0f}s")
+        if done % cfg.checkpoint_every == 0 or last or out_of_time:
+            history["elapsed_s"] = elapsed0 + time.time() - t0
             extra = {"step": done, "history": history, "train_config": asdict(cfg)}
             save_checkpoint(checkpoint_path, model, corpus, extra)
             hist_json.write_text(json.dumps(history))

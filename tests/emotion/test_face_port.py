@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import skimage.data
 import torch
-from keras_reference import run_keras_hdf5
+from keras_numpy_reference import run_keras_hdf5
 
 from emsync_models.emotion.extractors.faces import FaceDetector, crop_faces
 from emsync_models.emotion.extractors.mini_xception import (

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-from media import place
+from emotion_media import place
 
 from emsync_models.emotion.extractors.text import OnScreenTextExtractor
 from emsync_models.emotion.sampling import VideoFrame

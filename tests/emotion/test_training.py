@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_class_dataset
+from emotion_media import make_class_dataset
 
 from emsync_models.emotion.analyzer import EmotionAnalyzer
 from emsync_models.emotion.api import load_analyzer

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from emsync_models.video.sample import sample_cut_times
 from flows.cli import app
 from flows.settings import get_settings
+from flows.store import make_store
 from tests.media import make_clip
 
 runner = CliRunner()
@@ -44,10 +45,10 @@ def test_demo_matches_input_and_cuts(tmp_path: Path, isolated_settings: Path) ->
     assert report["music"]["chord_changes_s"], "the music never changes chord"
     assert set(report["timings_s"]) >= {"probe", "cuts", "emotion", "music", "render", "mux", "store"}
     assert set(report["models"]) == {"cuts", "emotion", "music"}
-    objects = get_settings().resolved_store_dir
-    for kind in ("midi", "audio", "video", "report", "plot"):
-        assert (objects / report["artifacts"][kind]).is_file(), kind
-    stored = json.loads((objects / report["artifacts"]["report"]).read_text())
+    store = make_store(get_settings())
+    assert sorted(report["artifacts"]) == ["audio", "midi", "plot", "report", "video"]
+    assert sorted(store.list()) == sorted(report["artifacts"].values())
+    stored = json.loads(store.get_file(report["artifacts"]["report"], tmp_path / "report.json").read_text())
     assert stored["cuts_s"] == report["cuts_s"]
     assert out.with_suffix(".png").is_file()
 
@@ -73,8 +74,10 @@ def test_rerun_is_safe_and_identical(tmp_path: Path, clip_with_cuts: Path, isola
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["artifacts"] == b["artifacts"]
     assert a["music"]["chord_changes_s"] == b["music"]["chord_changes_s"]
-    objects = [p for p in get_settings().resolved_store_dir.rglob("*") if p.is_file()]
-    assert len(objects) == 5
+    store = make_store(get_settings())
+    assert sorted(store.list()) == sorted(a["artifacts"].values())
+    for kind, key in a["artifacts"].items():
+        assert store.stat(key) is not None, kind
 
 
 def test_mix_original_keeps_both(tmp_path: Path, clip_with_cuts: Path, isolated_settings: Path) -> None:

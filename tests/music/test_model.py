@@ -54,9 +54,11 @@ def test_missing_labels_use_the_learned_null_vector():
     tokens, offsets, v, a = _inputs(8)
     with torch.no_grad():
         model.valence_emb.null.fill_(0.5)
+        model.eval()  # eval() drops the inference lookup tables built from the old weights
         out_nan = model(tokens, offsets, torch.full_like(v, float("nan")), a)
         assert torch.isfinite(out_nan).all()
         model.valence_emb.null.fill_(-0.5)
+        model.eval()
         assert not torch.allclose(out_nan, model(tokens, offsets, torch.full_like(v, float("nan")), a))
 
 
@@ -82,13 +84,13 @@ def test_rejects_unknown_conditioning():
 def test_learns_a_boundary_rule_quickly():
     """CHORD (3) is the target exactly where the boundary feature is 1: a few steps learn it."""
     torch.manual_seed(0)
-    model = MusicTransformer(TINY)
+    model = MusicTransformer(dataclasses.replace(TINY, n_layer=1, d_model=32, d_ff=64, d_condition=8, block_size=16))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(1)
     losses = []
-    for _ in range(80):
-        x = torch.randint(4, 40, (8, 32), generator=g)
-        offsets = (torch.rand(8, 32, generator=g) > 0.8).float()
+    for _ in range(150):
+        x = torch.randint(4, 40, (8, 16), generator=g)
+        offsets = (torch.rand(8, 16, generator=g) > 0.8).float()
         y = torch.where(offsets > 0.5, torch.tensor(3), torch.tensor(5))
         batch = {"x": x, "y": y, "offsets": offsets, "valence": torch.zeros(8), "arousal": torch.zeros(8)}
         loss = model.loss(batch)
@@ -97,4 +99,4 @@ def test_learns_a_boundary_rule_quickly():
         opt.step()
         losses.append(loss.item())
     # 0.50 nats is the best possible without reading the offsets (20% CHORD); well below means it reads them
-    assert np.mean(losses[-5:]) < 0.2 < losses[0]
+    assert np.mean(losses[-10:]) < 0.3 < losses[0]

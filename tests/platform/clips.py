@@ -8,6 +8,7 @@ Each clip differs in scene order and length, so each has its own content hash.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from emsync_models.video.sample import build_sample_video
@@ -18,9 +19,7 @@ IMAGES = ("astronaut", "chelsea", "coffee", "rocket")
 def clip_plan(n: int) -> list[tuple[tuple[str, float], ...]]:
     orders = list(itertools.permutations(IMAGES, 2))
     lengths = ((1.6, 1.6), (1.4, 1.9), (1.9, 1.4), (1.5, 1.7), (1.7, 1.5))
-    plan = [
-        tuple(zip(order, length, strict=True)) for length in lengths for order in orders
-    ]
+    plan = [tuple(zip(order, length, strict=True)) for length in lengths for order in orders]
     if n > len(plan):
         raise ValueError(f"at most {len(plan)} distinct clips")
     return plan[:n]
@@ -29,10 +28,9 @@ def clip_plan(n: int) -> list[tuple[tuple[str, float], ...]]:
 def make_clips(folder: Path, n: int, width: int = 64, height: int = 48, fps: int = 10) -> list[Path]:
     """`n` distinct clips in `folder` (reused when already there: building them is the slow part)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, scenes in enumerate(clip_plan(n)):
-        path = folder / f"clip-{i:03d}.mp4"
-        if not path.is_file():
-            build_sample_video(path, width=width, height=height, fps=fps, scenes=scenes)
-        paths.append(path)
+    paths = [folder / f"clip-{i:03d}.mp4" for i in range(n)]
+    todo = [(p, s) for p, s in zip(paths, clip_plan(n), strict=True) if not p.is_file()]
+    # ffmpeg does the work in a subprocess: two at a time keeps both cores busy.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda job: build_sample_video(job[0], width=width, height=height, fps=fps, scenes=job[1]), todo))
     return paths

@@ -35,11 +35,18 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("prefect-server")
     env = {**os.environ, "EMSYNC_PREFECT_DIR": str(state)}
     script = REPO / "infra" / "prefect.sh"
-    url = subprocess.run(["bash", str(script), "start"], env=env, check=True, capture_output=True, text=True,
-                         timeout=300).stdout.strip().splitlines()[-1]
-    os.environ["PREFECT_API_URL"] = url
+    url = (
+        subprocess.run(["bash", str(script), "start"], env=env, check=True, capture_output=True, text=True, timeout=300)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    os.environ["PREFECT_API_URL"] = url  # for the subprocesses the tests start
+    # Prefect read its settings when it was imported; this process needs them overridden in context.
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     try:
-        yield url
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         subprocess.run(["bash", str(script), "stop"], env=env, check=False, capture_output=True, timeout=60)

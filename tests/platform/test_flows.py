@@ -38,12 +38,12 @@ def test_embedded_score_backfill_and_rerun(
     manifest.write_text(
         "uri,external_id,genre\n"
         + "".join(f"{p},ep-{i},drama\n" for i, p in enumerate(clips))
-        + f"{clips[0]},ep-dup,drama\n"            # duplicate entry
-        + "/etc/hostname,ep-x,none\n"             # outside the allowed roots
-        + "ftp://host/v.mp4,ep-y,none\n"          # unsupported scheme
+        + f"{clips[0]},ep-dup,drama\n"  # duplicate entry
+        + "/etc/hostname,ep-x,none\n"  # outside the allowed roots
+        + "ftp://host/v.mp4,ep-y,none\n"  # unsupported scheme
         + f"{tmp_path / 'gone.mp4'},ep-z,none\n"  # missing file
         + f"{tmp_path / 'notes.txt'},ep-t,none\n"  # not a video
-        + "broken,row,with,extra\n"               # malformed
+        + "broken,row,with,extra\n"  # malformed
     )
     scored = score_catalog(str(manifest))
     assert (scored["registered"], scored["scored"], scored["rejected rows"]) == (4, 4, 6)
@@ -80,7 +80,10 @@ def test_embedded_score_backfill_and_rerun(
 
 
 def test_fifty_video_manifest_scored_on_postgres_and_s3(
-    prefect_api: str, production_env: dict[str, str], clip_dir: Path, tmp_path: Path,
+    prefect_api: str,
+    production_env: dict[str, str],
+    clip_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clips = make_clips(clip_dir, 50)

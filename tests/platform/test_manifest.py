@@ -19,18 +19,20 @@ def test_csv_rows_are_judged_one_by_one(tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
     manifest.write_bytes(
         b"uri,external_id,title\n"
-        b"a.mp4,1,first\n"          # line 2: fine
-        b"b.mp4,2,too,many\n"       # line 3: malformed
-        b",3,no uri\n"              # line 4: missing uri
-        b"a.mp4,4,again\n"          # line 5: duplicate uri
-        b"c.mp4,1,same id\n"        # line 6: duplicate external id
+        b"a.mp4,1,first\n"  # line 2: fine
+        b"b.mp4,2,too,many\n"  # line 3: malformed
+        b",3,no uri\n"  # line 4: missing uri
+        b"a.mp4,4,again\n"  # line 5: duplicate uri
+        b"c.mp4,1,same id\n"  # line 6: duplicate external id
         b"caf\xe9.mp4,5,latin-1\n"  # line 7: not UTF-8
-        b"d.mp4,6\n"                # line 8: too few fields
-        b"e.mp4,7,fine\n"           # line 9: fine
+        b"d.mp4,6\n"  # line 8: too few fields
+        b"e.mp4,7,fine\n"  # line 9: fine
     )
     parsed = read_manifest(manifest)
     assert [(r.row, r.uri, r.external_id, r.metadata) for r in parsed.rows] == [
-        (2, "a.mp4", "1", {"title": "first"}), (9, "e.mp4", "7", {"title": "fine"})]
+        (2, "a.mp4", "1", {"title": "first"}),
+        (9, "e.mp4", "7", {"title": "fine"}),
+    ]
     reasons = _reasons(manifest)
     assert set(reasons) == {3, 4, 5, 6, 7, 8}
     assert "fields for a 3-column header" in reasons[3]
@@ -57,7 +59,8 @@ def test_jsonl_rows_are_judged_one_by_one(tmp_path: Path) -> None:
     manifest.write_bytes(b"\n".join(lines) + b"\n")
     parsed = read_manifest(manifest)
     assert [(r.row, r.uri, r.external_id, r.metadata) for r in parsed.rows] == [
-        (1, "a.mp4", "7", {"lang": "en", "year": 1999})]
+        (1, "a.mp4", "7", {"lang": "en", "year": 1999})
+    ]
     reasons = _reasons(manifest)
     assert "not valid JSON" in reasons[2]
     assert "JSON object" in reasons[3]

@@ -22,8 +22,15 @@ PARAMS = {"seed": 0}
 def _catalog(url: str, n: int) -> int:
     catalog_id = catalog_db.ensure_catalog(url, "queue-test")
     for i in range(n):
-        catalog_db.add_member(url, catalog_id=catalog_id, content_hash=f"{i:064x}", source_uri=f"/v/{i}.mp4",
-                              probe={"duration_s": 3.0}, external_id=None, metadata={})
+        catalog_db.add_member(
+            url,
+            catalog_id=catalog_id,
+            content_hash=f"{i:064x}",
+            source_uri=f"/v/{i}.mp4",
+            probe={"duration_s": 3.0},
+            external_id=None,
+            metadata={},
+        )
     return catalog_id
 
 
@@ -71,8 +78,11 @@ def test_reaper_reclaims_dead_owners_and_expired_leases(url: str) -> None:
     assert a and b and c
     assert work.reap(url) == 1
     with session_scope(url) as session:  # the other host's lease runs out
-        session.execute(update(GenerationRun).where(GenerationRun.id == b.run_id)
-                        .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(GenerationRun)
+            .where(GenerationRun.id == b.run_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert work.reap(url) == 1
     assert work.renew(url, c.run_id, live_owner, 600) and not work.renew(url, a.run_id, dead_owner, 600)
     with session_scope(url) as session:

@@ -95,7 +95,8 @@ def test_generator_config_declares_the_committed_checkpoints_identity():
     if not ckpt.is_file():
         pytest.skip(f"no music checkpoint committed yet at {ckpt}")
     generator = load_generator(ckpt)
-    assert (params["model_name"], params["model_version"]) == (generator.name, generator.version)
+    assert (params["model_name"], params["model_version"]) == (generator.name, generator.version), (
+        "the music checkpoint changed: run `python -m serving.pin_versions`")
 
 
 def test_factory_picks_the_backend_from_settings():

@@ -86,9 +86,9 @@ def requests() -> list:
     from emsync_models.music.api import GenerationRequest
 
     return [
-        GenerationRequest(duration_s=4.0, boundaries_s=(1.5, 2.75), emotion=((0.0, 0.6, -0.4), (2.0, -0.5, 0.7)),
+        GenerationRequest(duration_s=10.0, boundaries_s=(1.5, 2.75, 6.0), emotion=((0.0, 0.6, -0.4), (5.0, -0.5, 0.7)),
                           seed=7),
-        GenerationRequest(duration_s=3.0, boundaries_s=(), emotion=((0.0, -0.2, 0.1),), seed=123,
+        GenerationRequest(duration_s=6.0, boundaries_s=(), emotion=((0.0, -0.2, 0.1),), seed=123,
                           temperature=0.8, top_p=0.9, top_k=24),
     ]
 
@@ -140,5 +140,5 @@ def test_metrics_report_queue_and_compute_time(triton):
     triton.generate_tokens(requests()[1])
     metrics = read_metrics(METRICS_URL)[protocol.MUSIC_MODEL]
     assert metrics["nv_inference_request_success"] >= 1
-    assert metrics["nv_inference_compute_infer_duration_us"] > 0
+    assert metrics["emsync_generation_duration_us"] > 0 and metrics["emsync_generated_tokens"] >= 1
     assert "nv_inference_queue_duration_us" in metrics

