@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cached-tokens", type=int, default=256)
     parser.add_argument("--uncached-tokens", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case; the median is reported")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -92,18 +93,24 @@ def main() -> None:
     rows = []
     for context in (512, 2048):
         for use_cache, n in ((True, args.cached_tokens), (False, args.uncached_tokens)):
-            row = run_case(config_dict, context, use_cache, n, args.threads)
+            runs = [run_case(config_dict, context, use_cache, n, args.threads) for _ in range(args.repeats)]
+            speeds = sorted(r["tokens_per_s"] for r in runs)
+            row = {**runs[0], "tokens_per_s": speeds[len(speeds) // 2], "all_tokens_per_s": speeds,
+                   "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
             rows.append(row)
-            print(f"context {context:5d}  kv_cache={use_cache!s:5}  {row['tokens_per_s']:8.1f} tok/s  "
-                  f"peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+            print(f"context {context:5d}  kv_cache={use_cache!s:5}  {row['tokens_per_s']:8.1f} tok/s (median; runs "
+                  f"{', '.join(f'{x:.0f}' for x in speeds)})  peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
     speedups = {}
     for context in (512, 2048):
         cached = next(r for r in rows if r["context"] == context and r["kv_cache"])
         plain = next(r for r in rows if r["context"] == context and not r["kv_cache"])
         speedups[str(context)] = cached["tokens_per_s"] / plain["tokens_per_s"]
         print(f"context {context}: KV-cache speed-up x{speedups[str(context)]:.1f}")
+    import os
+
     result = {"model": {k: config_dict[k] for k in ("n_layer", "d_model", "n_head", "d_ff", "conditioning")},
-              "threads": args.threads, "cases": rows, "speedup": speedups}
+              "threads": args.threads, "cases": rows, "speedup": speedups, "load_average": os.getloadavg()}
+    print(f"machine load average (1/5/15 min): {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

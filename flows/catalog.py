@@ -72,21 +72,13 @@ def current_job(settings: Settings) -> JobIdentity:
     It must match `flows.soundtrack.run_soundtrack` key for key; `process_claim` checks that it did.
     """
     from flows.inference import emotion_analyzer, music_generator
-    from flows.soundtrack import cut_model_version
+    from flows.soundtrack import cut_model_version, job_params
 
     analyzer = emotion_analyzer(settings)
     generator = music_generator(settings)
     cuts = cut_model_version(settings)
     versions = {"cuts": cuts, "emotion": str(analyzer.model_version), "music": str(generator.version)}
-    params = {
-        "seed": settings.seed,
-        "valence": None,
-        "arousal": None,
-        "original_audio_gain": None,
-        "temperature": settings.temperature,
-        "top_p": settings.top_p,
-        "min_boundary_gap_s": settings.min_boundary_gap_s,
-    }
+    params = job_params(settings)
     return JobIdentity(versions, params, (str(analyzer.model_name), str(analyzer.model_version)), cuts)
 
 

@@ -27,10 +27,10 @@ def _check_positive(name: str, value: float) -> None:
 def train_music(
     out: Path = typer.Option(DEFAULT_CHECKPOINT, help="checkpoint to write (a .pt; loss PNG and history beside it)"),
     data_dir: Path = typer.Option(Path(".emsync/music_data"), help="where the tokenised corpus is cached"),
-    steps: int = typer.Option(3000, help="optimizer steps"),
-    batch_size: int = typer.Option(16, help="sequences per step"),
-    context: int = typer.Option(256, help="music tokens of context (block size)"),
-    config: str = typer.Option("small", help="model shape: small, or reference (EMSYNC's 37M shape)"),
+    steps: int = typer.Option(1200, help="optimizer steps"),
+    batch_size: int = typer.Option(8, help="sequences per step"),
+    context: int | None = typer.Option(None, help="music tokens of context (default: the config's)"),
+    config: str = typer.Option("tiny", help="model shape: tiny (the committed default), small, reference (37M)"),
     n_layer: int | None = typer.Option(None, help="override the config's layer count"),
     d_model: int | None = typer.Option(None, help="override the config's width"),
     conditioning: str = typer.Option("concat", help="how V/A enter: concat or prepend"),
@@ -50,7 +50,8 @@ def train_music(
     from emsync_models.music.prepare import prepare_music21_corpus
     from emsync_models.music.train import TrainConfig, train
 
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("context", context), ("lr", lr)):
+    ctx = 1 if context is None else context
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("context", ctx), ("lr", lr)):
         _check_positive(name, value)
     if config not in NAMED_CONFIGS:
         choices = sorted(NAMED_CONFIGS)
@@ -79,7 +80,9 @@ def train_music(
         f"corpus: {len(corpus.names)} pieces ({int(corpus.is_val.sum())} validation), {corpus.n_tokens} tokens, "
         f"{chord_marker_rate(corpus):.2f} chord changes/s"
     )
-    overrides: dict = {"block_size": context, "conditioning": conditioning}
+    overrides: dict = {"conditioning": conditioning}
+    if context:
+        overrides["block_size"] = context
     if n_layer:
         overrides["n_layer"] = n_layer
     if d_model:  # keep the family's proportions: ff 4x, V/A a quarter of the width
@@ -100,7 +103,12 @@ def _alignment_table(result: dict) -> Table:
     table = Table(title="(a) boundary alignment (+-250 ms)")
     for col in ("boundary input", "measured on", "boundaries", "hit share", "mean |offset| s"):
         table.add_column(col)
-    for mode, label in (("with_boundaries", "on"), ("neutralised", "neutralised (ablation)")):
+    for mode, label in (
+        ("with_boundaries", "on"),
+        ("neutralised", "neutralised (ablation)"),
+        ("with_boundaries_no_snap", "on, no snapping"),
+        ("neutralised_no_snap", "neutralised, no snapping"),
+    ):
         for kind, name in (("chord_markers", "CHORD markers"), ("analysed_chord_changes", "analysed harmony")):
             a = result["alignment"][mode][kind]
             table.add_row(label, name, str(a["boundaries"]), f"{a['hit_share']:.2f}", f"{a['mean_abs_offset_s']:.2f}")

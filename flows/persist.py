@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_KINDS = ("midi", "audio", "video", "report")
+ARTIFACT_KINDS = ("midi", "audio", "video", "report", "plot")
 # Settings that change where cuts fall; boundaries are stored per combination of them.
 CUT_KEYS = (
     "cut_detector",

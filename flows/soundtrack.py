@@ -52,6 +52,14 @@ class SoundtrackResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
+    """The parameters that, with the content hash and model versions, identify a job and its object keys."""
+    return {"seed": settings.seed if options.seed is None else options.seed, "valence": options.valence,
+            "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
+            "temperature": settings.temperature, "top_p": settings.top_p,
+            "min_boundary_gap_s": settings.min_boundary_gap_s}
+
+
 def check_output(out: Path) -> None:
     """Fail before any work if the result could not be written where the user asked."""
     if out.suffix.lower() not in VIDEO_SUFFIXES:
@@ -184,7 +192,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
 
     check_options(options)
     check_output(out)
-    seed = settings.seed if options.seed is None else options.seed
+    params = job_params(settings, options)
     timings: dict[str, float] = {}
     with _timed(timings, "probe", progress):
         probe = probe_input(source)
@@ -199,13 +207,10 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
         else:
             emotion = analyze_emotion(source, cuts, probe.duration_s, settings)
     with _timed(timings, "music", progress):
-        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), seed, settings)
+        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings)
         changes = chord_times(music.midi)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                       "music": music.model_version}
-    params = {"seed": seed, "valence": options.valence, "arousal": options.arousal,
-              "original_audio_gain": options.original_audio_gain, "temperature": settings.temperature,
-              "top_p": settings.top_p, "min_boundary_gap_s": settings.min_boundary_gap_s}
     with tempfile.TemporaryDirectory(prefix="emsync-") as tmp:
         work = Path(tmp)
         midi_path, wav_path, video_path = work / "soundtrack.mid", work / "soundtrack.wav", work / "video.mp4"

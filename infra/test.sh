@@ -9,6 +9,7 @@ export EMSYNC_INFRA_DIR="${EMSYNC_INFRA_DIR:-$(mktemp -d /tmp/emsync-test-XXXXXX
 chmod 755 "$EMSYNC_INFRA_DIR"
 
 stop_all() {
+  infra/prefect.sh stop >/dev/null 2>&1
   infra/triton.sh stop >/dev/null 2>&1
   infra/s3.sh stop >/dev/null 2>&1
   infra/postgres.sh stop >/dev/null 2>&1
@@ -18,12 +19,13 @@ trap stop_all EXIT
 echo "== ruff"
 ruff check . || exit 1
 
-echo "== starting PostgreSQL, S3 and Triton on loopback"
+echo "== starting PostgreSQL, S3, Triton and the Prefect server on loopback"
 EMSYNC_TEST_POSTGRES_URL="$(infra/postgres.sh start | tail -n1)" || { echo "PostgreSQL did not start"; exit 1; }
 EMSYNC_TEST_S3_ENDPOINT="$(infra/s3.sh start | tail -n1)" || { echo "S3 server did not start"; exit 1; }
 EMSYNC_TEST_TRITON_URL="$(infra/triton.sh start | tail -n1)" || { echo "Triton did not start"; exit 1; }
-export EMSYNC_TEST_POSTGRES_URL EMSYNC_TEST_S3_ENDPOINT EMSYNC_TEST_TRITON_URL
-echo "postgres=$EMSYNC_TEST_POSTGRES_URL s3=$EMSYNC_TEST_S3_ENDPOINT triton=$EMSYNC_TEST_TRITON_URL"
+PREFECT_API_URL="$(infra/prefect.sh start | tail -n1)" || { echo "Prefect server did not start"; exit 1; }
+export EMSYNC_TEST_POSTGRES_URL EMSYNC_TEST_S3_ENDPOINT EMSYNC_TEST_TRITON_URL PREFECT_API_URL
+echo "postgres=$EMSYNC_TEST_POSTGRES_URL s3=$EMSYNC_TEST_S3_ENDPOINT triton=$EMSYNC_TEST_TRITON_URL prefect=$PREFECT_API_URL"
 
 echo "== pytest"
 pytest -q --durations=15 "$@"

@@ -7,6 +7,7 @@ e.g. a Triton client). The batch sent to `predict` has row 0 = the whole video, 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def compute_threads(n: int) -> Iterator[None]:
 
 
 class EmotionAnalyzer:
-    """Holds per-video extractor state while it runs: use one instance per worker thread."""
+    """Holds per-video extractor state while it runs; extractions on one instance take turns."""
 
     def __init__(self, extractors: Sequence[Extractor], predictor: PredictFn | None = None,
                  cache: FeatureCache | None = None, max_side: int = 640, smoothing: float = 0.25,
@@ -78,6 +79,9 @@ class EmotionAnalyzer:
         self.max_side = max_side
         self.smoothing = smoothing
         self.threads = threads
+        # Extractors keep per-video state between begin() and finish(): one extraction at a time per
+        # analyzer, so an instance shared by a flow's worker threads cannot interleave two videos.
+        self._extract_lock = threading.Lock()
         # Seconds per extractor (+ "decode") in the last extract: wall clock, and CPU time of this
         # process (all its threads), which stays meaningful when other jobs share the cores.
         self.timings: dict[str, float] = {}
@@ -123,6 +127,11 @@ class EmotionAnalyzer:
                 todo.append(extractor)
         if not todo:
             return tracks
+        with self._extract_lock:
+            return self._extract_locked(video, duration_s, key, tracks, todo, progress)
+
+    def _extract_locked(self, video: Path, duration_s: float, key: str, tracks: dict[str, FeatureTrack],
+                        todo: list[Extractor], progress: Progress | None) -> dict[str, FeatureTrack]:
         frame_ex = [e for e in todo if e.input == "frames"]
         audio_ex = [e for e in todo if e.input == "audio"]
         self.timings = {e.name: 0.0 for e in todo}

@@ -78,11 +78,13 @@ class MusicGenerator:
         version: str = "untrained",
         min_gap_s: float = DEFAULT_MIN_GAP_S,
         metadata: dict | None = None,
+        guidance: float = 1.0,
     ) -> None:
         self.model = model.eval()
         self.name = name
         self.version = version
         self.min_gap_s = min_gap_s
+        self.guidance = guidance
         self.metadata = metadata or {}
         self.tokenizer = EventTokenizer()
 
@@ -90,10 +92,12 @@ class MusicGenerator:
         """Int64 token ids for the request: the whole KV-cached sampling loop."""
         return np.asarray(self._trace(request, neutralise_boundaries).tokens, dtype=np.int64)
 
-    def _trace(self, request: GenerationRequest, neutralise_boundaries: bool = False):  # noqa: ANN202
+    def _trace(self, request: GenerationRequest, neutralise_boundaries: bool = False, snap: bool = True):  # noqa: ANN202
         validate_request(request)
         bounds = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
-        options = SamplingOptions(request.temperature, request.top_p, request.top_k)
+        options = SamplingOptions(
+            request.temperature, request.top_p, request.top_k, snap_to_boundaries=snap, guidance=self.guidance
+        )
         return generate(
             self.model,
             request.duration_s,
@@ -107,8 +111,11 @@ class MusicGenerator:
     def decode(self, tokens: Sequence[int], end_time: float | None = None) -> pretty_midi.PrettyMIDI:
         return self.tokenizer.decode(tokens, end_time)
 
-    def generate(self, request: GenerationRequest, neutralise_boundaries: bool = False) -> GeneratedMusic:
-        trace = self._trace(request, neutralise_boundaries)
+    def generate(
+        self, request: GenerationRequest, neutralise_boundaries: bool = False, snap: bool = True
+    ) -> GeneratedMusic:
+        """MIDI for the request. `neutralise_boundaries` and `snap=False` exist for the ablations."""
+        trace = self._trace(request, neutralise_boundaries, snap)
         midi = self.decode(trace.tokens, end_time=request.duration_s)
         return GeneratedMusic(midi, list(trace.tokens), chord_change_times(midi), list(trace.chord_marker_times))
 
@@ -138,4 +145,5 @@ def load_generator(checkpoint: Path | None = None, device: str = "cpu") -> Music
     model, payload = load_checkpoint(path)
     meta = {k: v for k, v in payload.items() if k not in ("state_dict",)}
     name = payload.get("name", "emsync-music-small")
-    return MusicGenerator(model, name=name, version=file_sha256(path)[:12], metadata=meta)
+    guidance = float(payload.get("guidance", 1.0))
+    return MusicGenerator(model, name=name, version=file_sha256(path)[:12], metadata=meta, guidance=guidance)

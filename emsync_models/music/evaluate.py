@@ -55,9 +55,14 @@ def evaluate_alignment(
 ) -> dict:
     rng = np.random.default_rng(1234)
     grid_points = [(v, a) for v in cfg.grid for a in cfg.grid]
-    runs: dict[str, dict[str, list]] = {
-        mode: {"bounds": [], "markers": [], "analysed": []} for mode in ("with_boundaries", "neutralised")
+    # (neutralise the boundary input?, snap time shifts onto boundaries?) per variant
+    variants = {
+        "with_boundaries": (False, True),
+        "neutralised": (True, True),
+        "with_boundaries_no_snap": (False, False),
+        "neutralised_no_snap": (True, False),
     }
+    runs: dict[str, dict[str, list]] = {mode: {"bounds": [], "markers": [], "analysed": []} for mode in variants}
     for i in range(cfg.alignment_pieces):
         cuts = random_cuts(rng, cfg.alignment_duration_s)
         v, a = grid_points[i % len(grid_points)]
@@ -65,8 +70,8 @@ def evaluate_alignment(
             cfg.alignment_duration_s, tuple(cuts), ((0.0, v, a),), seed=i, temperature=cfg.temperature,
             top_p=cfg.top_p,
         )
-        for mode in runs:
-            music = gen.generate(req, neutralise_boundaries=mode == "neutralised")
+        for mode, (neutral, snap) in variants.items():
+            music = gen.generate(req, neutralise_boundaries=neutral, snap=snap)
             runs[mode]["bounds"].append(cuts)
             runs[mode]["markers"].append(music.chord_marker_times_s)
             runs[mode]["analysed"].append(music.chord_change_times_s)
@@ -171,7 +176,7 @@ def evaluate_music(
         val_notes, val_durations = validation_pieces(corpus, cfg.val_pieces)
         stats["validation"] = corpus_statistics(val_notes, val_durations)
     return {
-        "model": {"name": gen.name, "version": gen.version},
+        "model": {"name": gen.name, "version": gen.version, "guidance": gen.guidance},
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.__dict__.items()},
         "alignment": alignment,
         "control": control,

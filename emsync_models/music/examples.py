@@ -78,3 +78,24 @@ def render_example(
         result["wav"] = str(wav)
         result.update(_audio_measurements(wav))
     return result
+
+
+def main() -> None:
+    """python -m emsync_models.music.examples [OUT_DIR]: the model card's two contrasting examples."""
+    import json
+    import sys
+
+    import torch
+
+    from emsync_models.music.api import load_generator
+
+    torch.set_num_threads(1)
+    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("out/music_examples")
+    gen = load_generator()
+    results = [render_example(gen, v, a, out_dir) for v, a in ((0.8, 0.8), (-0.8, -0.8))]
+    (out_dir / "examples.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

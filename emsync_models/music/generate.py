@@ -15,7 +15,7 @@ import torch
 
 from emsync_models.music.boundaries import BoundaryTracker, offset_feature
 from emsync_models.music.model import KVCache, MusicTransformer
-from emsync_models.music.vocab import CHORD, PAD, START, token_seconds_table
+from emsync_models.music.vocab import CHORD, PAD, QUANTUM_S, START, time_shift, token_seconds_table
 
 _SECONDS = token_seconds_table()
 
@@ -25,6 +25,12 @@ class SamplingOptions:
     temperature: float = 1.0
     top_p: float = 0.95
     top_k: int | None = None
+    # Shorten a sampled time shift that would jump over the pending boundary so the clock lands on
+    # it: the model then sees "boundary now" and can place its CHORD there instead of 0.3 s late.
+    snap_to_boundaries: bool = True
+    # Classifier-free guidance on the V/A condition: logits = null + g * (cond - null), using the
+    # "label unknown" null vectors the model learned through label dropout. 1.0 = plain sampling.
+    guidance: float = 1.0
 
 
 @dataclass
@@ -79,35 +85,51 @@ def generate(
     """Sample music tokens until the clock reaches `duration_s`.
 
     `boundaries_s` should already be merged (see boundaries.merge_boundaries). With
-    `neutralise_boundaries` the model is told "no boundary near" at every step: the ablation.
+    `neutralise_boundaries` the model is told "no boundary near" at every step (the ablation); the
+    decoding (and `options.snap_to_boundaries`) is unchanged, so only the model's input differs.
     """
     options = options or SamplingOptions()
     model.eval()
     generator = torch.Generator().manual_seed(seed)
-    tracker = BoundaryTracker(() if neutralise_boundaries else boundaries_s)
+    tracker = BoundaryTracker(boundaries_s)
+
+    def feature(now: float) -> float:
+        return 0.0 if neutralise_boundaries else float(offset_feature(tracker.seconds_to_next(now)))
+
     limit = max_tokens if max_tokens is not None else int(80 * duration_s) + 256
     block = model.config.block_size
     tokens: list[int] = [START]
     now = 0.0
-    offsets: list[float] = [float(offset_feature(tracker.seconds_to_next(now)))]
+    offsets: list[float] = [feature(now)]
     v0, a0 = emotion_at(trajectory, now)
     vals, aros = [v0], [a0]
     trace = GenerationTrace(tokens)
     cache: KVCache | None = None
 
+    guided = options.guidance != 1.0
+    rows = 2 if guided else 1  # row 1 is the unconditional (null-label) stream
+
     def run(lo: int, hi: int, with_cache: KVCache | None) -> torch.Tensor:
-        x = torch.tensor([tokens[lo:hi]])
-        off = torch.tensor([offsets[lo:hi]], dtype=torch.float32)
-        return model(x, off, torch.tensor([vals[lo:hi]]), torch.tensor([aros[lo:hi]]), with_cache)[0, -1]
+        x = torch.tensor([tokens[lo:hi]] * rows)
+        off = torch.tensor([offsets[lo:hi]] * rows, dtype=torch.float32)
+        v, a = torch.tensor([vals[lo:hi]] * rows), torch.tensor([aros[lo:hi]] * rows)
+        if guided:
+            v[1], a[1] = float("nan"), float("nan")
+        logits = model(x, off, v, a, with_cache)[:, -1]
+        if guided:
+            return logits[1] + options.guidance * (logits[0] - logits[1])
+        return logits[0]
 
     window = 0  # first token the cache holds
     if use_cache:
-        cache = model.new_cache()
+        cache = model.new_cache(batch=rows)
         logits = run(0, 1, cache)
     else:
         logits = run(0, 1, None)
     while len(tokens) < limit:
         token = sample_next(logits, options, generator)
+        if options.snap_to_boundaries and _SECONDS[token] > 0:
+            token = _snap(token, tracker.seconds_to_next(now), tracker.index < len(tracker.boundaries))
         now += _SECONDS[token]
         tokens.append(token)
         tracker.update(token, now)
@@ -115,7 +137,7 @@ def generate(
             trace.chord_marker_times.append(round(now, 6))
         if now >= duration_s:
             break
-        offsets.append(float(offset_feature(tracker.seconds_to_next(now))))
+        offsets.append(feature(now))
         v, a = emotion_at(trajectory, now)
         vals.append(v)
         aros.append(a)
@@ -124,12 +146,19 @@ def generate(
             logits = run(max(0, n - block), n, None)
         elif n - window > block:  # context full: keep the newest half and rebuild the cache from it
             window = n - block // 2
-            cache = model.new_cache()
+            cache = model.new_cache(batch=rows)
             logits = run(window, n, cache)
         else:
             logits = run(n - 1, n, cache)
     trace.boundary_hits = tracker.hits
     return trace
+
+
+def _snap(token: int, to_boundary: float, pending: bool) -> int:
+    steps = round(to_boundary / QUANTUM_S)
+    if pending and 1 <= steps and _SECONDS[token] > to_boundary + QUANTUM_S / 2:
+        return time_shift(steps)
+    return token
 
 
 def tokens_array(trace: GenerationTrace) -> np.ndarray:

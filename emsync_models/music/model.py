@@ -41,9 +41,11 @@ class MusicTransformerConfig:
 
 
 SMALL = MusicTransformerConfig()
+# What a shared 2-core CPU can train in under an hour: the committed default checkpoint's shape.
+TINY = MusicTransformerConfig(block_size=256, n_layer=2, n_head=4, d_model=128, d_ff=512, d_condition=32)
 # EMSYNC's released generator shape (~37M parameters), for users with the paper's data and a GPU.
 REFERENCE = MusicTransformerConfig(block_size=1216, n_layer=11, n_head=8, d_model=512, d_ff=2048)
-NAMED_CONFIGS = {"small": SMALL, "reference": REFERENCE}
+NAMED_CONFIGS = {"tiny": TINY, "small": SMALL, "reference": REFERENCE}
 
 
 class KVCache:

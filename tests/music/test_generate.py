@@ -101,3 +101,18 @@ def test_api_returns_midi_of_the_requested_length(model: MusicTransformer):
 def test_bad_requests_name_the_field(model: MusicTransformer, field: str, req: GenerationRequest):
     with pytest.raises(InputError, match=field):
         MusicGenerator(model).generate_tokens(req)
+
+
+def test_guidance_mixes_a_null_label_stream_deterministically(model: MusicTransformer):
+    opts = SamplingOptions(guidance=2.0)
+    a = generate(model, 2.0, ((0.0, 0.8, -0.8),), seed=5, options=opts, max_tokens=60)
+    b = generate(model, 2.0, ((0.0, 0.8, -0.8),), seed=5, options=opts, max_tokens=60)
+    plain = generate(model, 2.0, ((0.0, 0.8, -0.8),), seed=5, max_tokens=60)
+    assert a.tokens == b.tokens and len(a.tokens) > 1
+    assert a.tokens != plain.tokens
+
+
+def test_snapping_lands_the_clock_on_a_boundary(model: MusicTransformer):
+    trace = generate(model, 6.0, ((0.0, 0.0, 0.0),), (2.5,), seed=2, max_tokens=400)
+    clock = np.round(token_seconds_table()[np.asarray(trace.tokens)].cumsum(), 3)
+    assert 2.504 in clock or 2.496 in clock or 2.5 in clock

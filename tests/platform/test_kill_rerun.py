@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from db.models import Artifact, GenerationRun
 from db.session import session_scope
+from emsync_models.music.api import DEFAULT_CHECKPOINT
 from flows.catalog import backfill, current_job, ingest_catalog
 from flows.settings import get_settings
 from flows.store import make_store
@@ -35,6 +37,11 @@ def _succeeded(url: str) -> int:
 def _kill_halfway_then_rerun(clips: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(clips[0].parent)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "2")
+    # Pin the music model to a copy: its version is the file's hash, and the killed child and this
+    # process must agree on it even if the checkpoint is rewritten meanwhile (e.g. by a training run).
+    pinned = tmp_path / "music.pt"
+    shutil.copyfile(get_settings().music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     get_settings.cache_clear()
     settings = get_settings()
     url = settings.resolved_database_url
