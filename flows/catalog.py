@@ -433,6 +433,18 @@ def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, A
     return catalog_db.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
 
 
+def _require_models(settings: Settings, url: str, link: int) -> None:
+    """Fail the flow before any work when the model server is down, and record why on its run link."""
+    from flows.inference import check_models_ready
+    from serving.errors import ServingUnavailable
+
+    try:
+        check_models_ready(settings)
+    except ServingUnavailable as exc:
+        catalog_db.finish_flow_link(url, link, "failed", {"error": f"model server unavailable: {exc}"})
+        raise
+
+
 @flow(name="ingest-catalog")
 def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     """Register a manifest's videos in a catalog (no scoring)."""
@@ -466,6 +478,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     if manifest is None and catalog is None:
         raise InputError("score-catalog", "give a manifest, a catalog name, or both")
     link = _begin("score-catalog", url, None, {"manifest": manifest, "catalog": catalog})
+    _require_models(settings, url, link)
     failures: list[dict[str, Any]] = []
     counts: dict[str, Any] = {}
     if manifest is not None:
@@ -538,8 +551,9 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     url = settings.resolved_database_url
     video_id = catalog_db.find_video(url, video)
     content_hash, uri = catalog_db.video_source(url, video_id)
-    job = current_job(settings)
     link = _begin("soundtrack-video", url, None, {"video": video, "force": force})
+    _require_models(settings, url, link)
+    job = current_job(settings)
     run_key = make_run_key(content_hash, job.model_versions, job.params)
     reap_expired_claims(url, None)
     owner = work.new_owner()
@@ -579,6 +593,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     if catalog_id is None:
         raise InputError(catalog, "no such catalog (ingest a manifest first)")
     link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit})
+    _require_models(settings, url, link)
     job = current_job(settings)
     reaped = reap_expired_claims(url, catalog_id)
     before = enqueue_missing_soundtracks(url, catalog_id, job)

