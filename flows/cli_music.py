@@ -43,6 +43,7 @@ def train_music(
     labels: Path | None = typer.Option(None, help="CSV of id,valence,energy (Spotify, 0..1) for --lpd5"),
     init_from: Path | None = typer.Option(None, help="continue from this checkpoint's weights (new schedule)"),
     warmup: int = typer.Option(100, help="learning-rate warmup steps"),
+    start_prob: float = typer.Option(0.0, help="share of windows starting at a piece's beginning (0..1)"),
 ) -> None:
     """Train the music transformer (music21 corpus with proxy labels, or LPD-5 with real labels)."""
     from emsync_models.music.dataset import chord_marker_rate
@@ -91,7 +92,7 @@ def train_music(
     if init_from is not None and not init_from.is_file():
         raise typer.BadParameter(f"{init_from} does not exist", param_hint="--init-from")
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, max_minutes=max_minutes, threads=threads, seed=seed,
-                      warmup=warmup, init_from=str(init_from) if init_from else None)
+                      warmup=warmup, init_from=str(init_from) if init_from else None, start_prob=start_prob)
     history = train(corpus, model_config, cfg, out, log=console.print)
     console.print(
         f"done: val loss {history['val_loss'][-1]:.3f} vs unigram {history['unigram_val']:.3f}; checkpoint {out}"
@@ -149,6 +150,7 @@ def eval_music(
     grid: int = typer.Option(3, help="grid points per axis (grid x grid >= 9 points)"),
     duration: float = typer.Option(20.0, help="seconds per control piece"),
     threads: int = typer.Option(2, help="torch CPU threads"),
+    guidance: float | None = typer.Option(None, help="override the checkpoint's V/A guidance scale (1 = off)"),
 ) -> None:
     """Evaluate boundary alignment, emotion control and corpus statistics; print tables, write JSON."""
     import numpy as np
@@ -168,6 +170,9 @@ def eval_music(
         gen = load_generator(checkpoint)
     except InputError as exc:
         raise typer.BadParameter(str(exc), param_hint="--checkpoint") from None
+    if guidance is not None:
+        _check_positive("guidance", guidance)
+        gen.guidance = guidance
     corpus_path = data_dir / "music21_corpus.npz"
     corpus = TokenCorpus.load(corpus_path) if corpus_path.exists() else None
     if corpus is None:

@@ -22,9 +22,11 @@ ruff check . || exit 1
 echo "== starting PostgreSQL, S3, Triton and the Prefect server on loopback"
 EMSYNC_TEST_POSTGRES_URL="$(infra/postgres.sh start | tail -n1)" || { echo "PostgreSQL did not start"; exit 1; }
 EMSYNC_TEST_S3_ENDPOINT="$(infra/s3.sh start | tail -n1)" || { echo "S3 server did not start"; exit 1; }
-EMSYNC_TEST_TRITON_URL="$(infra/triton.sh start | tail -n1)" || { echo "Triton did not start"; exit 1; }
+triton_env="$(infra/triton.sh start)" || { echo "Triton did not start"; exit 1; }
+# Only the test addresses: the EMSYNC_TRITON_URL it also prints would reconfigure every other test.
+eval "$(grep '^EMSYNC_TEST_TRITON' <<<"$triton_env" | sed 's/^/export /')"
 PREFECT_API_URL="$(infra/prefect.sh start | tail -n1)" || { echo "Prefect server did not start"; exit 1; }
-export EMSYNC_TEST_POSTGRES_URL EMSYNC_TEST_S3_ENDPOINT EMSYNC_TEST_TRITON_URL PREFECT_API_URL
+export EMSYNC_TEST_POSTGRES_URL EMSYNC_TEST_S3_ENDPOINT PREFECT_API_URL
 echo "postgres=$EMSYNC_TEST_POSTGRES_URL s3=$EMSYNC_TEST_S3_ENDPOINT triton=$EMSYNC_TEST_TRITON_URL prefect=$PREFECT_API_URL"
 
 echo "== pytest"

@@ -16,7 +16,7 @@ from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
 from emsync_models.music.generate import SamplingOptions, generate
 from emsync_models.music.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
-from emsync_models.music.vocab import EventTokenizer
+from emsync_models.music.vocab import EventTokenizer, Note
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "music-small.pt"
@@ -85,6 +85,8 @@ class MusicGenerator:
         self.version = version
         self.min_gap_s = min_gap_s
         self.guidance = guidance
+        # Generated streams sometimes drop a note-off; a chorale-like note rarely outlasts 4 s.
+        self.max_note_s: float | None = 4.0
         self.metadata = metadata or {}
         self.tokenizer = EventTokenizer()
 
@@ -109,7 +111,10 @@ class MusicGenerator:
         )
 
     def decode(self, tokens: Sequence[int], end_time: float | None = None) -> pretty_midi.PrettyMIDI:
-        return self.tokenizer.decode(tokens, end_time)
+        return self.tokenizer.decode(tokens, end_time, self.max_note_s)
+
+    def decode_notes(self, tokens: Sequence[int], end_time: float | None = None) -> list[Note]:
+        return self.tokenizer.decode_notes(tokens, end_time, self.max_note_s)
 
     def generate(
         self, request: GenerationRequest, neutralise_boundaries: bool = False, snap: bool = True

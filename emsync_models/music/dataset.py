@@ -204,7 +204,11 @@ class BatchSampler:
         transpose: int = 3,
         label_dropout: float = 0.1,
         seed: int = 0,
+        start_prob: float = 0.0,
     ) -> None:
+        # start_prob: share of windows that open at the piece's first token, where the key is not yet
+        # implied by context and the valence label is what decides it.
+        self.start_prob = start_prob
         self.corpus, self.block = corpus, block
         self.transpose, self.label_dropout = transpose, label_dropout
         self.pieces = corpus.piece_ids(split)
@@ -232,6 +236,8 @@ class BatchSampler:
         for row in range(batch):
             piece = int(self.rng.choice(self.pieces, p=self.weights))
             s, e = _random_span(c, piece, t + 1, self.rng)
+            if self.start_prob and self.rng.random() < self.start_prob:
+                s, e = int(c.starts[piece]), min(int(c.starts[piece + 1]), int(c.starts[piece]) + t + 1)
             window = c.tokens[s:e].astype(np.int64)
             for _ in range(4):
                 shifted = transpose_tokens(window, int(self.rng.integers(-self.transpose, self.transpose + 1)))

@@ -105,7 +105,7 @@ def evaluate_control(
                 t0 = time.time()
                 tokens = gen.generate_tokens(req)
                 elapsed = time.time() - t0
-                notes = gen.tokenizer.decode_notes(tokens, end_time=cfg.control_duration_s)
+                notes = gen.decode_notes(tokens, end_time=cfg.control_duration_s)
                 generated.append(notes)
                 rows.append(
                     {
@@ -176,7 +176,7 @@ def evaluate_music(
         val_notes, val_durations = validation_pieces(corpus, cfg.val_pieces)
         stats["validation"] = corpus_statistics(val_notes, val_durations)
     return {
-        "model": {"name": gen.name, "version": gen.version, "guidance": gen.guidance},
+        "model": {"name": gen.name, "version": gen.version, "guidance": gen.guidance, "max_note_s": gen.max_note_s},
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.__dict__.items()},
         "alignment": alignment,
         "control": control,

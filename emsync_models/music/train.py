@@ -35,6 +35,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     max_minutes: float | None = None
+    start_prob: float = 0.0  # share of training windows that start at a piece's beginning
     init_from: str | None = None  # continue from this checkpoint's weights (fresh optimizer and schedule)
 
 
@@ -110,8 +111,10 @@ def train(
         history = payload.get("history", history)
         history.setdefault("resumed_at", []).append(step0)
         log(f"continuing from {cfg.init_from} at step {step0}")
-    train_sampler = BatchSampler(corpus, "train", model_config.block_size, seed=cfg.seed)
-    val_sampler = BatchSampler(corpus, "val", model_config.block_size, label_dropout=0.0, seed=cfg.seed + 1)
+    train_sampler = BatchSampler(
+        corpus, "train", model.config.block_size, seed=cfg.seed, start_prob=cfg.start_prob
+    )
+    val_sampler = BatchSampler(corpus, "val", model.config.block_size, label_dropout=0.0, seed=cfg.seed + 1)
     val_sampler.transpose = 0
     val_batches = [val_sampler.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
     unigram = unigram_nll(corpus)

@@ -218,8 +218,13 @@ class EventTokenizer:
         tokens, _ = self.encode_notes(midi_notes(midi), chord_times, bar_times, add_start)
         return tokens.tolist()
 
-    def decode_notes(self, tokens: Sequence[int], end_time: float | None = None) -> list[Note]:
-        """Notes the token stream describes; notes left sounding end at `end_time` (or the last event)."""
+    def decode_notes(
+        self, tokens: Sequence[int], end_time: float | None = None, max_duration_s: float | None = None
+    ) -> list[Note]:
+        """Notes the token stream describes; notes left sounding end at `end_time` (or the last event).
+
+        `max_duration_s` releases any note held longer (a sampled stream can forget a note-off).
+        """
         time, vbin = 0.0, N_VELOCITY_BINS // 2
         active: dict[tuple[int, int], tuple[float, int]] = {}
         notes: list[Note] = []
@@ -246,11 +251,15 @@ class EventTokenizer:
         for (family, pitch_index), (start, vel) in active.items():
             if final > start:
                 notes.append(Note(family, pitch_index + PITCH_LOW, vel, start, final))
+        if max_duration_s is not None:
+            notes = [Note(n.family, n.pitch, n.velocity, n.start, min(n.end, n.start + max_duration_s)) for n in notes]
         notes.sort(key=lambda n: (n.start, n.family, n.pitch))
         return notes
 
-    def decode(self, tokens: Sequence[int], end_time: float | None = None) -> pretty_midi.PrettyMIDI:
-        return notes_to_midi(self.decode_notes(tokens, end_time))
+    def decode(
+        self, tokens: Sequence[int], end_time: float | None = None, max_duration_s: float | None = None
+    ) -> pretty_midi.PrettyMIDI:
+        return notes_to_midi(self.decode_notes(tokens, end_time, max_duration_s))
 
     def marker_times(self, tokens: Sequence[int], marker: int = CHORD) -> list[float]:
         """Clock times at which a marker token (CHORD or BAR) occurs."""

@@ -149,3 +149,9 @@ def test_lpd5_corpus_with_labels_one_command_path(tmp_path: Path):
     bad.write_text("name,score\nx,1\n")
     with pytest.raises(ValueError, match="id column"):
         read_labels(bad)
+
+
+def test_start_prob_opens_windows_at_the_piece_start(corpus: TokenCorpus):
+    sampler = BatchSampler(corpus, "train", block=32, label_dropout=0.0, start_prob=1.0, seed=3)
+    b = sampler.sample(6)
+    assert (b["x"][:, 0] == 1).all()  # START
