@@ -16,11 +16,13 @@ _FAMILY_COLOURS = ("#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c56
 
 
 def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration_s: float,
-                      midi: pretty_midi.PrettyMIDI, chord_changes_s: Sequence[float], out: Path) -> Path:
+                      midi: pretty_midi.PrettyMIDI, chord_changes_s: Sequence[float], out: Path,
+                      harmony_changes_s: Sequence[float] = ()) -> Path:
     """Two aligned panels: per-scene valence/arousal over time, and the generated notes.
 
-    Cuts are dashed grey lines on both, chord changes orange ticks on the roll, so a glance shows
-    whether the music turns where the picture does.
+    Cuts are dashed grey lines on both, the model's chord changes orange lines on the roll (and the
+    changes analysed from the notes, when given, dotted purple), so a glance shows whether the music
+    turns where the picture does.
     """
     fig, (top, roll) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]})
     for scene in emotion["scenes"]:
@@ -44,11 +46,15 @@ def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration
             roll.plot([note.start, note.end], [note.pitch, note.pitch], color=colour, lw=2, solid_capstyle="butt")
         roll.plot([], [], color=colour, lw=3, label=inst.name or pretty_midi.program_to_instrument_name(inst.program))
     for change in chord_changes_s:
-        roll.axvline(change, color="#ff7f0e", lw=1, alpha=0.8)
+        roll.axvline(change, color="#ff7f0e", lw=1.5, alpha=0.9)
+    for change in harmony_changes_s:
+        roll.axvline(change, color="#9467bd", lw=1, ls=":", alpha=0.8)
     for ax in (top, roll):
         for cut in cuts_s:
             ax.axvline(cut, color="grey", ls="--", lw=1.5)
-    roll.plot([], [], color="#ff7f0e", label="chord change")
+    roll.plot([], [], color="#ff7f0e", label="chord change (model)")
+    if len(harmony_changes_s):
+        roll.plot([], [], color="#9467bd", ls=":", label="chord change (analysed)")
     roll.plot([], [], color="grey", ls="--", label="scene cut")
     roll.set_xlim(0, duration_s)
     roll.set_xlabel("seconds")

@@ -77,7 +77,7 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     table.add_row("duration", f"{report['input']['duration_s']:.2f} s")
     table.add_row("cuts", ", ".join(f"{c:.2f}" for c in report["cuts_s"]) or "none found")
     table.add_row("emotion", f"{top}  valence {emotion['valence']:+.2f}  arousal {emotion['arousal']:+.2f}")
-    table.add_row("chord changes", ", ".join(f"{c:.2f}" for c in report["music"]["chord_changes_s"][:12]))
+    table.add_row("chord changes", ", ".join(f"{c:.2f}" for c in report["music"]["chord_markers_s"][:12]))
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
     out.print(table)

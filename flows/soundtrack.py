@@ -119,12 +119,6 @@ def emotion_trajectory(emotion: dict[str, Any]) -> tuple[tuple[float, float, flo
     return tuple((float(s["start_s"]), float(s["valence"]), float(s["arousal"])) for s in emotion["scenes"])
 
 
-def chord_times(midi: pretty_midi.PrettyMIDI) -> list[float]:
-    from emsync_models.music.chords import chord_change_times
-
-    return [round(t, 4) for t in chord_change_times(midi)]
-
-
 def analyze_emotion(source: Path, cuts: list[float], duration_s: float, settings: Settings) -> dict[str, Any]:
     """Per-scene and overall emotion as a plain dict (the shape stored in the report and the database)."""
     from flows.inference import emotion_analyzer
@@ -147,6 +141,8 @@ def video_emotion_to_dict(result: Any) -> dict[str, Any]:  # noqa: ANN401 - Vide
 @dataclass(frozen=True)
 class ComposedMusic:
     midi: pretty_midi.PrettyMIDI
+    chord_changes_s: list[float]  # analysed from the notes: what a listener hears change
+    chord_markers_s: list[float]  # where the model emitted CHORD: where it meant the harmony to turn
     model_name: str
     model_version: str
 
@@ -160,8 +156,10 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
                                 temperature=settings.temperature, top_p=settings.top_p)
-    return ComposedMusic(midi=generator.generate(request).midi, model_name=generator.name,
-                         model_version=generator.version)
+    music = generator.generate(request)
+    return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
+                         chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
+                         model_name=generator.name, model_version=generator.version)
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings) -> Path:
@@ -231,7 +229,6 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
             emotion = analyze_emotion(source, cuts, probe.duration_s, settings)
     with _timed(timings, "music", progress):
         music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings)
-        changes = chord_times(music.midi)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                       "music": music.model_version}
     with tempfile.TemporaryDirectory(prefix="emsync-") as tmp:
@@ -243,11 +240,12 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         with _timed(timings, "mux", progress):
             mux_soundtrack(source, wav_path, video_path, duration_s=probe.duration_s,
                            original_audio_gain=options.original_audio_gain)
-        report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, chord_changes=changes,
-                              music_model=(music.model_name, music.model_version), model_versions=model_versions,
+        report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, music=music,
+                              model_versions=model_versions,
                               params=params, timings=timings, backend=settings.model_backend)
         report_path, plot_path = work / "report.json", work / "soundtrack.png"
-        soundtrack_figure(emotion, cuts, probe.duration_s, music.midi, changes, plot_path)
+        soundtrack_figure(emotion, cuts, probe.duration_s, music.midi, music.chord_markers_s, plot_path,
+                          harmony_changes_s=music.chord_changes_s)
         artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
                      "plot": plot_path}
         # Keys are a pure function of content + models + parameters, so the report can name them
@@ -284,15 +282,15 @@ def _publish(built: Path, out: Path) -> None:
 
 
 def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: dict[str, Any],
-                 chord_changes: list[float], music_model: tuple[str, str], model_versions: dict[str, str],
+                 music: ComposedMusic, model_versions: dict[str, str],
                  params: dict[str, Any], timings: dict[str, float], backend: str) -> dict[str, Any]:
     return {
         "input": {**probe.to_dict(), "sha256": digest},
         "cuts_s": cuts,
         "scenes": [{"start_s": s, "end_s": e} for s, e in scene_spans(cuts, probe.duration_s)],
         "emotion": emotion,
-        "music": {"model_name": music_model[0], "model_version": music_model[1],
-                  "chord_changes_s": chord_changes},
+        "music": {"model_name": music.model_name, "model_version": music.model_version,
+                  "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s},
         "models": model_versions,
         "backend": backend,
         "params": params,

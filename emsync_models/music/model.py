@@ -129,7 +129,8 @@ class ScalarEmbedding(nn.Module):
         self._table = None
 
     def train(self, mode: bool = True) -> ScalarEmbedding:
-        self._table = None  # weights may change in training: rebuild the table on next eval use
+        if mode:  # weights may change in training: rebuild the table on next eval use
+            self._table = None
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -137,13 +138,15 @@ class ScalarEmbedding(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
 
     def _lookup(self, value: torch.Tensor) -> torch.Tensor:
-        if self._table is None:
+        # One read of the attribute: a generator shared by threads may see another thread drop it.
+        table = self._table
+        if table is None:
             n = round((self.hi - self.lo) / self.step) + 1
             grid = torch.linspace(self.lo, self.hi, n).unsqueeze(-1)
-            self._table = torch.cat([self.mlp(grid), self.null[None]], dim=0)
+            table = self._table = torch.cat([self.mlp(grid), self.null[None]], dim=0)
         index = ((value.clamp(self.lo, self.hi) - self.lo) / self.step).round().long()
-        index = torch.where(torch.isnan(value), self._table.shape[0] - 1, index)
-        return self._table[index]
+        index = torch.where(torch.isnan(value), table.shape[0] - 1, index)
+        return table[index]
 
     def forward(self, value: torch.Tensor) -> torch.Tensor:
         if not self.training and not torch.is_grad_enabled():

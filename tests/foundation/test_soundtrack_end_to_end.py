@@ -43,6 +43,9 @@ def test_demo_matches_input_and_cuts(tmp_path: Path, isolated_settings: Path) ->
     assert set(report["emotion"]["overall"]["probs"]) == {"anger", "disgust", "fear", "joy", "sadness", "surprise"}
     assert len(report["emotion"]["scenes"]) == 4
     assert report["music"]["chord_changes_s"], "the music never changes chord"
+    markers = report["music"]["chord_markers_s"]
+    near_cut = [cut for cut in known if any(abs(m - cut) <= 0.25 for m in markers)]
+    assert len(near_cut) >= 2, f"chord markers {markers} miss the cuts {known}"
     assert set(report["timings_s"]) >= {"probe", "cuts", "emotion", "music", "render", "mux", "store"}
     assert set(report["models"]) == {"cuts", "emotion", "music"}
     store = make_store(get_settings())
@@ -74,6 +77,7 @@ def test_rerun_is_safe_and_identical(tmp_path: Path, clip_with_cuts: Path, isola
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["artifacts"] == b["artifacts"]
     assert a["music"]["chord_changes_s"] == b["music"]["chord_changes_s"]
+    assert a["music"]["chord_markers_s"] == b["music"]["chord_markers_s"]
     store = make_store(get_settings())
     assert sorted(store.list()) == sorted(a["artifacts"].values())
     for kind, key in a["artifacts"].items():
