@@ -6,5 +6,5 @@ export PATH="$PWD/.venv/bin:$PATH"
 for b in soundtrack emotion generate serving catalog; do
   [[ -f "benchmarks/$b.py" ]] || continue
   echo "== benchmarks/$b.py"
-  python "benchmarks/$b.py"
+  python -m "benchmarks.$b"  # as modules: a script path would let benchmarks/serving.py shadow serving/
 done

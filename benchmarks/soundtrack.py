@@ -1,6 +1,6 @@
 """End-to-end wall time per stage for the 22 s sample video, on the embedded defaults.
 
-    .venv/bin/python benchmarks/soundtrack.py [--runs 2]
+    .venv/bin/python -m benchmarks.soundtrack [--runs 2]
 
 The first run includes loading the models (a cold start, as a creator's one-off command sees it);
 later runs reuse them (as a batch worker does). Prints a table and writes benchmarks/results/soundtrack.json.
