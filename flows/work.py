@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from db.models import FAILED, PENDING, RUNNING, SUCCEEDED, CatalogVideo, GenerationRun, Video, utcnow
 from db.session import session_scope
@@ -170,6 +171,29 @@ def reap(url: str, catalog_id: int | None = None) -> int:
     return reaped
 
 
+def _take_pending(session: Session, run_id: int, owner: str, lease_s: float) -> bool:
+    """Move one run from pending to running under `owner`'s lease; False if another worker got it first.
+
+    The status check inside the UPDATE is what makes a claim exclusive on every database.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(GenerationRun)
+        .where(GenerationRun.id == run_id, GenerationRun.status == PENDING)
+        .values(
+            status=RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=GenerationRun.attempts + 1,
+            started_at=now,
+            error=None,
+            error_kind=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def claim_next(url: str, catalog_id: int, job_fp: str, owner: str, lease_s: float) -> Claim | None:
     """Claim one pending run of this catalog's current job, or None when nothing is left."""
     with session_scope(url) as session:
@@ -179,21 +203,7 @@ def claim_next(url: str, catalog_id: int, job_fp: str, owner: str, lease_s: floa
         else:
             candidates = candidates.order_by(GenerationRun.id).limit(8)
         for run_id in session.execute(candidates).scalars().all():
-            now = utcnow()
-            result = session.execute(
-                update(GenerationRun)
-                .where(GenerationRun.id == run_id, GenerationRun.status == PENDING)
-                .values(
-                    status=RUNNING,
-                    lease_owner=owner,
-                    lease_expires_at=now + timedelta(seconds=lease_s),
-                    attempts=GenerationRun.attempts + 1,
-                    started_at=now,
-                    error=None,
-                    error_kind=None,
-                )
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not _take_pending(session, run_id, owner, lease_s):
                 continue
             run, content_hash = session.execute(
                 select(GenerationRun, Video.content_hash)
@@ -300,22 +310,7 @@ def claim_run(
         if run.status == FAILED or (force and run.status == SUCCEEDED):
             run.status = PENDING
         session.flush()
-        now = utcnow()
-        result = session.execute(
-            update(GenerationRun)
-            .where(GenerationRun.id == run.id, GenerationRun.status == PENDING)
-            .values(
-                status=RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-                attempts=GenerationRun.attempts + 1,
-                started_at=now,
-                error=None,
-                error_kind=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not _take_pending(session, run.id, owner, lease_s):
             return None
         content_hash = session.execute(select(Video.content_hash).where(Video.id == video_id)).scalar_one()
         attempts = session.execute(select(GenerationRun.attempts).where(GenerationRun.id == run.id)).scalar_one()

@@ -129,8 +129,7 @@ class ScalarEmbedding(nn.Module):
         self._table = None
 
     def train(self, mode: bool = True) -> ScalarEmbedding:
-        if mode:  # weights may change in training: rebuild the table on next eval use
-            self._table = None
+        self._table = None  # weights may have changed: rebuild the table on next eval use
         return super().train(mode)
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
