@@ -211,17 +211,6 @@ def register_videos(
             )
         except InputError as exc:
             video_id, problem = None, exc.problem
-            outcomes.append(RowOutcome(row.row, row.uri, None, problem))
-            catalog_db.record_problem(
-                url,
-                stage="register",
-                subject=row.uri,
-                reason=problem,
-                catalog_id=catalog_id,
-                row_number=row.row,
-                flow_run_id=flow_link,
-            )
-            continue
         if problem is not None:
             catalog_db.record_problem(
                 url,
