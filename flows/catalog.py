@@ -296,7 +296,8 @@ def process_claim(
             local, _ = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
             with tempfile.TemporaryDirectory(prefix="emsync-backfill-") as tmp:
                 result = run_soundtrack(
-                    local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri
+                    local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri,
+                    record_failures=False,
                 )
         except InputError as exc:
             record_failure(

@@ -183,11 +183,14 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
 
 
 def run_soundtrack(source: Path, out: Path, settings: Settings, options: SoundtrackOptions = SoundtrackOptions(),
-                   progress: Progress | None = None, source_uri: str | None = None) -> SoundtrackResult:
+                   progress: Progress | None = None, source_uri: str | None = None,
+                   record_failures: bool = True) -> SoundtrackResult:
     """The whole job. Raises `InputError` for bad input; `out` exists only if everything succeeded.
 
     A failure past validation (a model server down, a renderer crash) is recorded in the database as
     an infrastructure failure before it propagates; bad input is only reported, never recorded.
+    Callers that own the run's row (the catalog flows, which claimed it under its full key and record
+    the outcome themselves) pass `record_failures=False`, so one failure is not written twice.
     """
     from flows.inference import check_models_ready
     from flows.persist import record_failure
@@ -208,6 +211,8 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     except InputError:
         raise
     except Exception as exc:
+        if not record_failures:
+            raise
         record_failure(settings, source_uri=uri, content_hash=digest, params=params, kind="infra",
                        error=f"{type(exc).__name__}: {exc}")
         raise
