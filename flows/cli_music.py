@@ -44,6 +44,10 @@ def train_music(
     init_from: Path | None = typer.Option(None, help="continue from this checkpoint's weights (new schedule)"),
     warmup: int = typer.Option(100, help="learning-rate warmup steps"),
     start_prob: float = typer.Option(0.0, help="share of windows starting at a piece's beginning (0..1)"),
+    mode_swap_prob: float = typer.Option(0.0, help="share of windows moved to their parallel mode (0..1)"),
+    opening_share: float = typer.Option(0.0, help="share of steps on short opening windows (0..1)"),
+    reinit_valence: bool = typer.Option(False, help="with --init-from: re-draw the valence input MLP"),
+    key_normalise: bool = typer.Option(False, help="train every window in C major / C minor"),
 ) -> None:
     """Train the music transformer (music21 corpus with proxy labels, or LPD-5 with real labels)."""
     from emsync_models.music.dataset import chord_marker_rate
@@ -92,7 +96,9 @@ def train_music(
     if init_from is not None and not init_from.is_file():
         raise typer.BadParameter(f"{init_from} does not exist", param_hint="--init-from")
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, max_minutes=max_minutes, threads=threads, seed=seed,
-                      warmup=warmup, init_from=str(init_from) if init_from else None, start_prob=start_prob)
+                      warmup=warmup, init_from=str(init_from) if init_from else None, start_prob=start_prob,
+                      mode_swap_prob=mode_swap_prob, opening_share=opening_share,
+                      reinit_valence=reinit_valence, key_normalise=key_normalise)
     history = train(corpus, model_config, cfg, out, log=console.print)
     console.print(
         f"done: val loss {history['val_loss'][-1]:.3f} vs unigram {history['unigram_val']:.3f}; checkpoint {out}"

@@ -89,6 +89,8 @@ class MusicGenerator:
         self.max_note_s: float | None = 4.0
         self.metadata = metadata or {}
         self.tokenizer = EventTokenizer()
+        # A model trained in C (transforms.key normalisation) gets a key per seed, -5..+6 semitones.
+        self.key_normalised = bool(self.metadata.get("key_normalised", False))
 
     def generate_tokens(self, request: GenerationRequest, neutralise_boundaries: bool = False) -> np.ndarray:
         """Int64 token ids for the request: the whole KV-cached sampling loop."""
@@ -108,6 +110,7 @@ class MusicGenerator:
             seed=request.seed,
             options=options,
             neutralise_boundaries=neutralise_boundaries,
+            transpose=output_key_shift(request.seed) if self.key_normalised else 0,
         )
 
     def decode(self, tokens: Sequence[int], end_time: float | None = None) -> pretty_midi.PrettyMIDI:
@@ -123,6 +126,11 @@ class MusicGenerator:
         trace = self._trace(request, neutralise_boundaries, snap)
         midi = self.decode(trace.tokens, end_time=request.duration_s)
         return GeneratedMusic(midi, list(trace.tokens), chord_change_times(midi), list(trace.chord_marker_times))
+
+
+def output_key_shift(seed: int) -> int:
+    """The semitones a key-normalised model's music is moved by for this seed (-5..+6)."""
+    return int(np.random.default_rng([seed, 12]).integers(-5, 7))
 
 
 def file_sha256(path: Path) -> str:

@@ -23,6 +23,7 @@ from emsync_models.music.analysis import mode_score
 from emsync_models.music.boundaries import offset_feature, training_next_boundary
 from emsync_models.music.chords import chord_changes_from_notes
 from emsync_models.music.corpus import Piece
+from emsync_models.music.transforms import swap_mode, to_c_shift, tonic_of, transpose_tokens
 from emsync_models.music.vocab import (
     CHORD,
     N_PITCHES,
@@ -178,21 +179,6 @@ def _random_span(corpus: TokenCorpus, piece: int, length: int, rng: np.random.Ge
     return s, s + length
 
 
-def transpose_tokens(tokens: np.ndarray, semitones: int) -> np.ndarray | None:
-    """Tokens with every pitched note moved by `semitones`, or None if a note would leave the 88 keys."""
-    if semitones == 0:
-        return tokens
-    out = tokens.copy()
-    for base in (NOTE_ON_OFFSET, NOTE_OFF_OFFSET):
-        rel = tokens - base
-        mask = (rel >= N_PITCHES) & (rel < 5 * N_PITCHES)  # pitched families only; drums stay put
-        pitch = rel[mask] % N_PITCHES + semitones
-        if pitch.size and (pitch.min() < 0 or pitch.max() >= N_PITCHES):
-            return None
-        out[mask] = tokens[mask] + semitones
-    return out
-
-
 class BatchSampler:
     """Random windows of `block + 1` tokens with their boundary offsets and (V, A) labels."""
 
@@ -205,10 +191,22 @@ class BatchSampler:
         label_dropout: float = 0.1,
         seed: int = 0,
         start_prob: float = 0.0,
+        mode_swap_prob: float = 0.0,
+        label_tokens: int | None = None,
+        key_normalise: bool = False,
     ) -> None:
         # start_prob: share of windows that open at the piece's first token, where the key is not yet
         # implied by context and the valence label is what decides it.
         self.start_prob = start_prob
+        # mode_swap_prob: share of windows moved to their parallel mode (proxy labels only; see mode_swap)
+        self.mode_swap_prob = 0.0 if bool(corpus.real_labels) else mode_swap_prob
+        # label_tokens: measure the proxy labels on this many tokens from the window's start, so a short
+        # window is labelled by the music it opens (what a label at generation time describes).
+        self.label_tokens = max(block + 1, label_tokens or 0)
+        # key_normalise: every window is moved to the tonic C (instead of a random +-3 transposition),
+        # so major vs minor is E/A/B vs Eb/Ab/Bb and the label can select it without first working out
+        # the key; the generator then transposes its output (see generate).
+        self.key_normalise = key_normalise
         self.corpus, self.block = corpus, block
         self.transpose, self.label_dropout = transpose, label_dropout
         self.pieces = corpus.piece_ids(split)
@@ -218,14 +216,28 @@ class BatchSampler:
         self.weights = lengths / lengths.sum()
         self.rng = np.random.default_rng(seed)
 
-    def labels_for(self, piece: int, s: int, e: int) -> tuple[float, float]:
+    def labels_for(self, piece: int, s: int, e: int, window: np.ndarray | None = None) -> tuple[float, float]:
+        """(V, A) of tokens s:e of the corpus; `window` replaces their tokens when they were altered."""
         c = self.corpus
         v, a = float(c.valence[piece]), float(c.arousal[piece])
         if not bool(c.real_labels) and (np.isnan(v) or np.isnan(a)):
-            mode, dens = window_features(c.tokens[s:e], c.times[s:e], c.durations[s:e])
+            tokens = c.tokens[s:e] if window is None else window
+            mode, dens = window_features(tokens, c.times[s:e], c.durations[s:e])
             v = float(to_unit(mode, c.mode_quantiles)) if np.isnan(v) else v
             a = float(to_unit(dens, c.density_quantiles)) if np.isnan(a) else a
         return v, a
+
+    @staticmethod
+    def _to_c(window: np.ndarray, span: np.ndarray, durations: np.ndarray) -> np.ndarray:
+        tonic = tonic_of(span, durations)  # the key of the whole labelled span, not just the window
+        if tonic is None:
+            return window
+        shift = to_c_shift(tonic)
+        for candidate in (shift, shift - 12, shift + 12):
+            moved = transpose_tokens(window, candidate)
+            if moved is not None:
+                return moved
+        return window
 
     def sample(self, batch: int) -> dict[str, torch.Tensor]:
         c, t = self.corpus, self.block
@@ -235,19 +247,32 @@ class BatchSampler:
         va = np.zeros((batch, 2), dtype=np.float32)
         for row in range(batch):
             piece = int(self.rng.choice(self.pieces, p=self.weights))
-            s, e = _random_span(c, piece, t + 1, self.rng)
+            s, e = _random_span(c, piece, self.label_tokens, self.rng)
             if self.start_prob and self.rng.random() < self.start_prob:
-                s, e = int(c.starts[piece]), min(int(c.starts[piece + 1]), int(c.starts[piece]) + t + 1)
-            window = c.tokens[s:e].astype(np.int64)
-            for _ in range(4):
-                shifted = transpose_tokens(window, int(self.rng.integers(-self.transpose, self.transpose + 1)))
-                if shifted is not None:
-                    window = shifted
-                    break
+                s = int(c.starts[piece])
+                e = min(int(c.starts[piece + 1]), s + self.label_tokens)
+            span = c.tokens[s:e].astype(np.int64)
+            swapped = None
+            if self.mode_swap_prob and self.rng.random() < self.mode_swap_prob:
+                swapped = swap_mode(span, c.durations[s:e])
+                span = span if swapped is None else swapped
+            # transposition leaves the mode score and density alone; a mode swap does not
+            va[row] = self.labels_for(piece, s, e, swapped)
+            span_durations = c.durations[s:e]
+            e = min(e, s + t + 1)
+            window = span[: e - s]
+            if self.key_normalise:
+                window = self._to_c(window, span, span_durations)
+            else:
+                for _ in range(4):
+                    shift = int(self.rng.integers(-self.transpose, self.transpose + 1))
+                    shifted = transpose_tokens(window, shift)
+                    if shifted is not None:
+                        window = shifted
+                        break
             n = len(window) - 1
             x[row, :n], y[row, :n] = window[:-1], window[1:]
             offsets[row, :n] = offset_feature(c.next_boundary[s : e - 1] - c.times[s : e - 1])
-            va[row] = self.labels_for(piece, s, e)
             drop = self.rng.random(2) < self.label_dropout
             va[row, drop] = np.nan  # the model learns a "label unknown" null vector
         return {

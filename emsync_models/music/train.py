@@ -36,7 +36,16 @@ class TrainConfig:
     threads: int = 2
     max_minutes: float | None = None
     start_prob: float = 0.0  # share of training windows that start at a piece's beginning
+    mode_swap_prob: float = 0.0  # share of training windows moved to their parallel mode (proxy labels)
+    # Share of steps spent on openings: many short windows, each labelled by the block it begins. The
+    # label tells most where the context does not yet (the first notes), so openings carry its signal.
+    opening_share: float = 0.0
+    opening_tokens: int = 48
+    key_normalise: bool = False  # train (and validate) in C major / C minor; see BatchSampler
     init_from: str | None = None  # continue from this checkpoint's weights (fresh optimizer and schedule)
+    # Re-draw the valence input MLP of an init_from checkpoint: one started at a 0.02-scale init never
+    # grew out of it (its output barely moved with the label, so the model learned to ignore valence).
+    reinit_valence: bool = False
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -111,10 +120,22 @@ def train(
         history = payload.get("history", history)
         history.setdefault("resumed_at", []).append(step0)
         log(f"continuing from {cfg.init_from} at step {step0}")
+        if cfg.reinit_valence:
+            model.valence_emb.reset_parameters()
+            log("valence input MLP re-drawn")
     train_sampler = BatchSampler(
-        corpus, "train", model.config.block_size, seed=cfg.seed, start_prob=cfg.start_prob
+        corpus, "train", model.config.block_size, seed=cfg.seed, start_prob=cfg.start_prob,
+        mode_swap_prob=cfg.mode_swap_prob, key_normalise=cfg.key_normalise,
     )
-    val_sampler = BatchSampler(corpus, "val", model.config.block_size, label_dropout=0.0, seed=cfg.seed + 1)
+    opening_sampler = BatchSampler(
+        corpus, "train", cfg.opening_tokens, seed=cfg.seed + 2, mode_swap_prob=cfg.mode_swap_prob,
+        label_tokens=model.config.block_size + 1, key_normalise=cfg.key_normalise,
+    )
+    opening_batch = cfg.batch_size * max(1, model.config.block_size // cfg.opening_tokens)
+    step_rng = np.random.default_rng(cfg.seed + 3)
+    val_sampler = BatchSampler(
+        corpus, "val", model.config.block_size, label_dropout=0.0, seed=cfg.seed + 1, key_normalise=cfg.key_normalise
+    )
     val_sampler.transpose = 0
     val_batches = [val_sampler.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
     unigram = unigram_nll(corpus)
@@ -134,7 +155,11 @@ def train(
     for step in range(cfg.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        loss = model.loss(train_sampler.sample(cfg.batch_size))
+        if cfg.opening_share and step_rng.random() < cfg.opening_share:
+            batch = opening_sampler.sample(opening_batch)
+        else:
+            batch = train_sampler.sample(cfg.batch_size)
+        loss = model.loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -156,7 +181,9 @@ def train(
             log(f"step {done}/{step0 + cfg.steps} train {running:.3f} val {val:.3f} lr {lr:.2e} {elapsed:.0f}s")
         if done % cfg.checkpoint_every == 0 or last or out_of_time:
             history["elapsed_s"] = elapsed0 + time.time() - t0
-            extra = {"step": done, "history": history, "train_config": asdict(cfg)}
+            extra = {
+                "step": done, "history": history, "train_config": asdict(cfg), "key_normalised": cfg.key_normalise
+            }
             save_checkpoint(checkpoint_path, model, corpus, extra)
             hist_json.write_text(json.dumps(history))
             plot_history(history, unigram, png)

@@ -10,10 +10,16 @@ import pytest
 import torch
 
 from emsync_models.errors import InputError
-from emsync_models.music.api import GenerationRequest, MusicGenerator
-from emsync_models.music.generate import SamplingOptions, emotion_at, generate, sample_next
+from emsync_models.music.api import GenerationRequest, MusicGenerator, output_key_shift
+from emsync_models.music.generate import (
+    SamplingOptions,
+    emotion_at,
+    generate,
+    sample_next,
+)
 from emsync_models.music.model import MusicTransformer, MusicTransformerConfig
-from emsync_models.music.vocab import PAD, START, token_seconds_table
+from emsync_models.music.transforms import transpose_folding
+from emsync_models.music.vocab import CHORD, NOTE_OFF_OFFSET, NOTE_ON_OFFSET, PAD, START, token_seconds_table
 
 TINY = MusicTransformerConfig(block_size=48, n_layer=2, n_head=2, d_model=64, d_ff=128, d_condition=16, dropout=0.0)
 
@@ -116,3 +122,85 @@ def test_snapping_lands_the_clock_on_a_boundary(model: MusicTransformer):
     trace = generate(model, 6.0, ((0.0, 0.0, 0.0),), (2.5,), seed=2, max_tokens=400)
     clock = np.round(token_seconds_table()[np.asarray(trace.tokens)].cumsum(), 3)
     assert 2.504 in clock or 2.496 in clock or 2.5 in clock
+
+
+def test_integer_labels_work_with_guidance(model: MusicTransformer):
+    # (0, 0) as Python ints once made an int tensor that could not hold the null-label NaN
+    trace = generate(model, 1.0, ((0, 0, 0),), seed=0, options=SamplingOptions(guidance=2.0), max_tokens=30)
+    assert len(trace.tokens) > 1
+
+
+class _Chordy(MusicTransformer):
+    """Random weights with logits tilted toward piano notes, time shifts and CHORD, so the loop under
+    test plays chords and crosses cuts off with its CHORD (what a trained model does)."""
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:  # noqa: ANN002, ANN003
+        logits = super().forward(*args, **kwargs)
+        tilt = torch.zeros(logits.shape[-1])
+        tilt[4:40] += 2.0  # short time shifts
+        tilt[NOTE_ON_OFFSET + 88 + 30 : NOTE_ON_OFFSET + 88 + 50] += 3.0  # piano note-ons, middle range
+        tilt[CHORD] += 4.0
+        return logits + tilt
+
+
+def _chordy_model() -> MusicTransformer:
+    torch.manual_seed(1)
+    return _Chordy(TINY).eval()
+
+
+def _sounding_after(tokens: list[int], index: int) -> set[int]:
+    sounding: set[int] = set()
+    for tok in tokens[: index + 1]:
+        if NOTE_ON_OFFSET + 88 <= tok < NOTE_OFF_OFFSET:
+            sounding.add(tok - NOTE_ON_OFFSET + NOTE_OFF_OFFSET)
+        elif tok >= NOTE_OFF_OFFSET:
+            sounding.discard(tok)
+    return sounding
+
+
+def _sounding_at_hits(trace, released: bool) -> list[set[int]]:  # noqa: ANN001
+    """Notes sounding right after each CHORD that crossed a cut off (after the added note-offs)."""
+    clock = token_seconds_table()[np.asarray(trace.tokens)].cumsum()
+    out = []
+    for hit in trace.boundary_hits:
+        i = next(i for i, t in enumerate(trace.tokens) if t == CHORD and abs(clock[i] - hit) <= 1.0)
+        while released and i + 1 < len(trace.tokens) and trace.tokens[i + 1] >= NOTE_OFF_OFFSET:
+            i += 1
+        out.append(_sounding_after(trace.tokens, i))
+    return out
+
+
+def test_a_chord_on_a_cut_releases_the_notes_still_sounding():
+    m = _chordy_model()
+    cuts = (1.0, 2.0, 3.0)
+    released, kept = [], []
+    for seed in range(8):
+        trace = generate(m, 4.0, ((0.0, 0.0, 0.0),), cuts, seed=seed, max_tokens=800)
+        released += _sounding_at_hits(trace, released=True)
+        plain = generate(m, 4.0, ((0.0, 0.0, 0.0),), cuts, seed=seed, max_tokens=800,
+                         options=SamplingOptions(release_at_boundaries=False))
+        kept += _sounding_at_hits(plain, released=False)
+    assert len(released) >= 4 and all(s == set() for s in released)
+    assert any(kept)  # without the release, notes do ring across the cut
+
+
+def test_a_key_normalised_generator_transposes_its_output_per_seed():
+    model = _chordy_model()  # plays mid-range piano notes, so every shift stays on the keyboard
+    req = GenerationRequest(duration_s=3.0, boundaries_s=(), emotion=((0.0, 0.0, 0.0),), seed=4)
+    in_c = MusicGenerator(model, version="test").generate_tokens(req)
+    keyed = MusicGenerator(model, version="test", metadata={"key_normalised": True}).generate_tokens(req)
+    shift = output_key_shift(4)
+    assert -5 <= shift <= 6
+    assert keyed.tolist() == transpose_folding(in_c, shift).tolist()
+    assert shift != 0 and any(NOTE_ON_OFFSET + 88 <= t < NOTE_OFF_OFFSET for t in in_c)
+    notes = [t for t in in_c.tolist() if NOTE_ON_OFFSET + 88 <= t < NOTE_OFF_OFFSET]
+    moved = [t for t in keyed.tolist() if NOTE_ON_OFFSET + 88 <= t < NOTE_OFF_OFFSET]
+    # the same pitch-class shift for every note (one at the keyboard's edge may fold an octave)
+    assert [(b - a) % 12 for a, b in zip(notes, moved, strict=True)] == [shift % 12] * len(notes)
+    assert {output_key_shift(s) for s in range(200)} == set(range(-5, 7))  # every key is reachable
+
+
+def test_transposition_folds_a_note_an_octave_back_at_the_edge_of_the_keyboard():
+    top = np.array([START, NOTE_ON_OFFSET + 88 + 86, NOTE_OFF_OFFSET + 88 + 86, NOTE_ON_OFFSET + 88 + 40])
+    moved = transpose_folding(top, 5).tolist()  # piano B7 + 5 would leave the keyboard: E7 instead
+    assert moved == [START, NOTE_ON_OFFSET + 88 + 79, NOTE_OFF_OFFSET + 88 + 79, NOTE_ON_OFFSET + 88 + 45]
