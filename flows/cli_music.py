@@ -147,6 +147,15 @@ def _stats_table(result: dict) -> Table:
     return table
 
 
+def _sensitivity_table(result: dict) -> Table:
+    table = Table(title="does the model read valence? held-out NLL (nats/token)")
+    for col in ("windows", "own label", "opposite label", "no label"):
+        table.add_column(col)
+    for name, row in (result["valence_sensitivity_nll"] or {}).items():
+        table.add_row(name, *(f"{row[k]:.4f}" for k in ("own_label", "opposite_label", "no_label")))
+    return table
+
+
 def eval_music(
     checkpoint: Path | None = typer.Option(None, help="checkpoint to evaluate (default: the committed one)"),
     out: Path = typer.Option(Path("out/music_eval.json"), help="where to write the JSON results"),
@@ -192,7 +201,7 @@ def eval_music(
     with console.status("evaluating") as status:
         result = evaluate_music(gen, corpus, cfg, progress=lambda msg: status.update(msg))
     console.print(f"model {result['model']['name']} {result['model']['version']}")
-    for table in (_alignment_table(result), _control_table(result), _stats_table(result)):
+    for table in (_alignment_table(result), _control_table(result), _stats_table(result), _sensitivity_table(result)):
         console.print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

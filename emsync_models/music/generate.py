@@ -16,17 +16,7 @@ import torch
 from emsync_models.music.boundaries import BoundaryTracker, offset_feature
 from emsync_models.music.model import KVCache, MusicTransformer
 from emsync_models.music.transforms import transpose_folding
-from emsync_models.music.vocab import (
-    CHORD,
-    N_PITCHES,
-    NOTE_OFF_OFFSET,
-    NOTE_ON_OFFSET,
-    PAD,
-    QUANTUM_S,
-    START,
-    time_shift,
-    token_seconds_table,
-)
+from emsync_models.music.vocab import CHORD, PAD, QUANTUM_S, START, time_shift, token_seconds_table
 
 _SECONDS = token_seconds_table()
 
@@ -42,10 +32,6 @@ class SamplingOptions:
     # Classifier-free guidance on the V/A condition: logits = null + g * (cond - null), using the
     # "label unknown" null vectors the model learned through label dropout. 1.0 = plain sampling.
     guidance: float = 1.0
-    # When the model's CHORD crosses off a cut, end every pitched note still sounding (note-offs go
-    # into the stream, as the tokenizer orders them after a CHORD): the old chord stops at the cut
-    # instead of blurring into the new one. It acts only on the model's own CHORD near a cut.
-    release_at_boundaries: bool = True
 
 
 @dataclass
@@ -146,28 +132,21 @@ def generate(
         logits = run(0, 1, cache)
     else:
         logits = run(0, 1, None)
-    sounding: set[int] = set()  # note-off ids of the pitched notes now sounding
     while len(tokens) < limit:
         token = sample_next(logits, options, generator)
         if options.snap_to_boundaries and _SECONDS[token] > 0:
             token = _snap(token, tracker.seconds_to_next(now), tracker.index < len(tracker.boundaries))
         now += _SECONDS[token]
-        new = [token]
-        hits = len(tracker.hits)
+        tokens.append(token)
         tracker.update(token, now)
         if token == CHORD:
             trace.chord_marker_times.append(round(now, 6))
-            if options.release_at_boundaries and len(tracker.hits) > hits:
-                new += sorted(sounding)
-        for tok in new:
-            _track_sounding(sounding, tok)
-        tokens.extend(new)
         if now >= duration_s:
             break
+        offsets.append(feature(now))
         v, a = emotion_at(trajectory, now)
-        offsets.extend([feature(now)] * len(new))
-        vals.extend([v] * len(new))
-        aros.extend([a] * len(new))
+        vals.append(v)
+        aros.append(a)
         n = len(tokens)
         if not use_cache:
             logits = run(max(0, n - block), n, None)
@@ -176,18 +155,11 @@ def generate(
             cache = model.new_cache(batch=rows)
             logits = run(window, n, cache)
         else:
-            logits = run(n - len(new), n, cache)
+            logits = run(n - 1, n, cache)
     trace.boundary_hits = tracker.hits
     if transpose:
         trace.tokens = transpose_folding(np.asarray(tokens), transpose).tolist()
     return trace
-
-
-def _track_sounding(sounding: set[int], token: int) -> None:
-    if NOTE_ON_OFFSET + N_PITCHES <= token < NOTE_OFF_OFFSET:  # a pitched note-on (family 0 is drums)
-        sounding.add(token - NOTE_ON_OFFSET + NOTE_OFF_OFFSET)
-    elif token >= NOTE_OFF_OFFSET:
-        sounding.discard(token)
 
 
 def _snap(token: int, to_boundary: float, pending: bool) -> int:

@@ -131,8 +131,7 @@ def test_integer_labels_work_with_guidance(model: MusicTransformer):
 
 
 class _Chordy(MusicTransformer):
-    """Random weights with logits tilted toward piano notes, time shifts and CHORD, so the loop under
-    test plays chords and crosses cuts off with its CHORD (what a trained model does)."""
+    """Random weights with logits tilted toward mid-range piano notes, short time shifts and CHORD."""
 
     def forward(self, *args, **kwargs) -> torch.Tensor:  # noqa: ANN002, ANN003
         logits = super().forward(*args, **kwargs)
@@ -146,42 +145,6 @@ class _Chordy(MusicTransformer):
 def _chordy_model() -> MusicTransformer:
     torch.manual_seed(1)
     return _Chordy(TINY).eval()
-
-
-def _sounding_after(tokens: list[int], index: int) -> set[int]:
-    sounding: set[int] = set()
-    for tok in tokens[: index + 1]:
-        if NOTE_ON_OFFSET + 88 <= tok < NOTE_OFF_OFFSET:
-            sounding.add(tok - NOTE_ON_OFFSET + NOTE_OFF_OFFSET)
-        elif tok >= NOTE_OFF_OFFSET:
-            sounding.discard(tok)
-    return sounding
-
-
-def _sounding_at_hits(trace, released: bool) -> list[set[int]]:  # noqa: ANN001
-    """Notes sounding right after each CHORD that crossed a cut off (after the added note-offs)."""
-    clock = token_seconds_table()[np.asarray(trace.tokens)].cumsum()
-    out = []
-    for hit in trace.boundary_hits:
-        i = next(i for i, t in enumerate(trace.tokens) if t == CHORD and abs(clock[i] - hit) <= 1.0)
-        while released and i + 1 < len(trace.tokens) and trace.tokens[i + 1] >= NOTE_OFF_OFFSET:
-            i += 1
-        out.append(_sounding_after(trace.tokens, i))
-    return out
-
-
-def test_a_chord_on_a_cut_releases_the_notes_still_sounding():
-    m = _chordy_model()
-    cuts = (1.0, 2.0, 3.0)
-    released, kept = [], []
-    for seed in range(8):
-        trace = generate(m, 4.0, ((0.0, 0.0, 0.0),), cuts, seed=seed, max_tokens=800)
-        released += _sounding_at_hits(trace, released=True)
-        plain = generate(m, 4.0, ((0.0, 0.0, 0.0),), cuts, seed=seed, max_tokens=800,
-                         options=SamplingOptions(release_at_boundaries=False))
-        kept += _sounding_at_hits(plain, released=False)
-    assert len(released) >= 4 and all(s == set() for s in released)
-    assert any(kept)  # without the release, notes do ring across the cut
 
 
 def test_a_key_normalised_generator_transposes_its_output_per_seed():
