@@ -9,7 +9,6 @@ Exactly-once lives in the database (`flows.work`), not in Prefect's cache.
 from __future__ import annotations
 
 import concurrent.futures
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from emsync_models.errors import InputError
 from flows import catalog_db, work
 from flows.manifest import Manifest, ManifestRow, read_manifest, resolve_source
 from flows.persist import job_fingerprint, make_run_key, record_failure
+from flows.scratch import scratch_dir
 from flows.settings import Settings, get_settings
 from flows.sources import materialize
 
@@ -294,7 +294,7 @@ def process_claim(
     with work.held_lease(url, claim.run_id, claim.owner, settings.lease_s):
         try:
             local, _ = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
-            with tempfile.TemporaryDirectory(prefix="emsync-backfill-") as tmp:
+            with scratch_dir(settings, "backfill") as tmp:
                 result = run_soundtrack(
                     local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri,
                     record_failures=False,

@@ -28,6 +28,7 @@ from emsync_models.render.audio import render_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
+from flows.scratch import scratch_dir
 from flows.settings import Settings
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
@@ -236,7 +237,7 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                       "music": music.model_version}
-    with tempfile.TemporaryDirectory(prefix="emsync-") as tmp:
+    with scratch_dir(settings, "soundtrack") as tmp:
         work = Path(tmp)
         midi_path, wav_path, video_path = work / "soundtrack.mid", work / "soundtrack.wav", work / "video.mp4"
         music.midi.write(str(midi_path))
