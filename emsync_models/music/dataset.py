@@ -23,14 +23,19 @@ from emsync_models.music.analysis import mode_score
 from emsync_models.music.boundaries import offset_feature, training_next_boundary
 from emsync_models.music.chords import chord_changes_from_notes
 from emsync_models.music.corpus import Piece
-from emsync_models.music.transforms import swap_mode, to_c_shift, tonic_of, transpose_tokens
+from emsync_models.music.transforms import (
+    duration_weighted_profile,
+    pitched_note_mask,
+    swap_mode,
+    to_c_shift,
+    tonic_of,
+    transpose_tokens,
+)
 from emsync_models.music.vocab import (
     CHORD,
-    N_PITCHES,
     NOTE_OFF_OFFSET,
     NOTE_ON_OFFSET,
     PAD,
-    PITCH_LOW,
     VOCAB_SIZE,
     EventTokenizer,
 )
@@ -100,13 +105,9 @@ def _note_durations(tokens: np.ndarray, times: np.ndarray) -> np.ndarray:
 def window_features(tokens: np.ndarray, times: np.ndarray, durations: np.ndarray) -> tuple[float, float]:
     """(mode score, log10 pitched onsets per second) of a token window: the raw proxy features."""
     tokens = tokens.astype(np.int64)
-    on = (tokens >= NOTE_ON_OFFSET) & (tokens < NOTE_OFF_OFFSET)
-    rel = tokens[on] - NOTE_ON_OFFSET
-    pitched = rel >= N_PITCHES  # family 0 is drums
-    pcs = (rel[pitched] % N_PITCHES + PITCH_LOW) % 12
-    hist = np.bincount(pcs, weights=durations[on][pitched], minlength=12)
+    onsets = int(pitched_note_mask(tokens, NOTE_ON_OFFSET).sum())  # drums are no pitched onsets
     span = max(float(times[-1] - times[0]), 1.0)
-    return mode_score(hist), float(np.log10((pitched.sum() + 1.0) / span))
+    return mode_score(duration_weighted_profile(tokens, durations)), float(np.log10((onsets + 1.0) / span))
 
 
 def to_unit(value: float | np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -251,14 +252,13 @@ class BatchSampler:
             if self.start_prob and self.rng.random() < self.start_prob:
                 s = int(c.starts[piece])
                 e = min(int(c.starts[piece + 1]), s + self.label_tokens)
-            span = c.tokens[s:e].astype(np.int64)
+            span, span_durations = c.tokens[s:e].astype(np.int64), c.durations[s:e]
             swapped = None
             if self.mode_swap_prob and self.rng.random() < self.mode_swap_prob:
-                swapped = swap_mode(span, c.durations[s:e])
+                swapped = swap_mode(span, span_durations)
                 span = span if swapped is None else swapped
             # transposition leaves the mode score and density alone; a mode swap does not
             va[row] = self.labels_for(piece, s, e, swapped)
-            span_durations = c.durations[s:e]
             e = min(e, s + t + 1)
             window = span[: e - s]
             if self.key_normalise:

@@ -14,6 +14,8 @@ the model has to infer from context, which a small model does not learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from emsync_models.music.analysis import key_of
@@ -40,10 +42,19 @@ def duration_weighted_profile(tokens: np.ndarray, durations: np.ndarray) -> np.n
     return np.bincount(pcs, weights=durations[on], minlength=12)
 
 
+def window_key(tokens: np.ndarray, durations: np.ndarray) -> tuple[int, str] | None:
+    """(tonic pitch class, 'major'|'minor') of a token window, None without pitched notes."""
+    profile = duration_weighted_profile(tokens.astype(np.int64), durations)
+    if profile.sum() <= 0:
+        return None
+    tonic, mode, _ = key_of(profile)
+    return tonic, mode
+
+
 def tonic_of(tokens: np.ndarray, durations: np.ndarray) -> int | None:
     """Estimated tonic pitch class of a token window (None without pitched notes)."""
-    profile = duration_weighted_profile(tokens.astype(np.int64), durations)
-    return None if profile.sum() <= 0 else key_of(profile)[0]
+    key = window_key(tokens, durations)
+    return None if key is None else key[0]
 
 
 def to_c_shift(tonic: int) -> int:
@@ -52,48 +63,47 @@ def to_c_shift(tonic: int) -> int:
     return shift - 12 if shift > 6 else shift
 
 
-def swap_mode(tokens: np.ndarray, durations: np.ndarray) -> np.ndarray | None:
-    """The window in its parallel mode, or None when it has no pitched notes or a note would leave the 88 keys."""
+def _remap_pitches(tokens: np.ndarray, new_index: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+    """Every pitched note-on/off moved from keyboard index i to new_index(i) (the same map for both,
+    so a note's on and off stay a pair); None when a note would leave the 88 keys."""
     tokens = tokens.astype(np.int64)
-    profile = duration_weighted_profile(tokens, durations)
-    if profile.sum() <= 0:
-        return None
-    tonic, mode, _ = key_of(profile)
-    by_degree = _TO_MINOR if mode == "major" else _TO_MAJOR
-    by_pitch_class = np.roll(by_degree, tonic)  # index = absolute pitch class
     out = tokens.copy()
     for base in (NOTE_ON_OFFSET, NOTE_OFF_OFFSET):
-        mask = pitched_note_mask(tokens, base)
+        mask = pitched_note_mask(tokens, base)  # drums stay put
         index = (tokens[mask] - base) % N_PITCHES
-        moved = index + by_pitch_class[(index + PITCH_LOW) % 12]
+        moved = new_index(index)
         if moved.size and (moved.min() < 0 or moved.max() >= N_PITCHES):
             return None
         out[mask] = tokens[mask] + (moved - index)
     return out
 
 
+def swap_mode(tokens: np.ndarray, durations: np.ndarray) -> np.ndarray | None:
+    """The window in its parallel mode, or None when it has no pitched notes or a note would leave the 88 keys."""
+    key = window_key(tokens, durations)
+    if key is None:
+        return None
+    tonic, mode = key
+    by_degree = _TO_MINOR if mode == "major" else _TO_MAJOR
+    by_pitch_class = np.roll(by_degree, tonic)  # index = absolute pitch class
+    return _remap_pitches(tokens, lambda index: index + by_pitch_class[(index + PITCH_LOW) % 12])
+
+
 def transpose_tokens(tokens: np.ndarray, semitones: int) -> np.ndarray | None:
     """Tokens with every pitched note moved by `semitones`, or None if a note would leave the 88 keys."""
     if semitones == 0:
         return tokens
-    out = tokens.copy()
-    for base in (NOTE_ON_OFFSET, NOTE_OFF_OFFSET):
-        mask = pitched_note_mask(tokens, base)  # drums stay put
-        pitch = (tokens[mask] - base) % N_PITCHES + semitones
-        if pitch.size and (pitch.min() < 0 or pitch.max() >= N_PITCHES):
-            return None
-        out[mask] = tokens[mask] + semitones
-    return out
+    return _remap_pitches(tokens, lambda index: index + semitones)
 
 
 def transpose_folding(tokens: np.ndarray, semitones: int) -> np.ndarray:
     """Tokens with every pitched note moved by `semitones`; a note that would leave the 88 keys moves
     by the same pitch class an octave the other way, so the key changes and nothing is dropped."""
-    out = tokens.astype(np.int64).copy()
-    for base in (NOTE_ON_OFFSET, NOTE_OFF_OFFSET):
-        mask = pitched_note_mask(out, base)
-        index = (out[mask] - base) % N_PITCHES
+
+    def fold(index: np.ndarray) -> np.ndarray:
         moved = index + semitones
-        moved = np.where(moved >= N_PITCHES, moved - 12, np.where(moved < 0, moved + 12, moved))
-        out[mask] = out[mask] + (moved - index)
+        return np.where(moved >= N_PITCHES, moved - 12, np.where(moved < 0, moved + 12, moved))
+
+    out = _remap_pitches(tokens, fold)
+    assert out is not None  # folding never leaves the keyboard (|semitones| <= 12 keeps one octave of room)
     return out
