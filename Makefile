@@ -1,5 +1,5 @@
 # The two commands a newcomer runs (see README): `make demo` and `make test`.
-.PHONY: demo test install install-dev lint bench
+.PHONY: demo test install install-dev lint bench lock
 
 demo: install
 	.venv/bin/emsync demo --out emsync-demo.mp4
@@ -18,3 +18,8 @@ lint:
 
 bench: install-dev
 	bash benchmarks/run_all.sh
+
+# Re-resolve every dependency to exact versions with hashes after editing pyproject.toml or
+# requirements-nodeps.txt; commit the three requirements*.lock files it writes.
+lock:
+	bash infra/lock.sh

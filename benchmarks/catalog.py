@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-WORKER = "import sys; from flows.catalog import backfill; r = backfill(sys.argv[1]); print(r['processed'])"
+WORKER = "import sys; from flows.catalog.flows import backfill; r = backfill(sys.argv[1]); print(r['processed'])"
 
 
 def run_config(clips: list[Path], workers: int, database_url: str | None) -> dict:
@@ -33,7 +33,7 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
 
     from db.models import GenerationRun
     from db.session import dispose_engines, session_scope
-    from flows.catalog import ingest_catalog
+    from flows.catalog.flows import ingest_catalog
     from flows.settings import get_settings
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"emsync-bench-{workers}w-"))

@@ -28,8 +28,8 @@ from emsync_models.render.audio import render_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
-from flows.scratch import scratch_dir
 from flows.settings import Settings
+from flows.storage.scratch import scratch_dir
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
 STAGES = ("probe", "cuts", "emotion", "music", "render", "mux", "store")
@@ -194,7 +194,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     the outcome themselves) pass `record_failures=False`, so one failure is not written twice.
     """
     from flows.inference import check_models_ready
-    from flows.persist import record_failure
+    from flows.storage.persist import record_failure
 
     check_options(options)
     check_output(out)
@@ -223,8 +223,8 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
            digest: str, params: dict[str, Any], timings: dict[str, float],
            progress: Progress | None) -> SoundtrackResult:
     """Every stage after validation: cuts, emotion, music, render, mux, store, publish."""
-    from flows.persist import record_soundtrack
-    from flows.store import artifact_key
+    from flows.storage.persist import record_soundtrack
+    from flows.storage.store import artifact_key
 
     with _timed(timings, "cuts", progress):
         cuts = scene_cuts(source, probe, settings)

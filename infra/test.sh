@@ -16,6 +16,9 @@ stop_all() {
 }
 trap stop_all EXIT
 
+echo "== lock"
+python infra/lock_check.py || exit 1
+
 echo "== ruff"
 ruff check . || exit 1
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from flows.cli_emotion import train_emotion
+from flows.cli.emotion import train_emotion
 
 app = typer.Typer()
 app.command()(train_emotion)

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from emsync_models.video.sample import sample_cut_times
-from flows.cli import app
+from flows.cli.app import app
 from flows.settings import get_settings
-from flows.store import make_store
+from flows.storage.store import make_store
 from tests.media import make_clip
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from flows.cli_music import eval_music, train_music
+from flows.cli.music import eval_music, train_music
 
 runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1"})
 

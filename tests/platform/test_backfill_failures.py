@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import flows.catalog as catalog
+import flows.catalog.flows as catalog
 import flows.soundtrack as soundtrack
 from db.models import Failure, GenerationRun
 from db.session import session_scope
 from emsync_models.music.api import DEFAULT_CHECKPOINT
 from emsync_models.video.probe import VideoProbe
-from flows.catalog import backfill, current_job, ingest_catalog
+from flows.catalog.flows import backfill, current_job, ingest_catalog
 from flows.settings import Settings, get_settings
 from tests.platform.clips import make_clips
 

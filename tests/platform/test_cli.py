@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from flows import cli_platform
-from flows.cli import app
+from flows.cli import catalog as cli_catalog
+from flows.cli.app import app
 from flows.settings import get_settings
 
 runner = CliRunner()
@@ -19,7 +19,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables wrap at the terminal width; a wide one keeps each row on one line for the asserts."""
-    monkeypatch.setattr(cli_platform, "out", Console(width=250))
+    monkeypatch.setattr(cli_catalog, "out", Console(width=250))
 
 
 def test_db_upgrade_and_empty_status() -> None:

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from db.models import Artifact, Base, EmotionPrediction, Failure, GenerationRun, SceneBoundary, Video
 from db.session import head_revision, make_engine, session_scope, upgrade
-from flows.persist import record_failure, record_soundtrack
 from flows.settings import get_settings
-from flows.store import make_store
+from flows.storage.persist import record_failure, record_soundtrack
+from flows.storage.store import make_store
 
 EMOTION = {
     "model_name": "test-head",

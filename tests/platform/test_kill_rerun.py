@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 from db.models import Artifact, GenerationRun
 from db.session import session_scope
 from emsync_models.music.api import DEFAULT_CHECKPOINT
-from flows.catalog import backfill, current_job, ingest_catalog
+from flows.catalog.flows import backfill, current_job, ingest_catalog
 from flows.settings import get_settings
-from flows.store import make_store
+from flows.storage.store import make_store
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-CHILD = "import json, sys; from flows.catalog import backfill; print(json.dumps(backfill(sys.argv[1]), default=str))"
+CHILD = ("import json, sys; from flows.catalog.flows import backfill; "
+         "print(json.dumps(backfill(sys.argv[1]), default=str))")
 
 
 def _succeeded(url: str) -> int:

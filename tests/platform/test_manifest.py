@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emsync_models.errors import InputError
-from flows.manifest import read_manifest, resolve_source
+from flows.catalog.manifest import read_manifest, resolve_source
 
 
 def _reasons(path: Path) -> dict[int, str]:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flows.scratch import scratch_dir, sweep_dead
 from flows.settings import get_settings
+from flows.storage.scratch import scratch_dir, sweep_dead
 
 
 def _dead_pid() -> int:

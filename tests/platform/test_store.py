@@ -8,7 +8,7 @@ import pytest
 
 from emsync_models.errors import InputError
 from flows.settings import get_settings
-from flows.store import IntegrityError, LocalStore, ObjectStore, artifact_key, make_store
+from flows.storage.store import IntegrityError, LocalStore, ObjectStore, artifact_key, make_store
 
 HASH = "a" * 64
 

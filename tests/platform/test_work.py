@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from db.models import GenerationRun, utcnow
 from db.session import session_scope
-from flows import catalog_db, work
+from flows.catalog import queries, work
 from flows.settings import get_settings
 
 VERSIONS = {"music": "m1", "emotion": "e1"}
@@ -20,9 +20,9 @@ PARAMS = {"seed": 0}
 
 
 def _catalog(url: str, n: int) -> int:
-    catalog_id = catalog_db.ensure_catalog(url, "queue-test")
+    catalog_id = queries.ensure_catalog(url, "queue-test")
     for i in range(n):
-        catalog_db.add_member(
+        queries.add_member(
             url,
             catalog_id=catalog_id,
             content_hash=f"{i:064x}",

@@ -3,7 +3,7 @@
 Each flow reads as the list of steps it runs; each task is one idempotent step that takes ids and paths
 (never sessions or clients), retries with exponential backoff on infrastructure errors, and never
 retries bad input (`InputError`), which is recorded in the database and reported per row instead.
-Exactly-once lives in the database (`flows.work`), not in Prefect's cache.
+Exactly-once lives in the database (`flows.catalog.work`), not in Prefect's cache.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.tasks import exponential_backoff
 
 from emsync_models.errors import InputError
-from flows import catalog_db, work
-from flows.manifest import Manifest, ManifestRow, read_manifest, resolve_source
-from flows.persist import job_fingerprint, make_run_key, record_failure
-from flows.scratch import scratch_dir
+from flows.catalog import queries, work
+from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, resolve_source
 from flows.settings import Settings, get_settings
-from flows.sources import materialize
+from flows.storage.persist import job_fingerprint, make_run_key, record_failure
+from flows.storage.scratch import scratch_dir
+from flows.storage.sources import materialize
 
 INFRA_RETRIES = 3
 
@@ -160,13 +160,13 @@ def read_manifest_task(manifest: str) -> Manifest:
 
 @task(name="register-catalog", **RETRY)
 def register_catalog(url: str, name: str, description: str | None = None) -> int:
-    return catalog_db.ensure_catalog(url, name, description)
+    return queries.ensure_catalog(url, name, description)
 
 
 @task(name="record-manifest-problems", **RETRY)
 def record_manifest_problems(url: str, catalog_id: int, manifest: Manifest, flow_link: int) -> int:
     for problem in manifest.problems:
-        catalog_db.record_problem(
+        queries.record_problem(
             url,
             stage="manifest",
             subject=problem.subject,
@@ -200,7 +200,7 @@ def register_videos(
             source = resolve_source(row.uri, Path(base_dir), settings.allowed_roots)
             local, digest = materialize(settings, source.uri, refresh=True)
             probe = probe_input(local).to_dict()
-            video_id, problem = catalog_db.add_member(
+            video_id, problem = queries.add_member(
                 url,
                 catalog_id=catalog_id,
                 content_hash=digest,
@@ -212,7 +212,7 @@ def register_videos(
         except InputError as exc:
             video_id, problem = None, exc.problem
         if problem is not None:
-            catalog_db.record_problem(
+            queries.record_problem(
                 url,
                 stage="register",
                 subject=row.uri,
@@ -241,14 +241,14 @@ def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> Sco
     from flows.soundtrack import analyze_emotion, cut_model_version, probe_input, scene_cuts
 
     settings = get_settings()
-    content_hash, uri = catalog_db.video_source(url, video_id, catalog_id)
+    content_hash, uri = queries.video_source(url, video_id, catalog_id)
     try:
         local, _ = materialize(settings, uri, expected_sha256=content_hash)
         probe = probe_input(local)
         cuts = scene_cuts(local, probe, settings)
         emotion = analyze_emotion(local, cuts, probe.duration_s, settings)
     except InputError as exc:
-        catalog_db.record_problem(
+        queries.record_problem(
             url,
             stage="score",
             subject=uri,
@@ -258,7 +258,7 @@ def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> Sco
             flow_run_id=flow_link,
         )
         return ScoreOutcome(video_id, 0, None, None, str(exc))
-    catalog_db.record_scores(url, video_id, cut_model_version(settings), cuts, emotion)
+    queries.record_scores(url, video_id, cut_model_version(settings), cuts, emotion)
     overall = emotion["overall"]
     return ScoreOutcome(video_id, len(cuts), float(overall["valence"]), float(overall["arousal"]), None)
 
@@ -389,7 +389,7 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
             return
         for row in batch:  # the whole batch hit an outage after its retries
             outcomes.append(RowOutcome(row.row, row.uri, None, f"{type(exc).__name__}: {exc}"))
-            catalog_db.record_problem(
+            queries.record_problem(
                 url,
                 stage="register",
                 subject=row.uri,
@@ -420,7 +420,7 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
 
 
 def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, Any]) -> int:
-    return catalog_db.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
+    return queries.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
 
 
 def _require_models(settings: Settings, url: str, link: int) -> None:
@@ -431,7 +431,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
     try:
         check_models_ready(settings)
     except ServingUnavailable as exc:
-        catalog_db.finish_flow_link(url, link, "failed", {"error": f"model server unavailable: {exc}"})
+        queries.finish_flow_link(url, link, "failed", {"error": f"model server unavailable: {exc}"})
         raise
 
 
@@ -443,7 +443,7 @@ def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
     summary = {"catalog": name, **ingested["counts"]}
     _catalog_link(url, link, catalog_id)
-    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
+    queries.finish_flow_link(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
     _summary_artifacts("ingest", name, ingested["counts"], ingested["failures"])
     return {**summary, "failures": ingested["failures"]}
 
@@ -478,14 +478,14 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     else:
         assert catalog is not None
         name = catalog
-        found = catalog_db.find_catalog(url, catalog)
+        found = queries.find_catalog(url, catalog)
         if found is None:
             raise InputError(catalog, "no such catalog (ingest a manifest first)")
         catalog_id = found
     _catalog_link(url, link, catalog_id)
 
     model_name, model_version, detector = current_scoring(settings)
-    todo = catalog_db.videos_to_score(url, catalog_id, model_name, model_version, detector)
+    todo = queries.videos_to_score(url, catalog_id, model_name, model_version, detector)
     logger.info("catalog %s: %d videos to score with %s %s", name, len(todo), model_name, model_version)
     scored: list[ScoreOutcome] = []
 
@@ -493,7 +493,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         result, exc = _result_or_error(future)
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
-            catalog_db.record_problem(
+            queries.record_problem(
                 url,
                 stage="score",
                 subject=f"video {video_id}",
@@ -525,7 +525,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         }
     )
     summary = {"catalog": name, "emotion_model": f"{model_name} {model_version}", **counts}
-    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    queries.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
     _summary_artifacts("score", name, {k: v for k, v in counts.items() if v is not None}, failures)
     logger.info("catalog %s scored: %s", name, counts)
     return {**summary, "failures": failures}
@@ -539,8 +539,8 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     """
     settings = get_settings()
     url = settings.resolved_database_url
-    video_id = catalog_db.find_video(url, video)
-    content_hash, uri = catalog_db.video_source(url, video_id)
+    video_id = queries.find_video(url, video)
+    content_hash, uri = queries.video_source(url, video_id)
     link = _begin("soundtrack-video", url, None, {"video": video, "force": force})
     _require_models(settings, url, link)
     job = current_job(settings)
@@ -560,10 +560,10 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     )
     if claim is None:
         state = work.run_state(url, run_key)
-        catalog_db.finish_flow_link(url, link, "completed", {"video_id": video_id, "skipped": state})
+        queries.finish_flow_link(url, link, "completed", {"video_id": video_id, "skipped": state})
         return {"video_id": video_id, "status": state["status"], "artifacts": state["artifacts"], "skipped": True}
     outcome = soundtrack_claimed_video(claim, job, None, link)
-    catalog_db.finish_flow_link(url, link, "completed", asdict(outcome))
+    queries.finish_flow_link(url, link, "completed", asdict(outcome))
     return asdict(outcome)
 
 
@@ -579,7 +579,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     url = settings.resolved_database_url
     if limit is not None and limit < 0:
         raise InputError(f"limit={limit}", "must be zero or more")
-    catalog_id = catalog_db.find_catalog(url, catalog)
+    catalog_id = queries.find_catalog(url, catalog)
     if catalog_id is None:
         raise InputError(catalog, "no such catalog (ingest a manifest first)")
     link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit})
@@ -649,7 +649,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     }
     failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
     summary = {"catalog": catalog, "job": job.fingerprint, "models": job.model_versions, **counts}
-    catalog_db.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    queries.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
     _summary_artifacts("backfill", catalog, {k: v for k, v in counts.items() if v is not None}, failures)
     logger.info("backfill %s: %s", catalog, counts)
     return {**summary, "failures": failures}

@@ -1,6 +1,6 @@
-"""`emsync db upgrade`, `emsync catalog ingest|score|backfill`, `emsync status` (registered in flows.cli).
+"""`emsync db upgrade`, `emsync catalog ingest|score|backfill`, `emsync status` (registered in flows.cli.app).
 
-Argument handling and printing only; the work is in the flows (flows.catalog) and the database layer.
+Argument handling and printing only; the work is in the flows (flows.catalog.flows) and the database layer.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from emsync_models.errors import InputError
-from flows.manifest import MANIFEST_SUFFIXES
+from flows.catalog.manifest import MANIFEST_SUFFIXES
 from flows.settings import get_settings
 
 out = Console()
 err = Console(stderr=True)
 
 
-def _user_errors() -> Any:  # noqa: ANN401 - a context manager from flows.cli
-    from flows.cli import user_errors
+def _user_errors() -> Any:  # noqa: ANN401 - a context manager from flows.cli.app
+    from flows.cli.app import user_errors
 
     return user_errors()
 
@@ -38,7 +38,7 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
         return str(path.resolve()), None
     if path.suffix.lower() in MANIFEST_SUFFIXES or "/" in value:
         raise InputError(value, "no such manifest file")
-    from flows.catalog_db import check_catalog_name, find_catalog
+    from flows.catalog.queries import check_catalog_name, find_catalog
 
     name = check_catalog_name(value)
     if find_catalog(get_settings().resolved_database_url, name) is None:
@@ -82,7 +82,7 @@ def catalog_ingest(
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name (default: file name)")] = None,
 ) -> None:
     """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds."""
-    from flows.catalog import ingest_catalog
+    from flows.catalog.flows import ingest_catalog
 
     with _user_errors():
         path, _ = _manifest_or_name(str(manifest))
@@ -97,7 +97,7 @@ def catalog_score(
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name for a manifest")] = None,
 ) -> None:
     """Detect cuts and score emotions for every video not yet scored by the current models."""
-    from flows.catalog import score_catalog
+    from flows.catalog.flows import score_catalog
 
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
@@ -111,7 +111,7 @@ def catalog_backfill(
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name for a manifest")] = None,
 ) -> None:
     """Soundtrack every video of a catalog that lacks one for the current model versions (resumable)."""
-    from flows.catalog import backfill, ingest_catalog
+    from flows.catalog.flows import backfill, ingest_catalog
 
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
@@ -128,7 +128,7 @@ def catalog_backfill(
 def status() -> None:
     """A table of catalogs: videos, scored, soundtracked, failed, last run."""
     from db.session import safe_url
-    from flows.catalog_db import catalog_status
+    from flows.catalog.queries import catalog_status
 
     url = get_settings().resolved_database_url
     with _user_errors():

@@ -27,7 +27,7 @@ from db.models import (
 )
 from db.session import session_scope
 from emsync_models.errors import InputError
-from flows.persist import ensure_video, insert_ignore, save_boundaries, save_emotion
+from flows.storage.persist import ensure_video, insert_ignore, save_boundaries, save_emotion
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
 

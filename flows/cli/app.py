@@ -135,16 +135,18 @@ def demo(
 
 def _register() -> None:
     """Commands whose code lives with the layer it drives; imported here so `--help` lists them all."""
-    from flows import cli_emotion, cli_music, cli_platform
+    from flows.cli import catalog as cli_catalog
+    from flows.cli import emotion as cli_emotion
+    from flows.cli import music as cli_music
 
     train_app.command("music")(cli_music.train_music)
     train_app.command("emotion")(cli_emotion.train_emotion)
     eval_app.command("music")(cli_music.eval_music)
-    db_app.command("upgrade")(cli_platform.db_upgrade)
-    catalog_app.command("ingest")(cli_platform.catalog_ingest)
-    catalog_app.command("score")(cli_platform.catalog_score)
-    catalog_app.command("backfill")(cli_platform.catalog_backfill)
-    app.command("status")(cli_platform.status)
+    db_app.command("upgrade")(cli_catalog.db_upgrade)
+    catalog_app.command("ingest")(cli_catalog.catalog_ingest)
+    catalog_app.command("score")(cli_catalog.catalog_score)
+    catalog_app.command("backfill")(cli_catalog.catalog_backfill)
+    app.command("status")(cli_catalog.status)
 
 
 _register()

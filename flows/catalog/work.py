@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from db.models import FAILED, PENDING, RUNNING, SUCCEEDED, CatalogVideo, GenerationRun, Video, utcnow
 from db.session import session_scope
-from flows.persist import insert_ignore, job_fingerprint, make_run_key
+from flows.storage.persist import insert_ignore, job_fingerprint, make_run_key
 
 log = logging.getLogger(__name__)
 HOST = socket.gethostname()
@@ -296,7 +296,7 @@ def claim_run(
     An explicit request for one video retries a failed run, and with `force` redoes a finished one
     (same object keys, so nothing duplicates).
     """
-    from flows.persist import ensure_run
+    from flows.storage.persist import ensure_run
 
     with session_scope(url) as session:
         run = ensure_run(

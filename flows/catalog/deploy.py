@@ -1,7 +1,7 @@
 """Deployments: catalog scoring on a cron schedule, backfill and single-video jobs on demand.
 
 Two ways to run them, same flows:
-- `python -m flows.deploy serve` — one long-lived process that schedules and runs the deployments
+- `python -m flows.catalog.deploy serve` — one long-lived process that schedules and runs the deployments
   itself (`flow.serve`): the simplest setup for one machine;
 - `prefect deploy --all` with `prefect.yaml` at the repository root — deployments on a work pool
   (`emsync`), run by as many `prefect worker start --pool emsync` processes as the fleet has; more
@@ -14,7 +14,7 @@ import sys
 
 from prefect import serve
 
-from flows.catalog import backfill, score_catalog, soundtrack_video
+from flows.catalog.flows import backfill, score_catalog, soundtrack_video
 from flows.settings import get_settings
 
 
@@ -35,7 +35,7 @@ def deployments() -> list:
 
 def main(argv: list[str]) -> int:
     if argv[1:] != ["serve"]:
-        print("usage: python -m flows.deploy serve", file=sys.stderr)
+        print("usage: python -m flows.catalog.deploy serve", file=sys.stderr)
         return 2
     serve(*deployments())
     return 0

@@ -34,7 +34,7 @@ from db.models import (
     utcnow,
 )
 from db.session import session_scope
-from flows.store import (
+from flows.storage.store import (
     ObjectStore,
     StoredObject,
     artifact_key,

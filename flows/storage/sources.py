@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emsync_models.errors import InputError
-from flows.manifest import Source
-from flows.store import s3_store_from_settings, sha256_file
+from flows.catalog.manifest import Source
+from flows.storage.store import s3_store_from_settings, sha256_file
 
 if TYPE_CHECKING:
     from flows.settings import Settings

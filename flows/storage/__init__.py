@@ -1,0 +1,1 @@
+"""Where results live: the object store, database rows for artifacts, sources and scratch folders."""
