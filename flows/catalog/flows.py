@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from prefect.tasks import exponential_backoff
 
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
-from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, resolve_source
+from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
 from flows.settings import Settings, get_settings
 from flows.storage.persist import job_fingerprint, make_run_key, record_failure
 from flows.storage.scratch import scratch_dir
@@ -371,10 +371,13 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     logger = get_run_logger()
     settings = get_settings()
     name = catalog or Path(manifest_path).stem
+    manifest_uri = manifest_path
     if manifest_path.startswith("s3://"):
         # A manifest kept in a bucket (the scheduled deployment's usual case): read a fresh copy.
         manifest_path = str(materialize(settings, manifest_path, refresh=True)[0])
     manifest = read_manifest_task(manifest_path)
+    if manifest_uri.startswith("s3://"):
+        manifest = replace(manifest, path=manifest_uri, rows=rebase_on_bucket(manifest.rows, manifest_uri))
     catalog_id = register_catalog(url, name)
     record_manifest_problems(url, catalog_id, manifest, flow_link)
     for problem in manifest.problems:

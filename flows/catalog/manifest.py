@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -235,3 +235,22 @@ def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path]) -> Sourc
     if not resolved.is_file():
         raise InputError(uri, "not a regular file")
     return Source(uri=str(resolved), local_path=str(resolved))
+
+
+def rebase_on_bucket(rows: list[ManifestRow], manifest_uri: str) -> list[ManifestRow]:
+    """Rows of a manifest kept in a bucket name objects beside it: relative paths become s3:// URIs.
+
+    Absolute local paths and explicit schemes stay as written (and meet the usual allow-list checks).
+    """
+    bucket, _, key = manifest_uri[len("s3://"):].partition("/")
+    prefix = key.rpartition("/")[0]
+    out = []
+    for row in rows:
+        parsed = urlparse(row.uri)
+        if parsed.scheme or row.uri.startswith(("/", "~")):
+            out.append(row)
+            continue
+        parts = [p for p in row.uri.split("/") if p not in ("", ".")]
+        rebased = "/".join([*(prefix.split("/") if prefix else []), *parts])
+        out.append(replace(row, uri=f"s3://{bucket}/{rebased}"))
+    return out

@@ -32,6 +32,44 @@ err = Console(stderr=True)
 out = Console()
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"emsync {version('emsync')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help=f"log detail: {', '.join(LOG_LEVELS)}", envvar="EMSYNC_LOG_LEVEL")] = "info",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors (same as --log-level warning)")
+                     ] = False,
+    _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False,
+) -> None:
+    """EMSYNC: free, automatic soundtracks for video."""
+    level = "warning" if quiet else log_level.lower()
+    if level not in LOG_LEVELS:
+        raise fail(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+    configure_logging(level)
+
+
+def configure_logging(level: str) -> None:
+    """One level for EMSYNC's loggers and Prefect's (set before Prefect is imported, which reads it then)."""
+    import logging
+    import os
+
+    os.environ["PREFECT_LOGGING_LEVEL"] = level.upper()
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("emsync_models", "flows", "db", "serving", "prefect"):
+        logging.getLogger(name).setLevel(level.upper())
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)

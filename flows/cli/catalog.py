@@ -31,6 +31,15 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
 
     Checked here, before any flow starts, so bad input is one line and not a flow-run traceback.
     """
+    if value.lower().startswith("s3://"):
+        # A manifest kept in a bucket (the nightly deployment's form): checked for shape here, read by the flow.
+        # Path() would fold the '//' and turn it into a local path that does not exist.
+        from flows.catalog.manifest import resolve_source
+
+        source = resolve_source(value, Path("."), [])
+        if Path(source.key or "").suffix.lower() not in MANIFEST_SUFFIXES:
+            raise InputError(value, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
+        return source.uri, None
     path = Path(value).expanduser()
     if path.is_file():
         if path.suffix.lower() not in MANIFEST_SUFFIXES:
@@ -78,14 +87,15 @@ def db_upgrade(
 
 
 def catalog_ingest(
-    manifest: Annotated[Path, typer.Argument(help="CSV or JSONL manifest of local paths or s3:// URIs")],
+    manifest: Annotated[str, typer.Argument(
+        help="CSV or JSONL manifest (a local file or s3://bucket/key) of local paths or s3:// URIs")],
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name (default: file name)")] = None,
 ) -> None:
     """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds."""
     from flows.catalog.flows import ingest_catalog
 
     with _user_errors():
-        path, _ = _manifest_or_name(str(manifest))
+        path, _ = _manifest_or_name(manifest)
         if path is None:
             raise InputError(manifest, "no such manifest file")
         result = ingest_catalog(path, catalog)
