@@ -146,6 +146,7 @@ def _register() -> None:
     catalog_app.command("ingest")(cli_catalog.catalog_ingest)
     catalog_app.command("score")(cli_catalog.catalog_score)
     catalog_app.command("backfill")(cli_catalog.catalog_backfill)
+    catalog_app.command("verify")(cli_catalog.catalog_verify)
     app.command("status")(cli_catalog.status)
 
 
