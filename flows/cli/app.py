@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,20 @@ app.add_typer(catalog_app, name="catalog")
 
 err = Console(stderr=True)
 out = Console()
+
+
+class _InputErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a flow's or task's exception with its traceback; for bad input the CLI's one line
+    says everything, so such records keep their message and lose the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], InputError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+    logging.getLogger(_name).addFilter(_InputErrorsWithoutTraceback())
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -35,6 +35,9 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
     if path.is_file():
         if path.suffix.lower() not in MANIFEST_SUFFIXES:
             raise InputError(path, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
+        from flows.catalog.manifest import read_manifest
+
+        read_manifest(path)  # a manifest that cannot be read at all is one line here, not a failed flow
         return str(path.resolve()), None
     if path.suffix.lower() in MANIFEST_SUFFIXES or "/" in value:
         raise InputError(value, "no such manifest file")

@@ -70,19 +70,6 @@ def test_hls_playlist_soundtrack_is_one_clear_line(hls_playlist: Path, tmp_path:
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_hls_playlist_in_a_catalog_is_a_rejected_row(hls_playlist: Path) -> None:
-    manifest = hls_playlist.parent / "hls.csv"
-    manifest.write_text("uri\nlist.m3u8\n")
-    result = runner.invoke(app, ["catalog", "ingest", str(manifest)])
-    assert result.exit_code == 0, result.output
-    assert "single-file" in result.output.replace("\n", "")
-    from db.models import Video
-    from db.session import session_scope
-
-    with session_scope(get_settings().resolved_database_url) as session:
-        assert session.query(Video).count() == 0
-
-
 # -- defect 2: renders that never end -------------------------------------------------------------------
 
 
