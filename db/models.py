@@ -74,6 +74,8 @@ class Base(DeclarativeBase):
 # run whose lease expired (or whose owner process is gone) back to pending.
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 RUN_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED)
+# Flow-run rows end "completed", "failed", or "abandoned" (the flow was killed and its lease ran out).
+ABANDONED = "abandoned"
 
 
 class Video(Base):
@@ -174,6 +176,10 @@ class FlowRunLink(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Renewed while the flow runs; a running row whose lease expired (or whose owner process on this
+    # host is gone) was abandoned by a killed flow.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GenerationRun(Base):

@@ -8,11 +8,13 @@ step. Engines are cached per URL: pass URLs, not engines or sessions, between Pr
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -20,11 +22,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process that migrates.
 PG_MIGRATION_LOCK = 7_315_220_411
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _engines: dict[str, Engine] = {}
 _upgraded: set[str] = set()
@@ -167,3 +173,22 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def with_db_retry(window_s: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:  # noqa: ANN401
+    """`fn(*args, **kwargs)`, retried while the database is unreachable, for up to `window_s` seconds.
+
+    Only connection-level errors (server down, connection reset) are retried: anything else is raised at
+    once. Callers keep `fn` idempotent, which every writer here is.
+    """
+    deadline = time.monotonic() + window_s
+    delay = 0.5
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable (%s); retrying in %.1f s", str(exc).splitlines()[0][:200], delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     s3_bucket: str = "emsync"
     s3_secure: bool = False
     s3_region: str | None = None
+    s3_input_prefix: str = Field(default="inputs/", description="where in s3_bucket catalog videos may live")
+    allowed_s3_sources: list[str] = Field(
+        default_factory=list,
+        description="s3://bucket/prefix/ locations manifests may read from; default s3://<s3_bucket>/<s3_input_prefix>",
+    )
 
     # models
     model_backend: Literal["inprocess", "triton"] = "inprocess"
@@ -70,6 +75,9 @@ class Settings(BaseSettings):
     concurrency: int = 2
     allowed_roots: list[Path] = Field(default_factory=list, description="roots manifests may read from")
     lease_s: float = Field(default=600.0, gt=0, description="how long a claimed video stays claimed unrenewed")
+    db_retry_window_s: float = Field(
+        default=300.0, ge=0, description="how long a running flow keeps retrying a database it cannot reach"
+    )
     batch_size: int = Field(default=50, ge=1, description="rows/videos per task in large fan-outs")
     score_cron: str = Field(default="0 3 * * *", description="schedule of the catalog-scoring deployment")
     score_manifest: str | None = Field(default=None, description="manifest the scheduled scoring reads")
@@ -85,6 +93,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def resolved_allowed_s3_sources(self) -> list[str]:
+        return self.allowed_s3_sources or [f"s3://{self.s3_bucket}/{self.s3_input_prefix}"]
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:

@@ -25,6 +25,7 @@ import pretty_midi
 from emsync_models.errors import InputError
 from emsync_models.plots import soundtrack_figure
 from emsync_models.render.audio import render_midi
+from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
@@ -61,10 +62,15 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
             "min_boundary_gap_s": settings.min_boundary_gap_s}
 
 
-def check_output(out: Path) -> None:
-    """Fail before any work if the result could not be written where the user asked."""
+def check_output(out: Path, source: Path | None = None, plot: bool = True) -> None:
+    """Fail before any work if the result could not be written where the user asked, or would
+    overwrite the input (the video itself, or its side file: the plot)."""
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(out, f"output must be a video file ending in one of {', '.join(VIDEO_SUFFIXES)}")
+    if source is not None:
+        for written in (out, plot_path_for(out)) if plot else (out,):
+            if _same_file(written, source):
+                raise InputError(written, f"would overwrite the input {source}; choose another --out")
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.exists():
         raise InputError(folder, "output folder does not exist")
@@ -78,6 +84,16 @@ def check_output(out: Path) -> None:
         os.unlink(probe_path)
     except OSError as exc:
         raise InputError(folder, f"output folder is not writable ({exc.strerror})") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Same path after resolving links, or the same inode (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def check_options(options: SoundtrackOptions) -> None:
@@ -197,7 +213,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     from flows.storage.persist import record_failure
 
     check_options(options)
-    check_output(out)
+    check_output(out, source, options.plot)
     params = job_params(settings, options)
     timings: dict[str, float] = {}
     with _timed(timings, "probe", progress):
@@ -239,8 +255,10 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
                       "music": music.model_version}
     with scratch_dir(settings, "soundtrack") as tmp:
         work = Path(tmp)
-        midi_path, wav_path, video_path = work / "soundtrack.mid", work / "soundtrack.wav", work / "video.mp4"
-        music.midi.write(str(midi_path))
+        # The built video takes the container `out` names (MP4, MOV, Matroska).
+        midi_path, wav_path = work / "soundtrack.mid", work / "soundtrack.wav"
+        video_path = work / f"video{out.suffix.lower()}"
+        write_midi(music.midi, midi_path, probe.duration_s)
         with _timed(timings, "render", progress):
             render_audio(midi_path, wav_path, probe.duration_s, settings)
         with _timed(timings, "mux", progress):

@@ -18,6 +18,24 @@ free_port() {
   "$(python_bin)" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+port_is_free() {
+  "$(python_bin)" -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s.bind(('127.0.0.1', int(sys.argv[1])))
+except OSError: sys.exit(1)" "$1"
+}
+
+# The port a server used last time (kept in its state folder), so clients that were running reconnect
+# after a stop/start; a new free port only the first time, or when another process took the old one.
+sticky_port() {
+  local file="$1" port
+  if [[ -f "$file" ]]; then
+    port="$(cat "$file")"
+    if [[ "$port" =~ ^[0-9]+$ ]] && port_is_free "$port"; then echo "$port"; return 0; fi
+    log "port $port (from $file) is taken by another process: choosing a new one"
+  fi
+  free_port
+}
+
 # Wait until a TCP port on loopback accepts connections.
 wait_port() {
   local port="$1" seconds="${2:-60}" i

@@ -61,7 +61,7 @@ start() {
     as_owner "$(pg_bin initdb)" -D "$DATA" -U postgres --auth=trust --encoding=UTF8 --no-sync >/dev/null
   fi
   local port
-  port="$(free_port)"
+  port="$(sticky_port "$PG_DIR/port")"
   echo "$port" >"$PG_DIR/port"
   log "starting on 127.0.0.1:$port"
   as_owner "$(pg_bin pg_ctl)" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 start \

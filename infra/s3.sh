@@ -25,7 +25,7 @@ start() {
   moto="$(dirname "$(python_bin)")/moto_server"
   [[ -x "$moto" ]] || moto="$(command -v moto_server || true)"
   [[ -x "$moto" ]] || die "moto_server not found: pip install 'moto[server]'"
-  port="$(free_port)"
+  port="$(sticky_port "$S3_DIR/port")"
   echo "$port" >"$S3_DIR/port"
   log "starting moto on 127.0.0.1:$port"
   nohup "$moto" -H 127.0.0.1 -p "$port" >"$S3_DIR/server.log" 2>&1 &

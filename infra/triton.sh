@@ -7,7 +7,8 @@
 #   infra/triton.sh env      print the KEY=VALUE lines written by `start` (source with `set -a`)
 #
 # Environment (all optional):
-#   EMSYNC_TRITON_DIR        state folder (PID, log, env file, backend folder); default <repo>/.emsync/triton
+#   EMSYNC_TRITON_DIR        state folder (PID, log, env file, backend folder); default
+#                            $EMSYNC_INFRA_DIR/triton, or <repo>/.emsync/triton without EMSYNC_INFRA_DIR
 #   EMSYNC_TRITON_REPOSITORY model repository; default <repo>/serving/model_repository
 #   EMSYNC_TRITON_HTTP_PORT  fixed HTTP port; default a free one
 #   EMSYNC_TRITON_READY_TIMEOUT_S  how long `start` waits for readiness; default 300 (torch loads slowly)
@@ -19,7 +20,8 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE_DIR="${EMSYNC_TRITON_DIR:-$REPO/.emsync/triton}"
+# Like the other infra/ scripts: under $EMSYNC_INFRA_DIR when it is set.
+STATE_DIR="${EMSYNC_TRITON_DIR:-${EMSYNC_INFRA_DIR:-$REPO/.emsync}/triton}"
 MODEL_REPO="${EMSYNC_TRITON_REPOSITORY:-$REPO/serving/model_repository}"
 PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
 READY_TIMEOUT_S="${EMSYNC_TRITON_READY_TIMEOUT_S:-300}"

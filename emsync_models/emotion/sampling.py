@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from emsync_models.errors import InputError
+from emsync_models.video import safe_media
 
 AUDIO_RATE = 16_000
 
@@ -40,10 +41,7 @@ def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = True,
                  frames: bool = True) -> Iterator[VideoFrame | AudioChunk]:
     """Yield VideoFrame at about `fps` and AudioChunk (mono 16 kHz) in container order."""
-    try:
-        container = av.open(str(video))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(video, f"cannot open as a video ({exc})") from exc
+    container = safe_media.open_input(video)  # single-file containers only (no playlists)
     with container:
         vstreams = container.streams.video[:1] if frames else []
         astreams = container.streams.audio[:1] if audio else []
@@ -93,7 +91,7 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
 def probe_duration(video: Path) -> float:
     """Duration in seconds from the container (0.0 when unknown)."""
     try:
-        with av.open(str(video)) as container:
+        with safe_media.open_input(video) as container:
             if container.duration is not None:
                 return float(container.duration) / av.time_base
             stream = container.streams.video[0] if container.streams.video else None

@@ -5,13 +5,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pyloudnorm as pyln
 import soundfile as sf
 
+from emsync_models.errors import InputError
+
 _PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for lossy encoders that overshoot
+RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
+_CHANNELS, _SAMPLE_BYTES = 2, 2  # FluidSynth's file output: stereo, signed 16-bit
 
 
 class RenderError(RuntimeError):
@@ -26,20 +31,87 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
         raise RenderError("fluidsynth is not installed (Debian package 'fluidsynth')")
     if not soundfont.is_file():
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-F", str(raw), str(soundfont),
-               str(midi_path)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0 or not raw.is_file():
-            raise RenderError(f"fluidsynth failed: {done.stderr.strip()[-400:]}")
-        audio, sr = sf.read(raw, dtype="float32", always_2d=True)
+    length_s = duration_s if duration_s is not None else _midi_end_s(midi_path)
+    audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S)
+    sr = sample_rate
     if duration_s is not None:
         audio = fit_length(audio, round(duration_s * sr))
     audio = normalise_loudness(audio, sr, target_lufs)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(wav_path, audio, sr, subtype="PCM_16")
     return wav_path
+
+
+class RenderOverrun(InputError):
+    """FluidSynth neither finished nor produced the audio it was asked for in its time: a property of
+    this job's MIDI (deterministic), so the job fails as bad input instead of being retried."""
+
+
+def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: int, max_s: float,
+               timeout_s: float | None = None) -> np.ndarray:
+    """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2].
+
+    A MIDI with notes that never end keeps FluidSynth rendering (and writing) forever, so the output is
+    raw PCM whose size we watch: once `max_s` seconds are on disk the synthesiser is stopped, and the
+    file never grows past that cap. A synthesiser that stalls without output past `timeout_s` is stopped too.
+    """
+    cap = int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES
+    budget = timeout_s if timeout_s is not None else 60.0 + 20.0 * max_s
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.pcm"
+        log = Path(tmp) / "fluidsynth.log"
+        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-T", "raw", "-O", "s16", "-E", "little",
+               "-F", str(raw), str(soundfont), str(midi_path)]
+        with log.open("wb") as log_fh:
+            proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                capped = _wait_for(proc, raw, cap, time.monotonic() + budget)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if capped is None:
+            raise RenderOverrun(midi_path, f"FluidSynth did not finish within {budget:.0f} s "
+                                f"(rendered {_size(raw) / (sample_rate * _CHANNELS * _SAMPLE_BYTES):.1f} s of audio)")
+        if not capped and proc.returncode != 0:
+            raise RenderError(f"fluidsynth failed: {log.read_text(errors='replace').strip()[-400:]}")
+        if not raw.is_file():
+            raise RenderError(f"fluidsynth wrote no audio: {log.read_text(errors='replace').strip()[-400:]}")
+        with raw.open("rb") as fh:
+            data = fh.read(cap)
+    usable = len(data) - len(data) % (_CHANNELS * _SAMPLE_BYTES)
+    pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, _CHANNELS)
+    return (pcm.astype(np.float32) / 32768.0).copy()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _wait_for(proc: subprocess.Popen[bytes], raw: Path, cap: int, deadline: float) -> bool | None:
+    """True: stopped at the size cap; False: FluidSynth exited by itself; None: the deadline passed."""
+    while True:
+        if proc.poll() is not None:
+            return _size(raw) >= cap
+        if _size(raw) >= cap:
+            proc.kill()
+            proc.wait()
+            return True
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+
+
+def _midi_end_s(midi_path: Path) -> float:
+    import pretty_midi
+
+    try:
+        return float(pretty_midi.PrettyMIDI(str(midi_path)).get_end_time())
+    except Exception as exc:  # noqa: BLE001 - mido/pretty_midi raise many types for a broken file
+        raise InputError(midi_path, f"not a readable MIDI file ({exc})") from None
 
 
 def fit_length(audio: np.ndarray, frames: int) -> np.ndarray:

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from scenedetect import AdaptiveDetector, ContentDetector, SceneManager, open_video
+from scenedetect import AdaptiveDetector, ContentDetector, SceneManager
+from scenedetect.backends.pyav import VideoStreamAv
+
+from emsync_models.video import safe_media
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,15 @@ def detect_cuts(path: Path, fps: float, config: CutConfig = CutConfig()) -> list
         detector = AdaptiveDetector(adaptive_threshold=config.adaptive_threshold, min_scene_len=min_frames)
     else:
         detector = ContentDetector(threshold=config.content_threshold, min_scene_len=min_frames)
-    video = open_video(str(path), backend="pyav")
-    manager = SceneManager()
-    manager.add_detector(detector)
-    manager.detect_scenes(video=video, show_progress=False)
-    scenes = manager.get_scene_list(start_in_scene=True)
+    with open(path, "rb") as handle:
+        # PySceneDetect opens no options of ours, so the very file it will read (this handle, not the
+        # name, which could be swapped meanwhile) is first checked to be a single-file container.
+        safe_media.check_handle(path, handle)
+        video = VideoStreamAv(handle, name=path.stem)
+        manager = SceneManager()
+        manager.add_detector(detector)
+        manager.detect_scenes(video=video, show_progress=False)
+        scenes = manager.get_scene_list(start_in_scene=True)
     return [round(start.seconds, 6) for start, _ in scenes[1:]]
 
 

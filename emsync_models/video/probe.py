@@ -14,6 +14,8 @@ from typing import Any
 
 import av
 
+from emsync_models.video import safe_media
+
 _MIN_DURATION_S = 0.5
 _MIN_DECODED_SHARE = 0.5
 _HASH_CHUNK = 1 << 20
@@ -61,10 +63,7 @@ def probe_video(path: Path) -> VideoProbe:
     size = path.stat().st_size
     if size == 0:
         raise InputError(path, "file is empty (0 bytes)")
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not a readable video ({_reason(exc)})") from None
+    container = safe_media.open_input(path)  # single-file containers only (no playlists)
     with container:
         if not container.streams.video:
             if container.streams.audio:

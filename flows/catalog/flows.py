@@ -9,6 +9,8 @@ Exactly-once lives in the database (`flows.catalog.work`), not in Prefect's cach
 from __future__ import annotations
 
 import concurrent.futures
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -18,7 +20,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.tasks import exponential_backoff
+from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
+from db.session import with_db_retry
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
@@ -28,6 +33,7 @@ from flows.storage.scratch import scratch_dir
 from flows.storage.sources import materialize
 
 INFRA_RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 def _is_infra_failure(_task: Any, _task_run: Any, state: Any) -> bool:  # noqa: ANN401 - Prefect's hook types
@@ -120,6 +126,9 @@ def _done(future: Any) -> bool:  # noqa: ANN401
     return wrapped.done() if isinstance(wrapped, concurrent.futures.Future) else future.state.is_final()
 
 
+_END = object()
+
+
 def bounded_submit(
     submit: Callable[[Any], Any], items: Iterable[Any], limit: int, on_done: Callable[[Any, Any], None]
 ) -> None:
@@ -133,8 +142,14 @@ def bounded_submit(
                 inflight.remove(pair)
                 on_done(*pair)
 
-    for item in items:
+    # Make room before pulling the next item: pulling can be what claims a lease, so at most `limit`
+    # items are ever taken and unfinished at once.
+    iterator = iter(items)
+    while True:
         drain(limit - 1)
+        item = next(iterator, _END)
+        if item is _END:
+            break
         inflight.append((item, submit(item)))
     drain(0)
 
@@ -197,7 +212,9 @@ def register_videos(
     outcomes: list[RowOutcome] = []
     for row in rows:
         try:
-            source = resolve_source(row.uri, Path(base_dir), settings.allowed_roots)
+            source = resolve_source(
+                row.uri, Path(base_dir), settings.allowed_roots, settings.resolved_allowed_s3_sources
+            )
             local, digest = materialize(settings, source.uri, refresh=True)
             probe = probe_input(local).to_dict()
             video_id, problem = queries.add_member(
@@ -211,6 +228,9 @@ def register_videos(
             )
         except InputError as exc:
             video_id, problem = None, exc.problem
+        except DataError as exc:
+            # The database refused this row's values: deterministic, so the row's own problem, not the batch's.
+            video_id, problem = None, f"the database refused this row ({str(exc.orig).splitlines()[0][:200]})"
         if problem is not None:
             queries.record_problem(
                 url,
@@ -384,6 +404,19 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
         logger.warning("manifest row %d (%s): %s", problem.row, problem.subject, problem.reason)
     base_dir = str(Path(manifest_path).resolve().parent)
     outcomes: list[RowOutcome] = []
+    # Every row is checked before any batch is written, so one row's problem stays that row's.
+    rows: list[ManifestRow] = []
+    for row in manifest.rows:
+        try:
+            resolve_source(row.uri, Path(base_dir), settings.allowed_roots, settings.resolved_allowed_s3_sources)
+        except InputError as exc:
+            outcomes.append(RowOutcome(row.row, row.uri, None, exc.problem))
+            queries.record_problem(
+                url, stage="register", subject=row.uri, reason=exc.problem, catalog_id=catalog_id,
+                row_number=row.row, flow_run_id=flow_link,
+            )
+            continue
+        rows.append(row)
 
     def collect(batch: list[ManifestRow], future: Any) -> None:  # noqa: ANN401
         result, exc = _result_or_error(future)
@@ -405,7 +438,7 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
 
     bounded_submit(
         lambda batch: register_videos.submit(url, catalog_id, batch, base_dir, flow_link),
-        _batches(manifest.rows, settings.batch_size),
+        _batches(rows, settings.batch_size),
         settings.concurrency,
         collect,
     )
@@ -422,8 +455,64 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     return catalog_id, name, {"counts": counts, "failures": failures}
 
 
+_heartbeats: dict[str, threading.Event] = {}
+
+
 def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, Any]) -> int:
-    return queries.start_flow_link(url, _flow_run_id(), flow_name, catalog_id, params)
+    """Record the flow's row under a lease that a heartbeat renews until the flow ends; rows of flows
+    killed earlier (lease expired, or owner process gone) are marked abandoned first."""
+    settings = get_settings()
+    window = settings.db_retry_window_s
+    with_db_retry(window, queries.reap_flow_links, url, work.owner_is_dead)
+    owner, lease_s, run_id = work.new_owner(), settings.lease_s, _flow_run_id()
+    link = with_db_retry(window, queries.start_flow_link, url, run_id, flow_name, catalog_id, params, owner, lease_s)
+    stop = threading.Event()
+    _heartbeats[run_id] = stop
+
+    def beat() -> None:
+        while not stop.wait(lease_s / 3):
+            try:
+                if not queries.renew_flow_link(url, link, owner, lease_s):
+                    return  # finished (or reaped): nothing left to renew
+            except Exception:  # noqa: BLE001 - a missed beat is survivable; the next one may work
+                log.warning("could not renew the lease of flow run %s", link, exc_info=True)
+
+    threading.Thread(target=beat, name=f"flow-lease-{link}", daemon=True).start()
+    return link
+
+
+def _stop_heartbeat(run_id: str) -> None:
+    stop = _heartbeats.pop(run_id, None)
+    if stop is not None:
+        stop.set()
+
+
+def _finish(url: str, link: int, state: str, summary: dict[str, Any]) -> None:
+    with_db_retry(get_settings().db_retry_window_s, queries.finish_flow_link, url, link, state, summary)
+    _stop_heartbeat(_flow_run_id())
+
+
+def _mark_flow_failed(_flow: Any, flow_run: Any, state: Any) -> None:  # noqa: ANN401 - Prefect's hook types
+    """A flow that raised, crashed or was cancelled leaves its row `failed`, not `running`."""
+    run_id = str(flow_run.id)
+    _stop_heartbeat(run_id)
+    url = get_settings().resolved_database_url
+    try:
+        from db.models import FlowRunLink
+        from db.session import session_scope
+
+        with session_scope(url) as session:
+            link = session.execute(
+                select(FlowRunLink.id).where(FlowRunLink.prefect_flow_run_id == run_id)
+            ).scalar()
+        if link is not None:
+            error = getattr(state, "message", None) or state.name
+            queries.finish_flow_link(url, link, "failed", {"error": str(error)[:2000]}, only_running=True)
+    except Exception:  # noqa: BLE001 - the flow's own failure is what the user must see
+        log.warning("could not mark flow run %s failed", run_id, exc_info=True)
+
+
+ON_END = {"on_failure": [_mark_flow_failed], "on_crashed": [_mark_flow_failed], "on_cancellation": [_mark_flow_failed]}
 
 
 def _require_models(settings: Settings, url: str, link: int) -> None:
@@ -438,7 +527,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
         raise
 
 
-@flow(name="ingest-catalog")
+@flow(name="ingest-catalog", **ON_END)
 def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     """Register a manifest's videos in a catalog (no scoring)."""
     url = get_settings().resolved_database_url
@@ -446,7 +535,7 @@ def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
     summary = {"catalog": name, **ingested["counts"]}
     _catalog_link(url, link, catalog_id)
-    queries.finish_flow_link(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
+    _finish(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
     _summary_artifacts("ingest", name, ingested["counts"], ingested["failures"])
     return {**summary, "failures": ingested["failures"]}
 
@@ -461,7 +550,7 @@ def _catalog_link(url: str, link: int, catalog_id: int) -> None:
             row.catalog_id = catalog_id
 
 
-@flow(name="score-catalog")
+@flow(name="score-catalog", **ON_END)
 def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any]:
     """Ingest a manifest (when given), then cut and score every member video not yet scored by the
     current emotion model and cut detector."""
@@ -528,13 +617,13 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         }
     )
     summary = {"catalog": name, "emotion_model": f"{model_name} {model_version}", **counts}
-    queries.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    _finish(url, link, "completed", {**summary, "failures": failures[:100]})
     _summary_artifacts("score", name, {k: v for k, v in counts.items() if v is not None}, failures)
     logger.info("catalog %s scored: %s", name, counts)
     return {**summary, "failures": failures}
 
 
-@flow(name="soundtrack-video")
+@flow(name="soundtrack-video", **ON_END)
 def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     """The whole soundtrack job for one registered video (id, content hash or source uri).
 
@@ -563,14 +652,14 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     )
     if claim is None:
         state = work.run_state(url, run_key)
-        queries.finish_flow_link(url, link, "completed", {"video_id": video_id, "skipped": state})
+        _finish(url, link, "completed", {"video_id": video_id, "skipped": state})
         return {"video_id": video_id, "status": state["status"], "artifacts": state["artifacts"], "skipped": True}
     outcome = soundtrack_claimed_video(claim, job, None, link)
-    queries.finish_flow_link(url, link, "completed", asdict(outcome))
+    _finish(url, link, "completed", asdict(outcome))
     return asdict(outcome)
 
 
-@flow(name="backfill")
+@flow(name="backfill", **ON_END)
 def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 
@@ -598,7 +687,9 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     def claims() -> Iterable[work.Claim]:
         taken = 0
         while limit is None or taken < limit:
-            claim = work.claim_next(url, catalog_id, job.fingerprint, owner, settings.lease_s)
+            claim = with_db_retry(
+                settings.db_retry_window_s, work.claim_next, url, catalog_id, job.fingerprint, owner, settings.lease_s
+            )
             if claim is None:
                 return
             taken += 1
@@ -609,7 +700,9 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("video %d failed after retries: %s", claim.video_id, reason)
-            record_failure(
+            with_db_retry(
+                settings.db_retry_window_s,
+                record_failure,
                 settings,
                 source_uri=claim.source_uri,
                 content_hash=claim.content_hash,
@@ -639,7 +732,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
         raise
     ok = [o for o in outcomes if o.status == "succeeded"]
     failed = [o for o in outcomes if o.status != "succeeded"]
-    after = work.job_counts(url, catalog_id, job.fingerprint)
+    after = with_db_retry(settings.db_retry_window_s, work.job_counts, url, catalog_id, job.fingerprint)
     counts = {
         "processed": len(outcomes),
         "succeeded": len(ok),
@@ -652,7 +745,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     }
     failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
     summary = {"catalog": catalog, "job": job.fingerprint, "models": job.model_versions, **counts}
-    queries.finish_flow_link(url, link, "completed", {**summary, "failures": failures[:100]})
+    _finish(url, link, "completed", {**summary, "failures": failures[:100]})
     _summary_artifacts("backfill", catalog, {k: v for k, v in counts.items() if v is not None}, failures)
     logger.info("backfill %s: %s", catalog, counts)
     return {**summary, "failures": failures}

@@ -14,6 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,13 @@ from emsync_models.errors import InputError
 MANIFEST_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 URI_KEYS = ("uri", "path")
 MAX_URI = 4096
+# Longest CSV field we accept; longer ones are reported on their own row (the csv module's own limit
+# is raised past the file's size so its error never lands on a neighbouring row).
+MAX_FIELD = 131_072
+MAX_METADATA = 65_536  # characters of a row's metadata as JSON
+# S3's bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63; letter/digit at both ends).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,30 @@ def _has_surrogates(text: str) -> bool:
 
 
 def _printable(text: str) -> str:
-    """Bytes that were not UTF-8 shown as \\xNN, so a reason line is always printable."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Bytes that were not UTF-8 and control characters (NUL ...) shown as \\xNN, so a subject or reason
+    is always printable and storable (PostgreSQL text cannot hold NUL)."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() or ch in " \t" else f"\\x{ord(ch):02x}" for ch in text)
+
+
+def _has_nul(value: Any) -> bool:  # noqa: ANN401 - any JSON value
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _non_finite(value: Any) -> bool:  # noqa: ANN401
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -78,7 +111,7 @@ def read_manifest(path: Path) -> Manifest:
     if raw.startswith(b"\xef\xbb\xbf"):  # Excel's UTF-8 BOM
         raw = raw[3:]
     rows, problems = _read_csv(path, raw) if kind == "csv" else _read_jsonl(raw)
-    rows, dup_problems = _drop_duplicates(rows)
+    rows, dup_problems = _drop_duplicates(rows, path.resolve().parent)
     return Manifest(path=str(path), rows=rows, problems=sorted(problems + dup_problems, key=lambda p: p.row))
 
 
@@ -88,27 +121,39 @@ def _row_from_fields(row: int, fields: dict[str, Any]) -> ManifestRow | RowProbl
         return RowProblem(row, "(row)", "missing 'uri' (or 'path') value")
     uri = fields[uri_key]
     if not isinstance(uri, str):
-        return RowProblem(row, str(uri), f"'{uri_key}' must be a string")
+        return RowProblem(row, _printable(str(uri))[:200], f"'{uri_key}' must be a string")
     uri = uri.strip()
     if _has_surrogates(uri):
-        return RowProblem(row, _printable(uri), "name is not valid UTF-8")
-    if len(uri) > MAX_URI or "\x00" in uri:
-        return RowProblem(row, uri[:80], "uri is too long or holds a NUL character")
+        return RowProblem(row, _printable(uri)[:200], "name is not valid UTF-8")
+    if "\x00" in uri:
+        return RowProblem(row, _printable(uri)[:200], "uri holds a NUL character")
+    if len(uri) > MAX_URI or not uri.isprintable():
+        return RowProblem(row, _printable(uri)[:200], "uri is too long or holds control characters")
+    shown = _printable(uri)
     external = fields.get("external_id")
-    if external is not None and not isinstance(external, str | int):
-        return RowProblem(row, uri, "'external_id' must be a string or an integer")
+    if external is not None and not isinstance(external, str | int) or isinstance(external, bool):
+        return RowProblem(row, shown, "'external_id' must be a string or an integer")
     external_id = None if external in (None, "") else str(external).strip()
-    if external_id is not None and (_has_surrogates(external_id) or len(external_id) > 400):
-        return RowProblem(row, uri, "'external_id' is not valid UTF-8 or longer than 400 characters")
+    if external_id is not None:
+        if _has_surrogates(external_id) or len(external_id) > 400:
+            return RowProblem(row, shown, "'external_id' is not valid UTF-8 or longer than 400 characters")
+        if not external_id.isprintable():
+            return RowProblem(row, shown, "'external_id' holds a NUL or another control character")
     metadata: dict[str, Any] = {}
     nested = fields.get("metadata")
     if nested is not None:
         if not isinstance(nested, dict):
-            return RowProblem(row, uri, "'metadata' must be an object")
+            return RowProblem(row, shown, "'metadata' must be an object")
         metadata.update(nested)
     metadata.update({k: v for k, v in fields.items() if k not in (*URI_KEYS, "external_id", "metadata")})
     if any(_has_surrogates(str(k)) or _has_surrogates(str(v)) for k, v in metadata.items()):
-        return RowProblem(row, uri, "metadata is not valid UTF-8")
+        return RowProblem(row, shown, "metadata is not valid UTF-8")
+    if _has_nul(metadata):
+        return RowProblem(row, shown, "metadata holds a NUL character")
+    if _non_finite(metadata):
+        return RowProblem(row, shown, "metadata holds NaN or Infinity (not valid JSON for the database)")
+    if len(json.dumps(metadata, default=str)) > MAX_METADATA:
+        return RowProblem(row, shown, f"metadata is longer than {MAX_METADATA} characters as JSON")
     return ManifestRow(row=row, uri=uri, external_id=external_id, metadata=metadata)
 
 
@@ -116,6 +161,22 @@ def _read_csv(path: Path, raw: bytes) -> tuple[list[ManifestRow], list[RowProble
     # surrogateescape keeps the good rows of a file with a few non-UTF-8 bytes readable; the bad ones
     # are found per row below.
     text = raw.decode("utf-8", "surrogateescape")
+    with _field_limit(len(text) + 1):
+        return _read_csv_text(path, text)
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """Let the csv module read fields of any length; `MAX_FIELD` is checked per row instead."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _read_csv_text(path: Path, text: str) -> tuple[list[ManifestRow], list[RowProblem]]:
     reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\x00extra")
     try:
         header = reader.fieldnames
@@ -130,14 +191,20 @@ def _read_csv(path: Path, raw: bytes) -> tuple[list[ManifestRow], list[RowProble
     rows: list[ManifestRow] = []
     problems: list[RowProblem] = []
     while True:
+        before = reader.line_num
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(RowProblem(reader.line_num, "(row)", f"malformed CSV ({exc})"))
+            problems.append(RowProblem(max(reader.line_num, before + 1), "(row)", f"malformed CSV ({exc})"))
             continue
         line = reader.line_num
+        long = [k for k, v in record.items() if isinstance(v, str) and len(v) > MAX_FIELD]
+        if long:
+            problems.append(RowProblem(line, "(row)", f"field {_printable(str(long[0]))!r} is longer than "
+                                       f"{MAX_FIELD} characters"))
+            continue
         extra = record.pop("\x00extra", None)
         if extra is not None:
             got = len(names) + len(extra)
@@ -164,49 +231,100 @@ def _read_jsonl(raw: bytes) -> tuple[list[ManifestRow], list[RowProblem]]:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError:
             shown = line_bytes.decode("utf-8", "backslashreplace")[:120]
-            problems.append(RowProblem(number, shown, "line is not valid UTF-8"))
+            problems.append(RowProblem(number, _printable(shown), "line is not valid UTF-8"))
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(RowProblem(number, line[:120], f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            problems.append(
+                RowProblem(number, _printable(line[:120]), f"not valid JSON ({exc.msg} at column {exc.colno})")
+            )
             continue
         if not isinstance(value, dict):
-            problems.append(RowProblem(number, line[:120], "each line must be a JSON object"))
+            problems.append(RowProblem(number, _printable(line[:120]), "each line must be a JSON object"))
             continue
         result = _row_from_fields(number, value)
         (problems if isinstance(result, RowProblem) else rows).append(result)  # type: ignore[arg-type]
     return rows, problems
 
 
-def _drop_duplicates(rows: list[ManifestRow]) -> tuple[list[ManifestRow], list[RowProblem]]:
+def source_key(uri: str, base_dir: Path) -> str:
+    """One spelling per source, for comparing rows: `a.mp4`, `./a.mp4` and `file:///abs/a.mp4` agree."""
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower() if len(parsed.scheme) > 1 else ""
+    if scheme == "s3":
+        return f"s3://{parsed.netloc}/{parsed.path.lstrip('/')}"
+    if scheme not in ("", "file"):
+        return uri
+    raw = unquote(parsed.path) if scheme == "file" else uri
+    candidate = Path(raw).expanduser()
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    try:
+        return str(candidate.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: compare the spelling, resolve_source reports it
+        return str(candidate)
+
+
+def _drop_duplicates(rows: list[ManifestRow], base_dir: Path) -> tuple[list[ManifestRow], list[RowProblem]]:
     kept: list[ManifestRow] = []
     problems: list[RowProblem] = []
     seen_uri: dict[str, int] = {}
     seen_id: dict[str, int] = {}
     for row in rows:
-        if row.uri in seen_uri:
-            problems.append(RowProblem(row.row, row.uri, f"duplicate entry: same uri as row {seen_uri[row.uri]}"))
+        key = source_key(row.uri, base_dir)
+        if key in seen_uri:
+            first = seen_uri[key]
+            same = "same uri" if next(r.uri for r in kept if r.row == first) == row.uri else "same file"
+            problems.append(RowProblem(row.row, _printable(row.uri), f"duplicate entry: {same} as row {first}"))
             continue
         if row.external_id is not None and row.external_id in seen_id:
             problems.append(
                 RowProblem(
-                    row.row, row.uri, f"duplicate external_id {row.external_id!r} (row {seen_id[row.external_id]})"
+                    row.row,
+                    _printable(row.uri),
+                    f"duplicate external_id {row.external_id!r} (row {seen_id[row.external_id]})",
                 )
             )
             continue
-        seen_uri[row.uri] = row.row
+        seen_uri[key] = row.row
         if row.external_id is not None:
             seen_id[row.external_id] = row.row
         kept.append(row)
     return kept, problems
 
 
-def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path]) -> Source:
+def check_s3_location(uri: str, bucket: str, key: str) -> None:
+    """S3's own rules for a bucket name and an object key, plus no '.'/'..' segments (no traversal)."""
+    if not bucket or not key or key.endswith("/"):
+        raise InputError(uri, "s3 URIs must name a bucket and an object: s3://bucket/path/to/video.mp4")
+    if not _BUCKET.match(bucket) or ".." in bucket or _IPV4.match(bucket):
+        raise InputError(uri, f"invalid bucket name {bucket!r} (3-63 lowercase letters, digits, '.' or '-')")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise InputError(uri, "object key may not hold empty, '.' or '..' path segments")
+    if len(key.encode()) > 1024 or not key.isprintable():
+        raise InputError(uri, "object key is longer than 1024 bytes or holds control characters")
+
+
+def parse_s3_prefix(prefix: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix/"); a bare `bucket` allows all of it."""
+    text = prefix[5:] if prefix.startswith("s3://") else prefix
+    bucket, _, key_prefix = text.partition("/")
+    return bucket, key_prefix
+
+
+def s3_allowed(bucket: str, key: str, allowed: list[str]) -> bool:
+    return any(b == bucket and key.startswith(p) for b, p in map(parse_s3_prefix, allowed))
+
+
+def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path], allowed_s3: list[str] | None = None) -> Source:
     """Check one row's uri and say where its bytes are; raises `InputError` naming the problem.
 
     Local paths (plain or file://) are resolved against the manifest's folder, symlinks followed, and
-    must land inside one of `allowed_roots` (default: the manifest's folder).
+    must land inside one of `allowed_roots` (default: the manifest's folder). s3:// objects must lie
+    under one of `allowed_s3` (`s3://bucket/prefix/`); None skips that check (callers that read
+    settings pass `Settings.allowed_s3_sources`).
     """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
@@ -214,8 +332,11 @@ def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path]) -> Sourc
         scheme = ""
     if scheme == "s3":
         bucket, key = parsed.netloc, parsed.path.lstrip("/")
-        if not bucket or not key or key.endswith("/"):
-            raise InputError(uri, "s3 URIs must name a bucket and an object: s3://bucket/path/to/video.mp4")
+        check_s3_location(uri, bucket, key)
+        if allowed_s3 is not None and not s3_allowed(bucket, key, allowed_s3):
+            shown = ", ".join(allowed_s3) or "(none)"
+            raise InputError(uri, f"object is outside the allowed S3 locations ({shown}); "
+                             "set EMSYNC_ALLOWED_S3_SOURCES to allow it")
         return Source(uri=f"s3://{bucket}/{key}", bucket=bucket, key=key)
     if scheme not in ("", "file"):
         raise InputError(uri, f"unsupported URI scheme '{scheme}' (use a local path, file:// or s3://bucket/key)")

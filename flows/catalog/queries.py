@@ -6,13 +6,15 @@ Plain functions taking a database URL and ids, so Prefect tasks can call them wi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 
 from db.models import (
+    ABANDONED,
     FAILED,
     RUNNING,
     SUCCEEDED,
@@ -30,6 +32,11 @@ from emsync_models.errors import InputError
 from flows.storage.persist import ensure_video, insert_ignore, save_boundaries, save_emotion
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,199}$")
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can hold: NUL (which a hostile manifest can carry into a reason) shown as \\x00."""
+    return text.replace("\x00", "\\x00")
 
 
 def check_catalog_name(name: str) -> str:
@@ -87,6 +94,11 @@ def add_member(
         if member is not None:
             if member.source_uri != source_uri:
                 return video_id, f"duplicate content: same bytes as {member.source_uri} already in this catalog"
+            if external_id is not None and member.external_id not in (None, external_id):
+                return video_id, (
+                    f"duplicate entry: {source_uri} is already in this catalog as external_id "
+                    f"{member.external_id!r}; {external_id!r} was not recorded"
+                )
             if external_id is not None and member.external_id is None:
                 member.external_id = external_id
             if metadata:
@@ -120,8 +132,8 @@ def record_problem(
         session.add(
             Failure(
                 stage=stage,
-                subject=subject,
-                reason=reason,
+                subject=storable(subject),
+                reason=storable(reason),
                 kind=kind,
                 catalog_id=catalog_id,
                 video_id=video_id,
@@ -186,7 +198,15 @@ def record_scores(url: str, video_id: int, detector: str, cuts_s: list[float], e
         save_emotion(session, video_id, detector, emotion)
 
 
-def start_flow_link(url: str, prefect_flow_run_id: str, flow_name: str, catalog_id: int | None, params: dict) -> int:
+def start_flow_link(
+    url: str,
+    prefect_flow_run_id: str,
+    flow_name: str,
+    catalog_id: int | None,
+    params: dict,
+    owner: str | None = None,
+    lease_s: float | None = None,
+) -> int:
     with session_scope(url) as session:
         insert_ignore(
             session,
@@ -199,6 +219,8 @@ def start_flow_link(url: str, prefect_flow_run_id: str, flow_name: str, catalog_
                     "parameters": params,
                     "state": RUNNING,
                     "started_at": utcnow(),
+                    "lease_owner": owner,
+                    "lease_expires_at": None if lease_s is None else utcnow() + timedelta(seconds=lease_s),
                 }
             ],
             ["prefect_flow_run_id"],
@@ -211,11 +233,54 @@ def start_flow_link(url: str, prefect_flow_run_id: str, flow_name: str, catalog_
         return link.id
 
 
-def finish_flow_link(url: str, link_id: int, state: str, summary: dict[str, Any]) -> None:
+def finish_flow_link(url: str, link_id: int, state: str, summary: dict[str, Any], only_running: bool = False) -> None:
+    """Record how a flow ended; `only_running` leaves a row that already has an outcome as it is."""
     with session_scope(url) as session:
         link = session.get(FlowRunLink, link_id)
-        if link is not None:
-            link.state, link.summary, link.finished_at = state, summary, utcnow()
+        if link is None or only_running and link.state != RUNNING:
+            return
+        link.state, link.summary, link.finished_at = state, summary, utcnow()
+        link.lease_owner = link.lease_expires_at = None
+
+
+def renew_flow_link(url: str, link_id: int, owner: str, lease_s: float) -> bool:
+    with session_scope(url) as session:
+        result = session.execute(
+            update(FlowRunLink)
+            .where(FlowRunLink.id == link_id, FlowRunLink.state == RUNNING, FlowRunLink.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reap_flow_links(url: str, owner_is_dead: Callable[[str], bool]) -> int:
+    """Mark `abandoned` the running flow rows whose lease expired or whose owner process is gone."""
+    now = utcnow()
+    reaped = 0
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(FlowRunLink.id, FlowRunLink.lease_owner, FlowRunLink.lease_expires_at).where(
+                FlowRunLink.state == RUNNING
+            )
+        ).all()
+        for link_id, owner, expires in rows:
+            # Rows from before leases existed (no owner, no expiry) are left alone: nothing says they died.
+            expired = expires is not None and expires < now
+            if not expired and not (owner and owner_is_dead(owner)):
+                continue
+            result = session.execute(
+                update(FlowRunLink)
+                .where(FlowRunLink.id == link_id, FlowRunLink.state == RUNNING, FlowRunLink.lease_owner == owner)
+                .values(
+                    state=ABANDONED,
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    summary={"error": "abandoned: the flow stopped renewing its lease (killed or lost)"},
+                )
+            )
+            reaped += int(result.rowcount)  # type: ignore[attr-defined]
+    return reaped
 
 
 def mean_emotion(

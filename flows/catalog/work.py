@@ -39,7 +39,7 @@ def new_owner() -> str:
     return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _owner_is_dead(owner: str) -> bool:
+def owner_is_dead(owner: str) -> bool:
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != HOST or not pid_text.isdigit():
@@ -157,7 +157,7 @@ def reap(url: str, catalog_id: int | None = None) -> int:
         running = session.execute(query).all()
         for run_id, owner, expires in running:
             expired = expires is None or expires < now
-            if not expired and not (owner and _owner_is_dead(owner)):
+            if not expired and not (owner and owner_is_dead(owner)):
                 continue
             # Conditional on the owner we saw, so a renewal that raced us wins.
             result = session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,6 +69,18 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("emsync_models", "flows", "db", "serving", "prefect"):
         logging.getLogger(name).setLevel(level.upper())
+class _InputErrorsWithoutTraceback(logging.Filter):
+    """Prefect logs a flow's or task's exception with its traceback; for bad input the CLI's one line
+    says everything, so such records keep their message and lose the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], InputError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+    logging.getLogger(_name).addFilter(_InputErrorsWithoutTraceback())
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -184,6 +197,7 @@ def _register() -> None:
     catalog_app.command("ingest")(cli_catalog.catalog_ingest)
     catalog_app.command("score")(cli_catalog.catalog_score)
     catalog_app.command("backfill")(cli_catalog.catalog_backfill)
+    catalog_app.command("verify")(cli_catalog.catalog_verify)
     app.command("status")(cli_catalog.status)
 
 

@@ -44,6 +44,9 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
     if path.is_file():
         if path.suffix.lower() not in MANIFEST_SUFFIXES:
             raise InputError(path, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
+        from flows.catalog.manifest import read_manifest
+
+        read_manifest(path)  # a manifest that cannot be read at all is one line here, not a failed flow
         return str(path.resolve()), None
     if path.suffix.lower() in MANIFEST_SUFFIXES or "/" in value:
         raise InputError(value, "no such manifest file")
@@ -154,3 +157,36 @@ def status() -> None:
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
     out.print(table)
+
+
+def catalog_verify(
+    name: Annotated[str | None, typer.Argument(help="a catalog name (default: every stored artifact)")] = None,
+    repair: Annotated[bool, typer.Option(help="mark runs with lost objects failed so the next backfill redoes them")]
+    = False,
+) -> None:
+    """Check that every stored artifact still exists in the object store with its recorded size and SHA-256."""
+    from flows.catalog.queries import check_catalog_name, find_catalog
+    from flows.catalog.verify import verify_artifacts
+
+    settings = get_settings()
+    with _user_errors():
+        catalog_id = None
+        if name is not None:
+            catalog_id = find_catalog(settings.resolved_database_url, check_catalog_name(name))
+            if catalog_id is None:
+                raise InputError(name, "no such catalog (see `emsync status`)")
+        result = verify_artifacts(settings, catalog_id, repair=repair)
+    broken = len(result.broken_runs)
+    out.print(f"checked {result.checked} objects: {len(result.problems)} missing or changed, in {broken} runs",
+              highlight=False)
+    if result.problems:
+        table = Table(title="objects that do not match their rows")
+        for column in ("run", "kind", "key", "problem"):
+            table.add_column(column, overflow="fold")
+        for p in result.problems[:200]:
+            table.add_row(str(p.run_id), p.kind, p.key, p.problem)
+        out.print(table)
+        if repair:
+            out.print(f"marked {result.runs_marked} runs failed: the next backfill redoes them", highlight=False)
+        else:
+            out.print("run again with --repair to have the next backfill redo them", highlight=False)

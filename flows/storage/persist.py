@@ -392,7 +392,7 @@ def record_failure(
             # A claimed (running) run counted its attempt when it was claimed.
             run.attempts = max(run.attempts, 1) if run.status == RUNNING else run.attempts + 1
             run.status = FAILED
-            run.error = error
+            run.error = error.replace("\x00", "\\x00")
             run.error_kind = kind
             run.lease_owner = run.lease_expires_at = None
             run.finished_at = utcnow()
@@ -401,8 +401,8 @@ def record_failure(
         session.add(
             Failure(
                 stage=stage,
-                subject=source_uri,
-                reason=error,
+                subject=source_uri.replace("\x00", "\\x00"),
+                reason=error.replace("\x00", "\\x00"),
                 kind=kind,
                 catalog_id=catalog_id,
                 video_id=video_id,

@@ -91,6 +91,9 @@ def test_fifty_video_manifest_scored_on_postgres_and_s3(
     settings = get_settings()
     # Two of the fifty come from a bucket, by s3:// URI.
     source = s3_store_from_settings(settings, bucket=f"{settings.s3_bucket}-src")
+    # Sources outside the configured bucket's input prefix must be allowed explicitly.
+    monkeypatch.setenv("EMSYNC_ALLOWED_S3_SOURCES", json.dumps([f"s3://{source.bucket}/incoming/"]))
+    get_settings.cache_clear()
     for clip in clips[:2]:
         source.put_file(f"incoming/{clip.name}", clip)
     uris = [f"s3://{source.bucket}/incoming/{c.name}" for c in clips[:2]] + [str(c) for c in clips[2:]]
