@@ -22,7 +22,7 @@ from prefect.tasks import exponential_backoff
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, resolve_source
-from flows.ops.outcome import exceeds_threshold, failure_message
+from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
 from flows.ops.progress import RunProgress
 from flows.settings import Settings, get_settings
 from flows.storage.persist import job_fingerprint, make_run_key, record_failure
@@ -138,7 +138,7 @@ def _finish(kind: str, catalog: str, result: dict[str, Any], failed: int, total:
     if exceeds_threshold(failed, total, threshold):
         message = failure_message(kind, catalog, failed, total, noun)
         get_run_logger().warning("%s (over the failure threshold %.0f%%)", message, 100 * threshold)
-        return Failed(message=message, data=result)
+        return Failed(message=message, data=CatalogRunFailed(message, result))
     return result
 
 

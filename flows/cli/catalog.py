@@ -61,7 +61,11 @@ def _run_flow(flow_fn: Callable[..., Any], *args: Any) -> dict[str, Any]:  # noq
 
     with print_progress():
         state = flow_fn(*args, return_state=True)
+    from flows.ops.outcome import CatalogRunFailed
+
     result = state.result(raise_on_failure=False)
+    if isinstance(result, CatalogRunFailed):
+        return result.summary
     if isinstance(result, BaseException):
         raise result
     if not isinstance(result, dict):

@@ -157,7 +157,7 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="{refresh_s}">
 <title>EMSYNC catalogs</title><style>{STYLE}</style></head><body>
-<h1>EMSYNC catalogs</h1><p>generated {_e(data["generated_at"])} UTC; reloads every {refresh_s} s</p>
+<h1>EMSYNC catalogs</h1><p>generated {_e(data["generated_at"])}; reloads every {refresh_s} s</p>
 <h2>Catalogs</h2>
 {_table(["catalog", "videos", "scored", "soundtracked", "failed", "rejected rows", "last run"], catalogs,
         "catalogs", "no catalogs yet")}

@@ -15,6 +15,21 @@ EXIT_BAD_INPUT = 2  # the command's own input is wrong: fix the arguments or the
 EXIT_SOME_FAILED = 3  # the run finished, but some videos or rows failed (named in the output)
 
 
+class CatalogRunFailed(Exception):
+    """A catalog run finished, but more of its videos or rows failed than the threshold allows.
+
+    The data of the flow's Failed state: calling the flow directly raises it, and `return_state=True`
+    callers (the CLI) read the run's full summary from `.summary`.
+    """
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message, summary)  # both in args, so it pickles into Prefect's result store
+        self.message, self.summary = message, summary
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def failed_share(failed: int, total: int) -> float:
     return failed / total if total > 0 else 0.0
 
