@@ -122,6 +122,7 @@ class EmotionPrediction(Base):
     __table_args__ = (
         UniqueConstraint("video_id", "model_name", "model_version", "detector", "scene_index"),
         Index("ix_emotion_predictions_model", "model_name", "model_version", "scene_index"),
+        Index("ix_emotion_predictions_overall", "scene_index", "video_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -166,6 +167,7 @@ class FlowRunLink(Base):
     """One Prefect flow run that touched our data, with its summary once it ended."""
 
     __tablename__ = "flow_runs"
+    __table_args__ = (Index("ix_flow_runs_flow_catalog_started", "flow_name", "catalog_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     prefect_flow_run_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -190,7 +192,12 @@ class GenerationRun(Base):
     """
 
     __tablename__ = "generation_runs"
-    __table_args__ = (Index("ix_generation_runs_status_lease", "status", "lease_expires_at"),)
+    __table_args__ = (
+        Index("ix_generation_runs_status_lease", "status", "lease_expires_at"),
+        Index("ix_generation_runs_catalog_job_status", "catalog_id", "job_fp", "status"),
+        Index("ix_generation_runs_queue", "status", "catalog_id", "job_fp", "lease_expires_at"),
+        Index("ix_generation_runs_finished_at", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -238,6 +245,7 @@ class Failure(Base):
     """An append-only log of everything that went wrong: bad manifest rows, bad videos, outages."""
 
     __tablename__ = "failures"
+    __table_args__ = (Index("ix_failures_catalog_stage_kind", "catalog_id", "stage", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     stage: Mapped[str] = mapped_column(String(32))  # manifest | register | score | soundtrack

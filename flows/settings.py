@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=50, ge=1, description="rows/videos per task in large fan-outs")
     score_cron: str = Field(default="0 3 * * *", description="schedule of the catalog-scoring deployment")
     score_manifest: str | None = Field(default=None, description="manifest the scheduled scoring reads")
+    failure_threshold: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="a catalog run whose failed share of videos/rows exceeds this ends Failed (0: any failure)",
+    )
+
+    # ops
+    metrics_host: str = Field(default="127.0.0.1", description="where `emsync metrics serve` listens")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="its port (0: any free port)")
+    worker_metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="`python -m flows.catalog.deploy serve` also exposes the exporter's registry here (None: off)",
+    )
+    metrics_lookback_h: float = Field(
+        default=24.0, gt=0, description="finished runs this recent seed the stage-time histograms at exporter start"
+    )
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(default=8765, ge=0, le=65535)
+    dashboard_refresh_s: int = Field(default=15, ge=1, description="the dashboard page reloads itself this often")
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 #
 #   infra/prefect.sh start   # prints the API URL; export it as PREFECT_API_URL
 #   infra/prefect.sh url
+#   infra/prefect.sh ui      # prints the UI address: open it in a browser (flow runs, states, artifacts, tags)
 #   infra/prefect.sh stop
 #   infra/prefect.sh worker POOL [N]   # start N process workers on a work pool (default 1)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,11 +13,18 @@ PIDFILE="$PF_DIR/server.pid"
 PREFECT="$(dirname "$(python_bin)")/prefect"
 export PREFECT_HOME="$PF_DIR/home"
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-export PREFECT_SERVER_UI_ENABLED="${PREFECT_SERVER_UI_ENABLED:-false}"
+# The UI is on by default (EMSYNC_PREFECT_UI=false turns it off). It calls the API from the browser at
+# PREFECT_UI_API_URL: without it the UI shows "Can't connect to Server API" and an empty dashboard.
+export PREFECT_SERVER_UI_ENABLED="${EMSYNC_PREFECT_UI:-true}"
 
 url() {
   [[ -f "$PF_DIR/port" ]] && pid_alive "$PIDFILE" || die "no Prefect server: run '$0 start' first"
   echo "http://127.0.0.1:$(cat "$PF_DIR/port")/api"
+}
+
+ui() {
+  url >/dev/null
+  echo "http://127.0.0.1:$(cat "$PF_DIR/port")"
 }
 
 healthy() {
@@ -36,7 +44,9 @@ start() {
   port="$(free_port)"
   echo "$port" >"$PF_DIR/port"
   log "starting the Prefect server on 127.0.0.1:$port (PREFECT_HOME=$PREFECT_HOME)"
-  nohup "$PREFECT" server start --host 127.0.0.1 --port "$port" >"$PF_DIR/server.log" 2>&1 &
+  [[ "$PREFECT_SERVER_UI_ENABLED" == true ]] && log "the Prefect UI will be at http://127.0.0.1:$port"
+  PREFECT_UI_API_URL="http://127.0.0.1:$port/api" PREFECT_SERVER_UI_API_URL="http://127.0.0.1:$port/api" \
+    nohup "$PREFECT" server start --host 127.0.0.1 --port "$port" >"$PF_DIR/server.log" 2>&1 &
   echo $! >"$PIDFILE"
   # First start migrates its database: allow a slow, shared machine a few minutes.
   for ((i = 0; i < 900; i++)); do
@@ -70,6 +80,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) url ;;
+  ui) ui ;;
   worker) shift; worker "$@" ;;
-  *) echo "usage: $0 start|stop|url|worker POOL [N]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|url|ui|worker POOL [N]" >&2; exit 2 ;;
 esac

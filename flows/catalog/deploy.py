@@ -11,22 +11,28 @@ Two ways to run them, same flows:
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from prefect import serve
 
-from flows.catalog.flows import backfill, score_catalog, soundtrack_video
+from flows.catalog.flows import backfill, catalog_tag, score_catalog, soundtrack_video
 from flows.settings import get_settings
 
 
 def deployments() -> list:
+    """Each run also tags itself with its catalog (`catalog:NAME`) once it knows it; the scheduled scoring
+    deployment carries its manifest's catalog tag up front, so the Prefect UI filters it by catalog."""
     settings = get_settings()
+    scoring_tags = ["emsync", "catalog"]
+    if settings.score_manifest:
+        scoring_tags.append(catalog_tag(Path(settings.score_manifest.rsplit("/", 1)[-1]).stem))
     return [
         score_catalog.to_deployment(
             name="score-catalog-nightly",
             cron=settings.score_cron,
             parameters={"manifest": settings.score_manifest} if settings.score_manifest else {},
             description="Ingest the configured manifest and score every video not yet scored by the current models.",
-            tags=["emsync", "catalog"],
+            tags=scoring_tags,
         ),
         backfill.to_deployment(name="backfill", tags=["emsync", "catalog"]),
         soundtrack_video.to_deployment(name="soundtrack-video", tags=["emsync"]),
@@ -37,6 +43,13 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["serve"]:
         print("usage: python -m flows.catalog.deploy serve", file=sys.stderr)
         return 2
+    settings = get_settings()
+    if settings.worker_metrics_port is not None:
+        from flows.ops.metrics import serve as serve_metrics
+
+        _, port = serve_metrics(settings.resolved_database_url, settings.metrics_host, settings.worker_metrics_port,
+                                settings.metrics_lookback_h)
+        print(f"metrics at http://{settings.metrics_host}:{port}/metrics", file=sys.stderr)
     serve(*deployments())
     return 0
 

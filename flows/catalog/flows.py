@@ -27,6 +27,8 @@ from db.session import with_db_retry
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
+from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
+from flows.ops.progress import RunProgress
 from flows.settings import Settings, get_settings
 from flows.storage.persist import job_fingerprint, make_run_key, record_failure
 from flows.storage.scratch import scratch_dir
@@ -110,6 +112,40 @@ def _artifact_key(prefix: str, name: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
     return f"{prefix}-{slug}"[:100] or prefix
+
+
+def catalog_tag(name: str) -> str:
+    """The Prefect tag that names a catalog on its runs and deployments."""
+    return f"catalog:{name}"
+
+
+def _tag_flow_run(catalog: str) -> None:
+    """Add the catalog's tag to the running flow run, so the Prefect UI can filter runs by catalog."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    tags = sorted({*context.flow_run.tags, "emsync", catalog_tag(catalog)})
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(context.flow_run.id, tags=tags)
+
+
+def _run_result(kind: str, catalog: str, result: dict[str, Any], failed: int, total: int, noun: str) -> Any:  # noqa: ANN401
+    """The flow's return value: the summary, or a Failed state carrying it when too much failed.
+
+    Every other item has been processed by now; Failed only tells Prefect (and the CLI's exit code) that
+    the run did not do all it owed.
+    """
+    from prefect.states import Failed
+
+    threshold = get_settings().failure_threshold
+    if exceeds_threshold(failed, total, threshold):
+        message = failure_message(kind, catalog, failed, total, noun)
+        get_run_logger().warning("%s (over the failure threshold %.0f%%)", message, 100 * threshold)
+        return Failed(message=message, data=CatalogRunFailed(message, result))
+    return result
 
 
 def _wait_any(futures: list[Any]) -> None:
@@ -365,8 +401,19 @@ def soundtrack_claimed_video(
 # -- flows -----------------------------------------------------------------------------------------------
 
 
-def _summary_artifacts(kind: str, catalog: str, summary: dict[str, Any], failures: list[dict[str, Any]]) -> None:
+def _summary_artifacts(
+    kind: str,
+    catalog: str,
+    summary: dict[str, Any],
+    failures: list[dict[str, Any]],
+    did_work: bool,
+    model_versions: dict[str, str] | None = None,
+) -> None:
+    """The run's summary as artifacts. Only a run that did work writes the catalog's keyed artifact,
+    so a later no-op run does not replace the last useful summary with "to score 0"."""
     lines = [f"# {kind}: {catalog}", "", "| measure | value |", "|---|---|"]
+    if model_versions:
+        lines.append(f"| models | {', '.join(f'{k} {v}' for k, v in sorted(model_versions.items()))} |")
     for key, value in summary.items():
         shown = f"{value:+.3f}" if isinstance(value, float) else str(value)
         lines.append(f"| {key} | {shown} |")
@@ -375,10 +422,14 @@ def _summary_artifacts(kind: str, catalog: str, summary: dict[str, Any], failure
         for f in failures[:200]:
             reason = str(f["reason"]).replace("|", "\\|")
             lines.append(f"| {f.get('where', '')} | {str(f['subject'])[:120]} | {reason[:300]} |")
+    if not did_work:
+        lines += ["", "Nothing to do: the catalog's keyed artifact keeps the last run that did work."]
     create_markdown_artifact(
-        markdown="\n".join(lines), key=_artifact_key(kind, catalog), description=f"{kind} summary for {catalog}"
+        markdown="\n".join(lines),
+        key=_artifact_key(kind, catalog) if did_work else None,
+        description=f"{kind} summary for {catalog}",
     )
-    if failures:
+    if failures and did_work:
         create_table_artifact(
             table=[{k: str(v) for k, v in f.items()} for f in failures[:1000]],
             key=_artifact_key(f"{kind}-failures", catalog),
@@ -417,11 +468,19 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
             )
             continue
         rows.append(row)
+    progress = RunProgress("ingest", name, len(manifest.rows), artifact_key=_artifact_key("ingest-progress", name))
+
+    def submit(batch: list[ManifestRow]) -> Any:  # noqa: ANN401 - a Prefect future
+        progress.started(f"rows {batch[0].row}-{batch[-1].row}")
+        return register_videos.submit(url, catalog_id, batch, base_dir, flow_link)
 
     def collect(batch: list[ManifestRow], future: Any) -> None:  # noqa: ANN401
         result, exc = _result_or_error(future)
+        subject = f"rows {batch[0].row}-{batch[-1].row}"
         if exc is None:
             outcomes.extend(result)
+            for outcome in result:
+                progress.finished(subject, outcome.problem is None)
             return
         for row in batch:  # the whole batch hit an outage after its retries
             outcomes.append(RowOutcome(row.row, row.uri, None, f"{type(exc).__name__}: {exc}"))
@@ -435,9 +494,10 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
                 row_number=row.row,
                 flow_run_id=flow_link,
             )
+            progress.finished(subject, False)
 
     bounded_submit(
-        lambda batch: register_videos.submit(url, catalog_id, batch, base_dir, flow_link),
+        submit,
         _batches(rows, settings.batch_size),
         settings.concurrency,
         collect,
@@ -487,7 +547,7 @@ def _stop_heartbeat(run_id: str) -> None:
         stop.set()
 
 
-def _finish(url: str, link: int, state: str, summary: dict[str, Any]) -> None:
+def _finish_link(url: str, link: int, state: str, summary: dict[str, Any]) -> None:
     with_db_retry(get_settings().db_retry_window_s, queries.finish_flow_link, url, link, state, summary)
     _stop_heartbeat(_flow_run_id())
 
@@ -533,11 +593,19 @@ def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
     url = get_settings().resolved_database_url
     link = _begin("ingest-catalog", url, None, {"manifest": manifest, "catalog": catalog})
     catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
-    summary = {"catalog": name, **ingested["counts"]}
+    _tag_flow_run(name)
+    counts = ingested["counts"]
+    summary = {"catalog": name, **counts}
     _catalog_link(url, link, catalog_id)
-    _finish(url, link, "completed", {**summary, "failures": ingested["failures"][:100]})
-    _summary_artifacts("ingest", name, ingested["counts"], ingested["failures"])
-    return {**summary, "failures": ingested["failures"]}
+    failed = counts["rejected rows"] > 0
+    _finish_link(
+        url, link, "failed" if failed else "completed", {**summary, "failures": ingested["failures"][:100]}
+    )
+    _summary_artifacts("ingest", name, counts, ingested["failures"], did_work=counts["manifest rows"] > 0)
+    return _run_result(
+        "ingest", name, {**summary, "failures": ingested["failures"]}, counts["rejected rows"],
+        counts["manifest rows"], "rows",
+    )
 
 
 def _catalog_link(url: str, link: int, catalog_id: int) -> None:
@@ -575,11 +643,18 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
             raise InputError(catalog, "no such catalog (ingest a manifest first)")
         catalog_id = found
     _catalog_link(url, link, catalog_id)
+    _tag_flow_run(name)
 
     model_name, model_version, detector = current_scoring(settings)
+    versions = {"emotion": f"{model_name} {model_version}", "cuts": detector}
     todo = queries.videos_to_score(url, catalog_id, model_name, model_version, detector)
     logger.info("catalog %s: %d videos to score with %s %s", name, len(todo), model_name, model_version)
     scored: list[ScoreOutcome] = []
+    progress = RunProgress("score", name, len(todo), versions, artifact_key=_artifact_key("score-progress", name))
+
+    def submit(video_id: int) -> Any:  # noqa: ANN401 - a Prefect future
+        progress.started(f"video {video_id}")
+        return score_video.submit(url, catalog_id, video_id, link)
 
     def collect(video_id: int, future: Any) -> None:  # noqa: ANN401
         result, exc = _result_or_error(future)
@@ -596,11 +671,12 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
                 flow_run_id=link,
             )
             result = ScoreOutcome(video_id, 0, None, None, reason)
+        if result.error is not None:
+            logger.warning("video %d failed to score: %s", video_id, result.error)
         scored.append(result)
+        progress.finished(f"video {video_id}", result.error is None)
 
-    bounded_submit(
-        lambda video_id: score_video.submit(url, catalog_id, video_id, link), todo, settings.concurrency, collect
-    )
+    bounded_submit(submit, todo, settings.concurrency, collect)
     ok = [s for s in scored if s.error is None]
     failures += [
         {"where": f"video {s.video_id}", "subject": f"video {s.video_id}", "reason": s.error}
@@ -617,10 +693,15 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         }
     )
     summary = {"catalog": name, "emotion_model": f"{model_name} {model_version}", **counts}
-    _finish(url, link, "completed", {**summary, "failures": failures[:100]})
-    _summary_artifacts("score", name, {k: v for k, v in counts.items() if v is not None}, failures)
+    _finish_link(
+        url, link, "failed" if failures else "completed", {**summary, "failures": failures[:100]}
+    )
+    did_work = bool(todo) or int(counts.get("manifest rows", 0)) > 0
+    shown = {k: v for k, v in counts.items() if v is not None}
+    _summary_artifacts("score", name, shown, failures, did_work, versions)
     logger.info("catalog %s scored: %s", name, counts)
-    return {**summary, "failures": failures}
+    total = len(todo) + int(counts.get("manifest rows", 0))
+    return _run_result("score", name, {**summary, "failures": failures}, len(failures), total, "videos and rows")
 
 
 @flow(name="soundtrack-video", **ON_END)
@@ -652,10 +733,10 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     )
     if claim is None:
         state = work.run_state(url, run_key)
-        _finish(url, link, "completed", {"video_id": video_id, "skipped": state})
+        _finish_link(url, link, "completed", {"video_id": video_id, "skipped": state})
         return {"video_id": video_id, "status": state["status"], "artifacts": state["artifacts"], "skipped": True}
     outcome = soundtrack_claimed_video(claim, job, None, link)
-    _finish(url, link, "completed", asdict(outcome))
+    _finish_link(url, link, "completed", asdict(outcome))
     return asdict(outcome)
 
 
@@ -675,6 +756,7 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     if catalog_id is None:
         raise InputError(catalog, "no such catalog (ingest a manifest first)")
     link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit})
+    _tag_flow_run(catalog)
     _require_models(settings, url, link)
     job = current_job(settings)
     reaped = reap_expired_claims(url, catalog_id)
@@ -683,6 +765,14 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
 
     owner = work.new_owner()
     outcomes: list[SoundtrackOutcome] = []
+    todo = before["pending"] if limit is None else min(limit, before["pending"])
+    progress = RunProgress(
+        "backfill", catalog, todo, job.model_versions, artifact_key=_artifact_key("backfill-progress", catalog)
+    )
+
+    def submit(claim: work.Claim) -> Any:  # noqa: ANN401 - a Prefect future
+        progress.started(f"video {claim.video_id}")
+        return soundtrack_claimed_video.submit(claim, job, catalog_id, link)
 
     def claims() -> Iterable[work.Claim]:
         taken = 0
@@ -715,11 +805,14 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
                 flow_run_id=link,
             )
             result = SoundtrackOutcome(claim.run_id, claim.video_id, "failed", {}, None, None, reason)
+        if result.status != "succeeded":
+            logger.warning("video %d (%s) failed: %s", claim.video_id, claim.source_uri, result.error)
         outcomes.append(result)
+        progress.finished(f"video {claim.video_id}", result.status == "succeeded")
 
     try:
         bounded_submit(
-            lambda claim: soundtrack_claimed_video.submit(claim, job, catalog_id, link),
+            submit,
             claims(),
             settings.concurrency,
             collect,
@@ -745,7 +838,8 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
     }
     failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
     summary = {"catalog": catalog, "job": job.fingerprint, "models": job.model_versions, **counts}
-    _finish(url, link, "completed", {**summary, "failures": failures[:100]})
-    _summary_artifacts("backfill", catalog, {k: v for k, v in counts.items() if v is not None}, failures)
+    _finish_link(url, link, "failed" if failed else "completed", {**summary, "failures": failures[:100]})
+    shown = {k: v for k, v in counts.items() if v is not None}
+    _summary_artifacts("backfill", catalog, shown, failures, bool(outcomes), job.model_versions)
     logger.info("backfill %s: %s", catalog, counts)
-    return {**summary, "failures": failures}
+    return _run_result("backfill", catalog, {**summary, "failures": failures}, len(failed), len(outcomes), "videos")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +25,12 @@ train_app = typer.Typer(help="Train a model (never run by CI).", no_args_is_help
 eval_app = typer.Typer(help="Evaluate a model and print its metrics.", no_args_is_help=True)
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Catalog-scale batch work.", no_args_is_help=True)
+metrics_app = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(metrics_app, name="metrics")
 
 err = Console(stderr=True)
 out = Console()
@@ -103,10 +106,23 @@ def user_errors() -> Iterator[None]:
 
 @contextmanager
 def stage_progress(enabled: bool) -> Iterator[Callable[[str, float], None] | None]:
+    """A rich bar per stage on a terminal; off one (logs, cron), one plain line as each stage ends."""
     if not enabled:
         yield None
         return
     from flows.soundtrack import STAGES
+
+    if not err.is_terminal:
+        started = time.monotonic()
+
+        def plain(stage: str, done: float) -> None:
+            if done >= 1.0:
+                print(f"stage {stage} done, elapsed {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+            else:
+                print(f"stage {stage} …", file=sys.stderr, flush=True)
+
+        yield plain
+        return
 
     columns = (TextColumn("[bold]{task.description:<8}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
@@ -149,7 +165,7 @@ def soundtrack(
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original)
-    with user_errors(), stage_progress(not as_json and sys.stderr.isatty()) as progress:
+    with user_errors(), stage_progress(not as_json) as progress:
         result = run_soundtrack(input, out_path, get_settings(), options, progress=progress)
     if as_json:
         print(json.dumps(result.report, indent=2))
@@ -175,7 +191,7 @@ def demo(
             err.print("building the sample video from scikit-image's photographs …")
             build_sample_video(sample_path)
         err.print(f"sample: {sample_path}")
-        with stage_progress(not as_json and sys.stderr.isatty()) as progress:
+        with stage_progress(not as_json) as progress:
             result = run_soundtrack(sample_path, out_path, settings, SoundtrackOptions(seed=seed),
                                     progress=progress)
     if as_json:
@@ -189,6 +205,7 @@ def _register() -> None:
     from flows.cli import catalog as cli_catalog
     from flows.cli import emotion as cli_emotion
     from flows.cli import music as cli_music
+    from flows.cli import ops as cli_ops
 
     train_app.command("music")(cli_music.train_music)
     train_app.command("emotion")(cli_emotion.train_emotion)
@@ -199,6 +216,8 @@ def _register() -> None:
     catalog_app.command("backfill")(cli_catalog.catalog_backfill)
     catalog_app.command("verify")(cli_catalog.catalog_verify)
     app.command("status")(cli_catalog.status)
+    metrics_app.command("serve")(cli_ops.metrics_serve)
+    app.command("dashboard")(cli_ops.dashboard)
 
 
 _register()

@@ -5,6 +5,8 @@ Argument handling and printing only; the work is in the flows (flows.catalog.flo
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +60,46 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
     return None, name
 
 
+JSON_OPTION = typer.Option("--json", help="print the result as JSON on stdout (progress stays on stderr)")
+
+
+def _run_flow(flow_fn: Callable[..., Any], *args: Any) -> dict[str, Any]:  # noqa: ANN401
+    """Run a catalog flow in this process and return its summary, Failed or not.
+
+    A Failed state that carries a summary means "finished, but videos or rows failed" (exit 3); one
+    that carries an exception is re-raised for `user_errors` (bad input 2, anything else 1).
+    """
+    from flows.cli.ops import print_progress
+
+    with print_progress():
+        state = flow_fn(*args, return_state=True)
+    from flows.ops.outcome import CatalogRunFailed
+
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, CatalogRunFailed):
+        return result.summary
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, dict):
+        raise RuntimeError(f"flow ended {state.type.value}: {state.message}")
+    return result
+
+
+def _emit(title: str, result: dict[str, Any], as_json: bool) -> None:
+    """Print the summary (table or JSON) and exit 3 when it names failures."""
+    from flows.ops.outcome import exit_code_for
+
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        _print_summary(title, result)
+    code = exit_code_for(result)
+    if code:
+        if not as_json:
+            err.print(f"{len(result['failures'])} failed (listed above); exit code {code}", highlight=False)
+        raise typer.Exit(code)
+
+
 def _print_summary(title: str, result: dict[str, Any]) -> None:
     table = Table(title=title, show_header=False)
     for key, value in result.items():
@@ -93,59 +135,91 @@ def catalog_ingest(
     manifest: Annotated[str, typer.Argument(
         help="CSV or JSONL manifest (a local file or s3://bucket/key) of local paths or s3:// URIs")],
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name (default: file name)")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds."""
+    """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds.
+
+    Exit codes: 0 all rows registered, 3 some rows rejected, 1 infrastructure failure, 2 bad input."""
     from flows.catalog.flows import ingest_catalog
 
     with _user_errors():
         path, _ = _manifest_or_name(manifest)
         if path is None:
             raise InputError(manifest, "no such manifest file")
-        result = ingest_catalog(path, catalog)
-    _print_summary(f"ingested {result['catalog']}", result)
+        result = _run_flow(ingest_catalog, path, catalog)
+    _emit(f"ingested {result['catalog']}", result, as_json)
 
 
 def catalog_score(
     manifest_or_name: Annotated[str, typer.Argument(help="a manifest to ingest and score, or a catalog name")],
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name for a manifest")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Detect cuts and score emotions for every video not yet scored by the current models."""
+    """Detect cuts and score emotions for every video not yet scored by the current models.
+
+    Exit codes: 0 all done, 3 some videos or rows failed, 1 infrastructure failure, 2 bad input."""
     from flows.catalog.flows import score_catalog
 
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
-        result = score_catalog(manifest, catalog or name)
-    _print_summary(f"scored {result['catalog']}", result)
+        result = _run_flow(score_catalog, manifest, catalog or name)
+    _emit(f"scored {result['catalog']}", result, as_json)
 
 
 def catalog_backfill(
     manifest_or_name: Annotated[str, typer.Argument(help="a catalog name, or a manifest to ingest first")],
     limit: Annotated[int | None, typer.Option(min=0, help="soundtrack at most this many videos")] = None,
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name for a manifest")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
-    """Soundtrack every video of a catalog that lacks one for the current model versions (resumable)."""
+    """Soundtrack every video of a catalog that lacks one for the current model versions (resumable).
+
+    Exit codes: 0 all done, 3 some videos (or manifest rows) failed, 1 infrastructure failure, 2 bad input."""
     from flows.catalog.flows import backfill, ingest_catalog
 
+    ingested: dict[str, Any] = {"failures": []}
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
         if manifest is not None:
-            ingested = ingest_catalog(manifest, catalog)
+            ingested = _run_flow(ingest_catalog, manifest, catalog)
             name = ingested["catalog"]
-            if ingested["failures"]:
+            if ingested["failures"] and not as_json:
                 _print_summary(f"ingested {name}", ingested)
         assert name is not None
-        result = backfill(catalog or name, limit)
-    _print_summary(f"backfill {result['catalog']}", result)
+        result = _run_flow(backfill, catalog or name, limit)
+    if ingested["failures"]:
+        result = {**result, "ingest": ingested, "failures": [*ingested["failures"], *result["failures"]]}
+    _emit(f"backfill {result['catalog']}", result, as_json)
 
 
-def status() -> None:
-    """A table of catalogs: videos, scored, soundtracked, failed, last run."""
+def status(as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False) -> None:
+    """Catalogs (videos, scored, soundtracked, failed, last run), the work queue and the model versions."""
+    from dataclasses import asdict
+
     from db.session import safe_url
     from flows.catalog.queries import catalog_status
+    from flows.ops.queries import emotion_models, queue_depth
 
     url = get_settings().resolved_database_url
     with _user_errors():
         rows = catalog_status(url)
+        queue = queue_depth(url)
+        emotion = emotion_models(url)
+    if as_json:
+        print(json.dumps(
+            {
+                "database": safe_url(url),
+                "catalogs": [asdict(r) for r in rows],
+                "queue": [asdict(q) for q in queue],
+                "models": {
+                    "soundtrack_jobs": {q.job: q.model_versions for q in queue},
+                    "emotion": [{"model": m, "version": v, "videos": n} for m, v, n in emotion],
+                },
+            },
+            indent=2,
+            default=str,
+        ))
+        return
     table = Table(title=f"catalogs in {safe_url(url)}")
     for column in ("catalog", "videos", "scored", "soundtracked", "failed", "rejected rows", "last run"):
         table.add_column(column, justify="left" if column in ("catalog", "last run") else "right")
@@ -157,6 +231,21 @@ def status() -> None:
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
     out.print(table)
+    queue_table = Table(title="work queue (soundtrack runs)")
+    for column in ("catalog", "job", "pending", "claimed", "leased", "model versions"):
+        queue_table.add_column(column, justify="right" if column in ("pending", "claimed", "leased") else "left")
+    for q in queue:
+        versions = ", ".join(f"{k}={v}" for k, v in sorted(q.model_versions.items()))
+        queue_table.add_row(q.catalog, q.job, str(q.pending), str(q.claimed), str(q.leased), versions)
+    if not queue:
+        queue_table.add_row("-", "-", "0", "0", "0", "")
+    out.print(queue_table)
+    models = Table(title="emotion models in use")
+    for column in ("model", "version", "videos scored"):
+        models.add_column(column)
+    for m, v, n in emotion:
+        models.add_row(m, v, str(n))
+    out.print(models)
 
 
 def catalog_verify(

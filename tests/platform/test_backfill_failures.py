@@ -17,6 +17,7 @@ from db.session import session_scope
 from emsync_models.music.api import DEFAULT_CHECKPOINT
 from emsync_models.video.probe import VideoProbe
 from flows.catalog.flows import backfill, current_job, ingest_catalog
+from flows.ops.outcome import CatalogRunFailed
 from flows.settings import Settings, get_settings
 from tests.platform.clips import make_clips
 
@@ -86,7 +87,9 @@ def test_backfill_records_each_failed_video_once(
         catalog, "soundtrack_claimed_video", catalog.soundtrack_claimed_video.with_options(retry_delay_seconds=0)
     )
 
-    done = backfill("mixed")
+    with pytest.raises(CatalogRunFailed, match="backfill mixed: 2 of 3 videos failed") as failed:
+        backfill("mixed")
+    done = failed.value.summary
     assert (done["processed"], done["succeeded"], done["failed"], done["remaining"]) == (3, 1, 2, 0)
     assert len(crashes) == 1 + catalog.INFRA_RETRIES, "the infrastructure failure was retried"
     job = current_job(settings).fingerprint

@@ -25,7 +25,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_db_upgrade_and_empty_status() -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "is at revision 0001" in result.output
+    assert "is at revision 0002" in result.output
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and "catalogs in sqlite" in result.output
 
@@ -59,7 +59,7 @@ def test_ingest_reports_rows_and_status_counts_them(
         + "\n"
     )
     result = runner.invoke(app, ["catalog", "ingest", str(manifest)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # rows were rejected: named below, exit 3
     assert "registered" in result.output and "not valid JSON" in result.output
     assert "unsupported URI scheme 'https'" in result.output
     status = runner.invoke(app, ["status"])

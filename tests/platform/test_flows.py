@@ -12,6 +12,7 @@ from db.models import Artifact, CatalogVideo, EmotionPrediction, Failure, FlowRu
 from db.session import session_scope
 from flows.catalog.flows import backfill, score_catalog, soundtrack_video
 from flows.catalog.queries import catalog_status
+from flows.ops.outcome import CatalogRunFailed
 from flows.settings import get_settings
 from flows.storage.store import make_store, s3_store_from_settings
 from tests.platform.clips import make_clips
@@ -45,7 +46,10 @@ def test_embedded_score_backfill_and_rerun(
         + f"{tmp_path / 'notes.txt'},ep-t,none\n"  # not a video
         + "broken,row,with,extra\n"  # malformed
     )
-    scored = score_catalog(str(manifest))
+    # Rejected rows fail the run in Prefect (over the default threshold); the summary rides on the error.
+    with pytest.raises(CatalogRunFailed) as failed:
+        score_catalog(str(manifest))
+    scored = failed.value.summary
     assert (scored["registered"], scored["scored"], scored["rejected rows"]) == (4, 4, 6)
     assert {f["where"] for f in scored["failures"]} == {f"row {n}" for n in range(6, 12)}
     assert -1 <= scored["mean valence"] <= 1 and -1 <= scored["mean arousal"] <= 1
@@ -56,8 +60,9 @@ def test_embedded_score_backfill_and_rerun(
         assert _count(session, EmotionPrediction, EmotionPrediction.scene_index == -1) == 4
         assert _count(session, Failure, Failure.stage.in_(("manifest", "register"))) == 6
 
-    again = score_catalog(str(manifest))
-    assert again["to score"] == 0, "scoring twice scores nothing new"
+    with pytest.raises(CatalogRunFailed) as failed_again:  # the same bad rows, reported again
+        score_catalog(str(manifest))
+    assert failed_again.value.summary["to score"] == 0, "scoring twice scores nothing new"
 
     done = backfill("shows")
     assert (done["processed"], done["succeeded"], done["remaining"]) == (4, 4, 0)

@@ -1,0 +1,198 @@
+"""The Prometheus exporter: one registry over the metadata database, served by `emsync metrics serve`
+and by long-lived workers (`python -m flows.catalog.deploy serve`).
+
+Counts are read from the database at each scrape (it holds the truth for every worker at once); the
+per-stage histograms are fed incrementally from runs finished since the previous scrape, so a scrape
+never rereads old runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from db.models import SUCCEEDED, utcnow
+from flows.ops import queries
+
+STAGE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class StageTimes:
+    """Histograms of per-stage seconds, fed by runs as they finish (a watermark on finished_at)."""
+
+    def __init__(self, url: str, lookback_h: float) -> None:
+        self.url = url
+        self.watermark = utcnow() - timedelta(hours=lookback_h)
+        self.lock = threading.Lock()
+        self.stage = Histogram(
+            "emsync_stage_seconds", "Seconds per soundtrack stage of finished runs", ["stage"],
+            buckets=STAGE_BUCKETS, registry=None,
+        )
+        self.total = Histogram(
+            "emsync_run_seconds", "Seconds per soundtrack run (sum of its stages)", ["status"],
+            buckets=STAGE_BUCKETS, registry=None,
+        )
+
+    def refresh(self) -> int:
+        with self.lock:
+            rows = queries.finished_runs_since(self.url, self.watermark)
+            for finished, status, timings in rows:
+                seconds = {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
+                for stage, value in seconds.items():
+                    self.stage.labels(stage=stage).observe(value)
+                if seconds:
+                    self.total.labels(status=status).observe(sum(seconds.values()))
+                self.watermark = max(self.watermark, finished)
+            return len(rows)
+
+    def collect(self) -> Iterator[Any]:
+        """Refresh from the database, then the histograms' families (refreshed first, so a scrape sees
+        every run finished before it)."""
+        self.refresh()
+        yield from self.stage.collect()
+        yield from self.total.collect()
+
+
+class CatalogCollector(Collector):
+    """Videos by state, queue depth, runs, failures, emotions, flow runs and model versions, per scrape."""
+
+    def __init__(self, url: str, stage_times: StageTimes | None = None) -> None:
+        self.url = url
+        self.stage_times = stage_times
+
+    def describe(self) -> list[Any]:
+        return []  # computed per scrape: no fixed description, and registering must not hit the database
+
+    def collect(self) -> Iterator[Any]:
+        started = time.perf_counter()
+        url = self.url
+        if self.stage_times is not None:
+            yield from self.stage_times.collect()
+
+        videos = GaugeMetricFamily(
+            "emsync_catalog_videos", "Member videos per catalog by state", labels=["catalog", "state"]
+        )
+        members = queries.members_per_catalog(url)
+        scored = queries.scored_per_catalog(url)
+        runs = queries.runs_by_status(url)
+        soundtracked: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        for catalog, _job, status, n in runs:
+            if status == SUCCEEDED:
+                soundtracked[catalog] = soundtracked.get(catalog, 0) + n
+            elif status == "failed":
+                failed[catalog] = failed.get(catalog, 0) + n
+        for catalog, n in members.items():
+            videos.add_metric([catalog, "registered"], n)
+            videos.add_metric([catalog, "scored"], scored.get(catalog, 0))
+            videos.add_metric([catalog, "soundtracked"], soundtracked.get(catalog, 0))
+            # Runs that failed for the current or an older job; `emsync status` also counts score failures.
+            videos.add_metric([catalog, "soundtrack_failed"], failed.get(catalog, 0))
+        yield videos
+
+        by_status = GaugeMetricFamily(
+            "emsync_generation_runs", "Soundtrack runs by catalog, job and status", labels=["catalog", "job", "status"]
+        )
+        jobs: set[str] = set()
+        for catalog, job, status, n in runs:
+            by_status.add_metric([catalog, job, status], n)
+            jobs.add(job)
+        yield by_status
+
+        # Monotonic counts (succeeded runs, the append-only failure log) are counters, so rate() is
+        # throughput and failure rate. Every catalog gets a series from its first scrape, so its first
+        # success or failure is an increase Prometheus can see.
+        succeeded_total = CounterMetricFamily(
+            "emsync_soundtracks_succeeded", "Soundtrack runs that succeeded, per catalog", labels=["catalog"]
+        )
+        for catalog in sorted({*members, *soundtracked}):
+            succeeded_total.add_metric([catalog], soundtracked.get(catalog, 0))
+        yield succeeded_total
+
+        failures_total = CounterMetricFamily(
+            "emsync_failures", "Failure-log lines per catalog, stage and kind (input or infra)",
+            labels=["catalog", "stage", "kind"],
+        )
+        seen: set[tuple[str, str, str]] = set()
+        for catalog, stage, kind, n in queries.failures_by_kind(url):
+            failures_total.add_metric([catalog, stage, kind], n)
+            seen.add((catalog, stage, kind))
+        for catalog in members:
+            for stage in ("soundtrack", "score", "register"):
+                for kind in ("input", "infra"):
+                    if (catalog, stage, kind) not in seen:
+                        failures_total.add_metric([catalog, stage, kind], 0)
+        yield failures_total
+
+        depth = GaugeMetricFamily(
+            "emsync_queue_depth", "Soundtrack runs waiting (pending), claimed, and claimed under a live lease",
+            labels=["catalog", "job", "state"],
+        )
+        queue = queries.queue_depth(url)
+        for row in queue:
+            depth.add_metric([row.catalog, row.job, "pending"], row.pending)
+            depth.add_metric([row.catalog, row.job, "claimed"], row.claimed)
+            depth.add_metric([row.catalog, row.job, "leased"], row.leased)
+        for catalog in set(members) - {row.catalog for row in queue}:
+            depth.add_metric([catalog, "", "pending"], 0)
+        yield depth
+
+        emotions = GaugeMetricFamily(
+            "emsync_emotion_videos", "Videos per catalog by their dominant overall emotion",
+            labels=["catalog", "model", "emotion"],
+        )
+        for catalog, model, emotion, n in queries.emotions_per_catalog(url):
+            emotions.add_metric([catalog, model, emotion], n)
+        yield emotions
+
+        job_info = InfoMetricFamily(
+            "emsync_job", "Model versions behind each soundtrack job fingerprint", labels=["job"]
+        )
+        for job, versions in queries.job_versions(url, {j for j in jobs if j}).items():
+            job_info.add_metric([job], {str(k): str(v) for k, v in versions.items()})
+        yield job_info
+        emotion_info = InfoMetricFamily("emsync_emotion_model", "Emotion models that scored videos")
+        scored_by = GaugeMetricFamily(
+            "emsync_emotion_model_videos", "Videos scored per emotion model", labels=["model", "version"]
+        )
+        for name, version, n in queries.emotion_models(url):
+            emotion_info.add_metric([], {"model": name, "version": version})
+            scored_by.add_metric([name, version], n)
+        yield emotion_info
+        yield scored_by
+
+        last = GaugeMetricFamily(
+            "emsync_flow_run_last_start_timestamp_seconds", "Start of the latest run of each flow per catalog",
+            labels=["flow", "catalog", "state"],
+        )
+        for flow, catalog, at, state in queries.last_flow_runs(url):
+            last.add_metric([flow, catalog, state], at.timestamp())
+        yield last
+
+        scrape = GaugeMetricFamily("emsync_exporter_scrape_seconds", "Seconds the last database scrape took")
+        scrape.add_metric([], time.perf_counter() - started)
+        yield scrape
+
+
+def build_registry(url: str, lookback_h: float = 24.0) -> CollectorRegistry:
+    """A registry with the catalog collector and the stage-time histograms (no process metrics)."""
+    registry = CollectorRegistry()
+    registry.register(CatalogCollector(url, StageTimes(url, lookback_h)))
+    return registry
+
+
+def serve(url: str, host: str, port: int, lookback_h: float) -> tuple[Any, int]:
+    """Start the exporter's HTTP server in a thread; returns (server, bound port)."""
+    from prometheus_client import start_http_server
+
+    registry = build_registry(url, lookback_h)
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    del thread
+    return server, int(server.server_address[1])

@@ -1,0 +1,250 @@
+"""Read-side aggregates for ops: queue depth, model versions, failures, emotions, stage times, throughput.
+
+Each query groups over an index (see migration 0002_ops_indexes) so a scrape stays cheap on a large
+catalog; none of them writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from db.models import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    Catalog,
+    CatalogVideo,
+    EmotionPrediction,
+    Failure,
+    FlowRunLink,
+    GenerationRun,
+    utcnow,
+)
+from db.session import session_scope
+from emsync_models.emotion.labels import EKMAN6
+
+NO_CATALOG = "(none)"
+
+
+def catalog_names(url: str) -> dict[int, str]:
+    with session_scope(url) as session:
+        return {int(i): str(n) for i, n in session.execute(select(Catalog.id, Catalog.name))}
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    catalog: str
+    job: str
+    model_versions: dict[str, Any]
+    pending: int
+    claimed: int  # running: a worker took it
+    leased: int  # claimed and its lease is still live (claimed - leased = expired, awaiting the reaper)
+
+
+def job_versions(url: str, fingerprints: set[str]) -> dict[str, dict[str, Any]]:
+    """The model versions behind each job fingerprint (one row per fingerprint, by index)."""
+    if not fingerprints:
+        return {}
+    with session_scope(url) as session:
+        first = (
+            select(func.min(GenerationRun.id))
+            .where(GenerationRun.job_fp.in_(sorted(fingerprints)))
+            .group_by(GenerationRun.job_fp)
+        )
+        rows = session.execute(
+            select(GenerationRun.job_fp, GenerationRun.model_versions).where(GenerationRun.id.in_(first))
+        ).all()
+    return {str(fp): dict(versions or {}) for fp, versions in rows}
+
+
+def queue_depth(url: str) -> list[QueueDepth]:
+    """Pending and claimed runs per catalog and job (model versions + parameters)."""
+    now = utcnow()
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(
+                GenerationRun.catalog_id,
+                GenerationRun.job_fp,
+                func.sum(case((GenerationRun.status == PENDING, 1), else_=0)),
+                func.sum(case((GenerationRun.status == RUNNING, 1), else_=0)),
+                func.sum(
+                    case(
+                        ((GenerationRun.status == RUNNING) & (GenerationRun.lease_expires_at > now), 1), else_=0
+                    )
+                ),
+            )
+            .where(GenerationRun.status.in_((PENDING, RUNNING)))
+            .group_by(GenerationRun.catalog_id, GenerationRun.job_fp)
+        ).all()
+    names = catalog_names(url)
+    versions = job_versions(url, {str(r[1]) for r in rows if r[1]})
+    return [
+        QueueDepth(
+            catalog=names.get(catalog_id, NO_CATALOG) if catalog_id is not None else NO_CATALOG,
+            job=str(fp or ""),
+            model_versions=versions.get(str(fp), {}),
+            pending=int(pending or 0),
+            claimed=int(claimed or 0),
+            leased=int(leased or 0),
+        )
+        for catalog_id, fp, pending, claimed, leased in rows
+    ]
+
+
+def runs_by_status(url: str) -> list[tuple[str, str, str, int]]:
+    """(catalog, job, status, count) over every soundtrack run."""
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status, func.count()).group_by(
+                GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status
+            )
+        ).all()
+    names = catalog_names(url)
+    return [
+        (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(fp or ""), str(status), int(n))
+        for c, fp, status, n in rows
+    ]
+
+
+def members_per_catalog(url: str) -> dict[str, int]:
+    with session_scope(url) as session:
+        rows = session.execute(select(CatalogVideo.catalog_id, func.count()).group_by(CatalogVideo.catalog_id)).all()
+    names = catalog_names(url)
+    counts = {name: 0 for name in names.values()}
+    counts.update({names[c]: int(n) for c, n in rows if c in names})
+    return counts
+
+
+def scored_per_catalog(url: str) -> dict[str, int]:
+    """Member videos with an overall emotion score (any model)."""
+    scored = (
+        select(EmotionPrediction.video_id).where(EmotionPrediction.scene_index == -1).distinct().subquery()
+    )
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(CatalogVideo.catalog_id, func.count())
+            .join(scored, scored.c.video_id == CatalogVideo.video_id)
+            .group_by(CatalogVideo.catalog_id)
+        ).all()
+    names = catalog_names(url)
+    return {names[c]: int(n) for c, n in rows if c in names}
+
+
+def failures_by_kind(url: str) -> list[tuple[str, str, str, int]]:
+    """(catalog, stage, kind, count) over the append-only failure log: a monotonic count."""
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(Failure.catalog_id, Failure.stage, Failure.kind, func.count()).group_by(
+                Failure.catalog_id, Failure.stage, Failure.kind
+            )
+        ).all()
+    names = catalog_names(url)
+    return [
+        (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(stage), str(kind), int(n))
+        for c, stage, kind, n in rows
+    ]
+
+
+def dominant_emotion() -> Any:  # noqa: ANN401 - a SQLAlchemy expression
+    """SQL for the label with the highest overall probability (ties: the first in EKMAN6)."""
+    probs = {label: func.coalesce(EmotionPrediction.probs[label].as_float(), -1.0) for label in EKMAN6}
+    whens = []
+    for label in EKMAN6:
+        others = [probs[label] >= probs[o] for o in EKMAN6 if o != label]
+        condition = others[0]
+        for other in others[1:]:
+            condition = condition & other
+        whens.append((condition, label))
+    return case(*whens, else_="unknown")
+
+
+def emotions_per_catalog(url: str) -> list[tuple[str, str, str, int]]:
+    """(catalog, emotion model "name version", dominant emotion, videos) over overall predictions."""
+    label = dominant_emotion().label("emotion")
+    model = (EmotionPrediction.model_name + " " + EmotionPrediction.model_version).label("model")
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(CatalogVideo.catalog_id, model, label, func.count())
+            .join(EmotionPrediction, EmotionPrediction.video_id == CatalogVideo.video_id)
+            .where(EmotionPrediction.scene_index == -1)
+            .group_by(CatalogVideo.catalog_id, model, label)
+        ).all()
+    names = catalog_names(url)
+    return [(names[c], str(m), str(e), int(n)) for c, m, e, n in rows if c in names]
+
+
+def emotion_models(url: str) -> list[tuple[str, str, int]]:
+    """(model name, version, videos scored) for every emotion model that scored something."""
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(EmotionPrediction.model_name, EmotionPrediction.model_version, func.count())
+            .where(EmotionPrediction.scene_index == -1)
+            .group_by(EmotionPrediction.model_name, EmotionPrediction.model_version)
+        ).all()
+    return [(str(a), str(b), int(n)) for a, b, n in rows]
+
+
+def finished_runs_since(url: str, since: datetime, limit: int = 50_000) -> list[tuple[datetime, str, dict[str, Any]]]:
+    """(finished at, status, stage timings) of runs finished after `since`, oldest first."""
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(GenerationRun.finished_at, GenerationRun.status, GenerationRun.timings)
+            .where(GenerationRun.finished_at > since, GenerationRun.status.in_((SUCCEEDED, FAILED)))
+            .order_by(GenerationRun.finished_at)
+            .limit(limit)
+        ).all()
+    return [(f, str(s), dict(t or {})) for f, s, t in rows]
+
+
+def last_flow_runs(url: str) -> list[tuple[str, str, datetime, str]]:
+    """(flow name, catalog, started at, state) of the latest run of each flow per catalog."""
+    with session_scope(url) as session:
+        latest = (
+            select(FlowRunLink.flow_name, FlowRunLink.catalog_id, func.max(FlowRunLink.started_at).label("at"))
+            .group_by(FlowRunLink.flow_name, FlowRunLink.catalog_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(FlowRunLink.flow_name, FlowRunLink.catalog_id, FlowRunLink.started_at, FlowRunLink.state).join(
+                latest,
+                (latest.c.flow_name == FlowRunLink.flow_name)
+                & (latest.c.at == FlowRunLink.started_at)
+                & (func.coalesce(latest.c.catalog_id, -1) == func.coalesce(FlowRunLink.catalog_id, -1)),
+            )
+        ).all()
+    names = catalog_names(url)
+    return [
+        (str(f), names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, at, str(state))
+        for f, c, at, state in rows
+    ]
+
+
+def throughput(url: str, hours: int = 24) -> list[tuple[datetime, int, int]]:
+    """(hour, succeeded, failed) soundtrack runs finished per hour over the last `hours`, oldest first."""
+    since = utcnow() - timedelta(hours=hours)
+    buckets: dict[datetime, list[int]] = {}
+    for finished, status, _ in finished_runs_since(url, since):
+        hour = finished.replace(minute=0, second=0, microsecond=0)
+        counts = buckets.setdefault(hour, [0, 0])
+        counts[0 if status == SUCCEEDED else 1] += 1
+    return [(hour, ok, bad) for hour, (ok, bad) in sorted(buckets.items())]
+
+
+def recent_failures(url: str, limit: int = 50) -> list[tuple[datetime, str, str, str, str, str]]:
+    """(when, catalog, stage, kind, subject, reason), newest first."""
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(Failure.created_at, Failure.catalog_id, Failure.stage, Failure.kind, Failure.subject, Failure.reason)
+            .order_by(Failure.id.desc())
+            .limit(limit)
+        ).all()
+    names = catalog_names(url)
+    return [
+        (at, names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(st), str(k), str(sub), str(r))
+        for at, c, st, k, sub, r in rows
+    ]

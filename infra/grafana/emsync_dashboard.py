@@ -1,0 +1,140 @@
+"""The fleet's Grafana dashboard as code (grafanalib). Regenerate the provisioned JSON with
+
+    .venv/bin/python infra/grafana/emsync_dashboard.py > infra/grafana/dashboards/emsync.json
+
+(tests/ops/test_grafana.py fails when the committed JSON is stale or names a metric the exporter lacks).
+"""
+
+from __future__ import annotations
+
+import json
+
+from grafanalib._gen import DashboardEncoder
+from grafanalib.core import (
+    Dashboard,
+    GridPos,
+    Stat,
+    Table,
+    Target,
+    Template,
+    Templating,
+    TimeSeries,
+)
+
+DATASOURCE = "Prometheus"
+CATALOG = 'catalog=~"$catalog"'
+STAGE_RATE = "sum by (stage, le) (rate(emsync_stage_seconds_bucket[15m]))"
+
+
+def _ts(title: str, exprs: dict[str, str], pos: tuple[int, int, int, int], unit: str = "short") -> TimeSeries:
+    x, y, w, h = pos
+    return TimeSeries(
+        title=title,
+        dataSource=DATASOURCE,
+        targets=[
+            Target(expr=expr, legendFormat=legend, refId=chr(65 + i)) for i, (legend, expr) in enumerate(exprs.items())
+        ],
+        unit=unit,
+        gridPos=GridPos(h=h, w=w, x=x, y=y),
+    )
+
+
+def dashboard() -> Dashboard:
+    return Dashboard(
+        title="EMSYNC catalogs",
+        uid="emsync-catalogs",
+        description="Catalog progress, failures, queue, throughput, stage times, emotions and model versions",
+        tags=["emsync"],
+        timezone="utc",
+        refresh="30s",
+        templating=Templating(
+            list=[
+                Template(
+                    name="catalog",
+                    label="catalog",
+                    query="label_values(emsync_catalog_videos, catalog)",
+                    dataSource=DATASOURCE,
+                    includeAll=True,
+                    multi=True,
+                    default="$__all",
+                )
+            ]
+        ),
+        panels=[
+            _ts(
+                "Videos by state",
+                {"{{catalog}} {{state}}": f"sum by (catalog, state) (emsync_catalog_videos{{{CATALOG}}})"},
+                (0, 0, 12, 8),
+            ),
+            _ts(
+                "Work queue",
+                {"{{catalog}} {{state}}": f"sum by (catalog, state) (emsync_queue_depth{{{CATALOG}}})"},
+                (12, 0, 12, 8),
+            ),
+            _ts(
+                "Throughput (soundtracks per minute)",
+                {
+                    "{{catalog}} succeeded": (
+                        f"sum by (catalog) (rate(emsync_soundtracks_succeeded_total{{{CATALOG}}}[5m])) * 60"
+                    ),
+                    "{{catalog}} failed": (
+                        f'sum by (catalog) (rate(emsync_failures_total{{stage="soundtrack",{CATALOG}}}[5m])) * 60'
+                    ),
+                },
+                (0, 8, 12, 8),
+            ),
+            _ts(
+                "Failures by stage and kind (per hour)",
+                {
+                    "{{catalog}} {{stage}} {{kind}}": (
+                        f"sum by (catalog, stage, kind) (increase(emsync_failures_total{{{CATALOG}}}[1h]))"
+                    )
+                },
+                (12, 8, 12, 8),
+            ),
+            _ts(
+                "Seconds per stage (p50, p95)",
+                {
+                    "{{stage}} p50": f"histogram_quantile(0.5, {STAGE_RATE})",
+                    "{{stage}} p95": f"histogram_quantile(0.95, {STAGE_RATE})",
+                },
+                (0, 16, 12, 8),
+                unit="s",
+            ),
+            _ts(
+                "Emotion distribution (videos by dominant emotion)",
+                {"{{catalog}} {{emotion}}": f"sum by (catalog, emotion) (emsync_emotion_videos{{{CATALOG}}})"},
+                (12, 16, 12, 8),
+            ),
+            _ts(
+                "Triton inference requests per second",
+                {"{{model}} {{version}}": "sum by (model, version) (rate(nv_inference_request_success[5m]))"},
+                (0, 24, 12, 8),
+                unit="reqps",
+            ),
+            Stat(
+                title="Exporter scrape seconds",
+                dataSource=DATASOURCE,
+                targets=[Target(expr="max(emsync_exporter_scrape_seconds)", refId="A")],
+                format="s",
+                gridPos=GridPos(h=8, w=4, x=12, y=24),
+            ),
+            Table(
+                title="Model versions",
+                dataSource=DATASOURCE,
+                targets=[
+                    Target(expr="emsync_job_info", format="table", instant=True, refId="A"),
+                    Target(expr="emsync_emotion_model_info", format="table", instant=True, refId="B"),
+                ],
+                gridPos=GridPos(h=8, w=8, x=16, y=24),
+            ),
+        ],
+    ).auto_panel_ids()
+
+
+def to_json() -> str:
+    return json.dumps(dashboard().to_json_data(), cls=DashboardEncoder, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(to_json(), end="")
