@@ -17,6 +17,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 
 from emsync_models.errors import InputError
@@ -126,14 +127,14 @@ def _tag_flow_run(catalog: str) -> None:
         client.update_flow_run(context.flow_run.id, tags=tags)
 
 
-def _finish(kind: str, catalog: str, result: dict[str, Any], failed: int, total: int, noun: str) -> Any:  # noqa: ANN401
+def _finish(
+    kind: str, catalog: str, result: dict[str, Any], failed: int, total: int, noun: str
+) -> dict[str, Any] | State:
     """The flow's return value: the summary, or a Failed state carrying it when too much failed.
 
     Every other item has been processed by now; Failed only tells Prefect (and the CLI's exit code) that
     the run did not do all it owed.
     """
-    from prefect.states import Failed
-
     threshold = get_settings().failure_threshold
     if exceeds_threshold(failed, total, threshold):
         message = failure_message(kind, catalog, failed, total, noun)
@@ -496,7 +497,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
 
 
 @flow(name="ingest-catalog")
-def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
+def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any] | State:
     """Register a manifest's videos in a catalog (no scoring)."""
     url = get_settings().resolved_database_url
     link = _begin("ingest-catalog", url, None, {"manifest": manifest, "catalog": catalog})
@@ -527,7 +528,7 @@ def _catalog_link(url: str, link: int, catalog_id: int) -> None:
 
 
 @flow(name="score-catalog")
-def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any]:
+def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any] | State:
     """Ingest a manifest (when given), then cut and score every member video not yet scored by the
     current emotion model and cut detector."""
     logger = get_run_logger()
@@ -649,7 +650,7 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
 
 
 @flow(name="backfill")
-def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
+def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 
     Resumable: work is claimed one video at a time from the database under a lease, so a re-run after
