@@ -605,7 +605,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     queries.finish_flow_link(
         url, link, "failed" if failures else "completed", {**summary, "failures": failures[:100]}
     )
-    did_work = bool(todo) or int(counts.get("manifest rows", 0)) > 0
+    did_work = bool(todo) or bool(failures)  # re-reading an unchanged manifest is no work
     shown = {k: v for k, v in counts.items() if v is not None}
     _summary_artifacts("score", name, shown, failures, did_work, versions)
     logger.info("catalog %s scored: %s", name, counts)
