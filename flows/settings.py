@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     metrics_lookback_h: float = Field(
         default=24.0, gt=0, description="finished runs this recent seed the stage-time histograms at exporter start"
     )
+    metrics_aggregate_ttl_s: float = Field(
+        default=60.0, ge=0,
+        description="how often (at most) the exporter recomputes the whole-catalog aggregates (scored, emotions)",
+    )
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(default=8765, ge=0, le=65535)
     dashboard_refresh_s: int = Field(default=15, ge=1, description="the dashboard page reloads itself this often")

@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         from flows.ops.metrics import serve as serve_metrics
 
         _, port = serve_metrics(settings.resolved_database_url, settings.metrics_host, settings.worker_metrics_port,
-                                settings.metrics_lookback_h)
+                                settings.metrics_lookback_h, settings.metrics_aggregate_ttl_s)
         print(f"metrics at http://{settings.metrics_host}:{port}/metrics", file=sys.stderr)
     serve(*deployments())
     return 0

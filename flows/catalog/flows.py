@@ -19,6 +19,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
@@ -132,14 +133,14 @@ def _tag_flow_run(catalog: str) -> None:
         client.update_flow_run(context.flow_run.id, tags=tags)
 
 
-def _run_result(kind: str, catalog: str, result: dict[str, Any], failed: int, total: int, noun: str) -> Any:  # noqa: ANN401
+def _run_result(
+    kind: str, catalog: str, result: dict[str, Any], failed: int, total: int, noun: str
+) -> dict[str, Any] | State:
     """The flow's return value: the summary, or a Failed state carrying it when too much failed.
 
     Every other item has been processed by now; Failed only tells Prefect (and the CLI's exit code) that
     the run did not do all it owed.
     """
-    from prefect.states import Failed
-
     threshold = get_settings().failure_threshold
     if exceeds_threshold(failed, total, threshold):
         message = failure_message(kind, catalog, failed, total, noun)
@@ -588,7 +589,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
 
 
 @flow(name="ingest-catalog", **ON_END)
-def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any]:
+def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any] | State:
     """Register a manifest's videos in a catalog (no scoring)."""
     url = get_settings().resolved_database_url
     link = _begin("ingest-catalog", url, None, {"manifest": manifest, "catalog": catalog})
@@ -619,7 +620,7 @@ def _catalog_link(url: str, link: int, catalog_id: int) -> None:
 
 
 @flow(name="score-catalog", **ON_END)
-def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any]:
+def score_catalog(manifest: str | None = None, catalog: str | None = None) -> dict[str, Any] | State:
     """Ingest a manifest (when given), then cut and score every member video not yet scored by the
     current emotion model and cut detector."""
     logger = get_run_logger()
@@ -696,7 +697,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     _finish_link(
         url, link, "failed" if failures else "completed", {**summary, "failures": failures[:100]}
     )
-    did_work = bool(todo) or int(counts.get("manifest rows", 0)) > 0
+    did_work = bool(todo) or bool(failures)  # re-reading an unchanged manifest is no work
     shown = {k: v for k, v in counts.items() if v is not None}
     _summary_artifacts("score", name, shown, failures, did_work, versions)
     logger.info("catalog %s scored: %s", name, counts)
@@ -741,7 +742,7 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
 
 
 @flow(name="backfill", **ON_END)
-def backfill(catalog: str, limit: int | None = None) -> dict[str, Any]:
+def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 
     Resumable: work is claimed one video at a time from the database under a lease, so a re-run after

@@ -73,16 +73,16 @@ def metrics_serve(
     port: Annotated[int | None, typer.Option(help="port (default: settings, 9464)")] = None,
 ) -> None:
     """Serve Prometheus metrics over the metadata database at http://HOST:PORT/metrics until stopped."""
-    from db.session import make_engine, safe_url
+    from db.session import ensure_schema, safe_url
     from flows.cli.app import user_errors
     from flows.ops.metrics import serve
 
     settings = get_settings()
     url = settings.resolved_database_url
     with user_errors():
-        make_engine(url)  # migrates on first use, so a fresh database scrapes as empty, not as an error
+        ensure_schema(url)  # a fresh database scrapes as empty, and a broken URL fails here, not per scrape
         server, bound = serve(url, host or settings.metrics_host, settings.metrics_port if port is None else port,
-                              settings.metrics_lookback_h)
+                              settings.metrics_lookback_h, settings.metrics_aggregate_ttl_s)
     err.print(f"metrics for {safe_url(url)} at http://{host or settings.metrics_host}:{bound}/metrics",
               highlight=False, soft_wrap=True)
     try:

@@ -181,9 +181,9 @@ def create_app(url: str, refresh_s: int = 15) -> Any:  # noqa: ANN401 - a FastAP
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, JSONResponse
 
-    from db.session import make_engine
+    from db.session import ensure_schema
 
-    make_engine(url)  # migrates a fresh database now, so the first page load is not an error
+    ensure_schema(url)  # a fresh database shows as empty, and a broken URL fails here, not per page load
     app = FastAPI(title="EMSYNC dashboard", docs_url=None, redoc_url=None)
 
     @app.get("/", response_class=HTMLResponse)

@@ -60,12 +60,33 @@ class StageTimes:
         yield from self.total.collect()
 
 
+class Aggregates:
+    """The two aggregates that read every member video (scored videos, emotion distribution), recomputed
+    at most every `ttl_s`: they change as slowly as scoring runs, and a scrape must stay cheap."""
+
+    def __init__(self, url: str, ttl_s: float) -> None:
+        self.url, self.ttl_s = url, ttl_s
+        self.lock = threading.Lock()
+        self.at = -float("inf")
+        self.scored: dict[str, int] = {}
+        self.emotions: list[tuple[str, str, str, int]] = []
+
+    def get(self) -> tuple[dict[str, int], list[tuple[str, str, str, int]]]:
+        with self.lock:
+            if time.monotonic() - self.at >= self.ttl_s:
+                self.scored = queries.scored_per_catalog(self.url)
+                self.emotions = queries.emotions_per_catalog(self.url)
+                self.at = time.monotonic()
+            return self.scored, self.emotions
+
+
 class CatalogCollector(Collector):
     """Videos by state, queue depth, runs, failures, emotions, flow runs and model versions, per scrape."""
 
-    def __init__(self, url: str, stage_times: StageTimes | None = None) -> None:
+    def __init__(self, url: str, stage_times: StageTimes | None = None, aggregate_ttl_s: float = 0.0) -> None:
         self.url = url
         self.stage_times = stage_times
+        self.aggregates = Aggregates(url, aggregate_ttl_s)
 
     def describe(self) -> list[Any]:
         return []  # computed per scrape: no fixed description, and registering must not hit the database
@@ -76,12 +97,13 @@ class CatalogCollector(Collector):
         if self.stage_times is not None:
             yield from self.stage_times.collect()
 
+        names = queries.catalog_names(url)
         videos = GaugeMetricFamily(
             "emsync_catalog_videos", "Member videos per catalog by state", labels=["catalog", "state"]
         )
-        members = queries.members_per_catalog(url)
-        scored = queries.scored_per_catalog(url)
-        runs = queries.runs_by_status(url)
+        members = queries.members_per_catalog(url, names)
+        scored, emotion_counts = self.aggregates.get()
+        runs = queries.runs_by_status(url, names)
         soundtracked: dict[str, int] = {}
         failed: dict[str, int] = {}
         for catalog, _job, status, n in runs:
@@ -121,7 +143,7 @@ class CatalogCollector(Collector):
             labels=["catalog", "stage", "kind"],
         )
         seen: set[tuple[str, str, str]] = set()
-        for catalog, stage, kind, n in queries.failures_by_kind(url):
+        for catalog, stage, kind, n in queries.failures_by_kind(url, names):
             failures_total.add_metric([catalog, stage, kind], n)
             seen.add((catalog, stage, kind))
         for catalog in members:
@@ -135,7 +157,7 @@ class CatalogCollector(Collector):
             "emsync_queue_depth", "Soundtrack runs waiting (pending), claimed, and claimed under a live lease",
             labels=["catalog", "job", "state"],
         )
-        queue = queries.queue_depth(url)
+        queue = queries.queue_depth(url, names)
         for row in queue:
             depth.add_metric([row.catalog, row.job, "pending"], row.pending)
             depth.add_metric([row.catalog, row.job, "claimed"], row.claimed)
@@ -148,7 +170,7 @@ class CatalogCollector(Collector):
             "emsync_emotion_videos", "Videos per catalog by their dominant overall emotion",
             labels=["catalog", "model", "emotion"],
         )
-        for catalog, model, emotion, n in queries.emotions_per_catalog(url):
+        for catalog, model, emotion, n in emotion_counts:
             emotions.add_metric([catalog, model, emotion], n)
         yield emotions
 
@@ -172,7 +194,7 @@ class CatalogCollector(Collector):
             "emsync_flow_run_last_start_timestamp_seconds", "Start of the latest run of each flow per catalog",
             labels=["flow", "catalog", "state"],
         )
-        for flow, catalog, at, state in queries.last_flow_runs(url):
+        for flow, catalog, at, state in queries.last_flow_runs(url, names):
             last.add_metric([flow, catalog, state], at.timestamp())
         yield last
 
@@ -181,18 +203,18 @@ class CatalogCollector(Collector):
         yield scrape
 
 
-def build_registry(url: str, lookback_h: float = 24.0) -> CollectorRegistry:
+def build_registry(url: str, lookback_h: float = 24.0, aggregate_ttl_s: float = 0.0) -> CollectorRegistry:
     """A registry with the catalog collector and the stage-time histograms (no process metrics)."""
     registry = CollectorRegistry()
-    registry.register(CatalogCollector(url, StageTimes(url, lookback_h)))
+    registry.register(CatalogCollector(url, StageTimes(url, lookback_h), aggregate_ttl_s))
     return registry
 
 
-def serve(url: str, host: str, port: int, lookback_h: float) -> tuple[Any, int]:
+def serve(url: str, host: str, port: int, lookback_h: float, aggregate_ttl_s: float = 0.0) -> tuple[Any, int]:
     """Start the exporter's HTTP server in a thread; returns (server, bound port)."""
     from prometheus_client import start_http_server
 
-    registry = build_registry(url, lookback_h)
+    registry = build_registry(url, lookback_h, aggregate_ttl_s)
     server, thread = start_http_server(port, addr=host, registry=registry)
     del thread
     return server, int(server.server_address[1])

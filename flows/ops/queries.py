@@ -48,21 +48,19 @@ class QueueDepth:
 
 def job_versions(url: str, fingerprints: set[str]) -> dict[str, dict[str, Any]]:
     """The model versions behind each job fingerprint (one row per fingerprint, by index)."""
-    if not fingerprints:
-        return {}
+    found: dict[str, dict[str, Any]] = {}
     with session_scope(url) as session:
-        first = (
-            select(func.min(GenerationRun.id))
-            .where(GenerationRun.job_fp.in_(sorted(fingerprints)))
-            .group_by(GenerationRun.job_fp)
-        )
-        rows = session.execute(
-            select(GenerationRun.job_fp, GenerationRun.model_versions).where(GenerationRun.id.in_(first))
-        ).all()
-    return {str(fp): dict(versions or {}) for fp, versions in rows}
+        for fp in sorted(fingerprints):
+            # Every run of a fingerprint has the same versions (they are what it fingerprints): any one will do.
+            versions = session.execute(
+                select(GenerationRun.model_versions).where(GenerationRun.job_fp == fp).limit(1)
+            ).scalar()
+            if versions is not None:
+                found[fp] = dict(versions)
+    return found
 
 
-def queue_depth(url: str) -> list[QueueDepth]:
+def queue_depth(url: str, names: dict[int, str] | None = None) -> list[QueueDepth]:
     """Pending and claimed runs per catalog and job (model versions + parameters)."""
     now = utcnow()
     with session_scope(url) as session:
@@ -81,7 +79,7 @@ def queue_depth(url: str) -> list[QueueDepth]:
             .where(GenerationRun.status.in_((PENDING, RUNNING)))
             .group_by(GenerationRun.catalog_id, GenerationRun.job_fp)
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     versions = job_versions(url, {str(r[1]) for r in rows if r[1]})
     return [
         QueueDepth(
@@ -96,7 +94,7 @@ def queue_depth(url: str) -> list[QueueDepth]:
     ]
 
 
-def runs_by_status(url: str) -> list[tuple[str, str, str, int]]:
+def runs_by_status(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
     """(catalog, job, status, count) over every soundtrack run."""
     with session_scope(url) as session:
         rows = session.execute(
@@ -104,23 +102,23 @@ def runs_by_status(url: str) -> list[tuple[str, str, str, int]]:
                 GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status
             )
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return [
         (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(fp or ""), str(status), int(n))
         for c, fp, status, n in rows
     ]
 
 
-def members_per_catalog(url: str) -> dict[str, int]:
+def members_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[str, int]:
     with session_scope(url) as session:
         rows = session.execute(select(CatalogVideo.catalog_id, func.count()).group_by(CatalogVideo.catalog_id)).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     counts = {name: 0 for name in names.values()}
     counts.update({names[c]: int(n) for c, n in rows if c in names})
     return counts
 
 
-def scored_per_catalog(url: str) -> dict[str, int]:
+def scored_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[str, int]:
     """Member videos with an overall emotion score (any model)."""
     scored = (
         select(EmotionPrediction.video_id).where(EmotionPrediction.scene_index == -1).distinct().subquery()
@@ -131,11 +129,11 @@ def scored_per_catalog(url: str) -> dict[str, int]:
             .join(scored, scored.c.video_id == CatalogVideo.video_id)
             .group_by(CatalogVideo.catalog_id)
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return {names[c]: int(n) for c, n in rows if c in names}
 
 
-def failures_by_kind(url: str) -> list[tuple[str, str, str, int]]:
+def failures_by_kind(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
     """(catalog, stage, kind, count) over the append-only failure log: a monotonic count."""
     with session_scope(url) as session:
         rows = session.execute(
@@ -143,7 +141,7 @@ def failures_by_kind(url: str) -> list[tuple[str, str, str, int]]:
                 Failure.catalog_id, Failure.stage, Failure.kind
             )
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return [
         (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(stage), str(kind), int(n))
         for c, stage, kind, n in rows
@@ -163,7 +161,7 @@ def dominant_emotion() -> Any:  # noqa: ANN401 - a SQLAlchemy expression
     return case(*whens, else_="unknown")
 
 
-def emotions_per_catalog(url: str) -> list[tuple[str, str, str, int]]:
+def emotions_per_catalog(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
     """(catalog, emotion model "name version", dominant emotion, videos) over overall predictions."""
     label = dominant_emotion().label("emotion")
     model = (EmotionPrediction.model_name + " " + EmotionPrediction.model_version).label("model")
@@ -174,7 +172,7 @@ def emotions_per_catalog(url: str) -> list[tuple[str, str, str, int]]:
             .where(EmotionPrediction.scene_index == -1)
             .group_by(CatalogVideo.catalog_id, model, label)
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return [(names[c], str(m), str(e), int(n)) for c, m, e, n in rows if c in names]
 
 
@@ -201,7 +199,7 @@ def finished_runs_since(url: str, since: datetime, limit: int = 50_000) -> list[
     return [(f, str(s), dict(t or {})) for f, s, t in rows]
 
 
-def last_flow_runs(url: str) -> list[tuple[str, str, datetime, str]]:
+def last_flow_runs(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, datetime, str]]:
     """(flow name, catalog, started at, state) of the latest run of each flow per catalog."""
     with session_scope(url) as session:
         latest = (
@@ -217,7 +215,7 @@ def last_flow_runs(url: str) -> list[tuple[str, str, datetime, str]]:
                 & (func.coalesce(latest.c.catalog_id, -1) == func.coalesce(FlowRunLink.catalog_id, -1)),
             )
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return [
         (str(f), names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, at, str(state))
         for f, c, at, state in rows
@@ -235,7 +233,9 @@ def throughput(url: str, hours: int = 24) -> list[tuple[datetime, int, int]]:
     return [(hour, ok, bad) for hour, (ok, bad) in sorted(buckets.items())]
 
 
-def recent_failures(url: str, limit: int = 50) -> list[tuple[datetime, str, str, str, str, str]]:
+def recent_failures(
+    url: str, limit: int = 50, names: dict[int, str] | None = None
+) -> list[tuple[datetime, str, str, str, str, str]]:
     """(when, catalog, stage, kind, subject, reason), newest first."""
     with session_scope(url) as session:
         rows = session.execute(
@@ -243,7 +243,7 @@ def recent_failures(url: str, limit: int = 50) -> list[tuple[datetime, str, str,
             .order_by(Failure.id.desc())
             .limit(limit)
         ).all()
-    names = catalog_names(url)
+    names = catalog_names(url) if names is None else names
     return [
         (at, names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(st), str(k), str(sub), str(r))
         for at, c, st, k, sub, r in rows

@@ -94,4 +94,6 @@ def test_failing_backfill_fires_the_alert_into_alertmanager(
         assert "100% of soundtrack runs failed" in routed["annotations"]["summary"]
     finally:
         target.unlink(missing_ok=True)
+        time.sleep(2)  # Prometheus drops the target (file SD watches the folder) before the exporter goes
         server.shutdown()
+        server.server_close()

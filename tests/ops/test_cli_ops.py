@@ -1,0 +1,71 @@
+"""`emsync status --json`, `emsync metrics serve` and plain stage lines, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from db.session import ensure_schema
+from flows.cli.app import app, stage_progress
+from flows.settings import get_settings
+from tests.ops.seed import VERSIONS, seed
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_status_json_has_queue_depth_and_model_versions() -> None:
+    ensure_schema(get_settings().resolved_database_url)
+    seed(get_settings().resolved_database_url)
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    films = next(c for c in status["catalogs"] if c["name"] == "films")
+    assert (films["videos"], films["scored"], films["soundtracked"], films["failed"]) == (4, 3, 2, 2)
+    assert status["queue"] == [
+        {"catalog": "films", "job": "job1", "model_versions": VERSIONS, "pending": 1, "claimed": 0, "leased": 0}
+    ]
+    assert status["models"]["soundtrack_jobs"] == {"job1": VERSIONS}
+    assert status["models"]["emotion"] == [{"model": "fer-mini", "version": "1", "videos": 3}]
+
+
+def test_status_table_shows_the_queue() -> None:
+    seed(get_settings().resolved_database_url)
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "work queue" in result.output and "job1" in result.output and "emotion models in use" in result.output
+
+
+def test_plain_stage_lines_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    with stage_progress(True) as progress:
+        assert progress is not None
+        progress("cuts", 0.0)
+        progress("cuts", 1.0)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "stage cuts …" and lines[1].startswith("stage cuts done, elapsed ")
+
+
+@pytest.mark.slow
+def test_metrics_serve_command(isolated_settings: Path) -> None:
+    seed(get_settings().resolved_database_url)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from flows.cli.app import app; app()", "metrics", "serve", "--port", "0"],
+        cwd=REPO, env={**os.environ, "COLUMNS": "200"}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stderr is not None
+        line = child.stderr.readline()
+        assert " at http://127.0.0.1:" in line, line
+        with urllib.request.urlopen(line.rsplit(" at ", 1)[1].strip(), timeout=60) as response:
+            text = response.read().decode()
+        assert 'emsync_catalog_videos{catalog="films",state="registered"} 4.0' in text
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
