@@ -114,7 +114,7 @@ def documents() -> list[dict[str, Any]]:
         _config_map("grafana-dashboards", dashboards),
         _deployment(
             "emsync-metrics",
-            "emsync:latest",
+            "emsync:0.1.0",
             9464,
             ["metrics", "serve", "--host", "0.0.0.0", "--port", "9464"],
             [],
