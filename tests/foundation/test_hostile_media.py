@@ -209,3 +209,19 @@ def test_plot_side_file_may_not_overwrite_the_input(tmp_path: Path) -> None:
     assert png.read_bytes() == before
     assert not (tmp_path / "in.mp4").exists()
 
+
+
+def test_a_stalled_synthesiser_is_stopped_and_fails_as_input(tmp_path: Path) -> None:
+    """A synthesiser that neither finishes nor writes is stopped at its deadline; the job's MIDI is the
+    cause (deterministic), so it is an input failure that the flows never retry."""
+    from emsync_models.render.audio import RenderOverrun, synthesize
+
+    stalled = tmp_path / "stalled-synth"
+    stalled.write_text("#!/bin/sh\nexec sleep 60\n")
+    stalled.chmod(0o755)
+    midi = _hostile_midi(tmp_path / "held.mid")
+    start = time.perf_counter()
+    with pytest.raises(RenderOverrun, match="did not finish within 1 s") as caught:
+        synthesize(str(stalled), midi, tmp_path / "none.sf2", sample_rate=8000, max_s=2.0, timeout_s=1.0)
+    assert isinstance(caught.value, InputError)
+    assert time.perf_counter() - start < 10
