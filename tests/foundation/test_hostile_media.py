@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from emsync_models.emotion.sampling import stream_media
 from emsync_models.errors import InputError
 from emsync_models.render.audio import render_midi
-from emsync_models.render.midi_file import playable_notes, write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import detect_cuts
 from emsync_models.video.probe import probe_video
@@ -124,6 +123,8 @@ def _note_spans(path: Path) -> list[tuple[int, int | None]]:
 
 
 def test_written_midi_releases_every_note_before_the_end(tmp_path: Path) -> None:
+    from emsync_models.render.midi_file import playable_notes, write_midi
+
     pm = pretty_midi.PrettyMIDI(initial_tempo=120)
     piano = pretty_midi.Instrument(program=0)
     piano.notes += [
