@@ -485,7 +485,9 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
             return
         for row in batch:  # the whole batch hit an outage after its retries
             outcomes.append(RowOutcome(row.row, row.uri, None, f"{type(exc).__name__}: {exc}"))
-            queries.record_problem(
+            with_db_retry(
+                settings.db_retry_window_s,
+                queries.record_problem,
                 url,
                 stage="register",
                 subject=row.uri,
@@ -661,7 +663,9 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         result, exc = _result_or_error(future)
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
-            queries.record_problem(
+            with_db_retry(
+                settings.db_retry_window_s,
+                queries.record_problem,
                 url,
                 stage="score",
                 subject=f"video {video_id}",

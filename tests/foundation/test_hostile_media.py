@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 from emsync_models.emotion.sampling import stream_media
 from emsync_models.errors import InputError
 from emsync_models.render.audio import render_midi
-from emsync_models.render.midi_file import playable_notes, write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import detect_cuts
 from emsync_models.video.probe import probe_video
@@ -124,6 +123,8 @@ def _note_spans(path: Path) -> list[tuple[int, int | None]]:
 
 
 def test_written_midi_releases_every_note_before_the_end(tmp_path: Path) -> None:
+    from emsync_models.render.midi_file import playable_notes, write_midi
+
     pm = pretty_midi.PrettyMIDI(initial_tempo=120)
     piano = pretty_midi.Instrument(program=0)
     piano.notes += [
@@ -209,3 +210,19 @@ def test_plot_side_file_may_not_overwrite_the_input(tmp_path: Path) -> None:
     assert png.read_bytes() == before
     assert not (tmp_path / "in.mp4").exists()
 
+
+
+def test_a_stalled_synthesiser_is_stopped_and_fails_as_input(tmp_path: Path) -> None:
+    """A synthesiser that neither finishes nor writes is stopped at its deadline; the job's MIDI is the
+    cause (deterministic), so it is an input failure that the flows never retry."""
+    from emsync_models.render.audio import RenderOverrun, synthesize
+
+    stalled = tmp_path / "stalled-synth"
+    stalled.write_text("#!/bin/sh\nexec sleep 60\n")
+    stalled.chmod(0o755)
+    midi = _hostile_midi(tmp_path / "held.mid")
+    start = time.perf_counter()
+    with pytest.raises(RenderOverrun, match="did not finish within 1 s") as caught:
+        synthesize(str(stalled), midi, tmp_path / "none.sf2", sample_rate=8000, max_s=2.0, timeout_s=1.0)
+    assert isinstance(caught.value, InputError)
+    assert time.perf_counter() - start < 10

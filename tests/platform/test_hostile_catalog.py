@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from db.models import FAILED, PENDING, RUNNING, SUCCEEDED, Artifact, Failure, FlowRunLink, GenerationRun, Video
-from db.session import session_scope, with_db_retry
+from db.session import session_scope
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
 from flows.catalog.flows import bounded_submit, ingest_catalog
@@ -332,6 +332,8 @@ class _Forwarder:
 
 def test_database_outage_is_retried_within_the_window(pg_url: str) -> None:
     from sqlalchemy.engine import make_url
+
+    from db.session import with_db_retry
 
     target = make_url(pg_url)
     proxy = _Forwarder((target.host or "127.0.0.1", int(target.port or 5432)))
