@@ -19,8 +19,13 @@ class RenderError(RuntimeError):
 
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
-                duration_s: float | None = None, target_lufs: float = -16.0) -> Path:
-    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s` and normalise loudness."""
+                duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1) -> Path:
+    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s` and normalise loudness.
+
+    `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
+    """
+    from emsync_models.threads import fluidsynth_options
+
     binary = shutil.which("fluidsynth")
     if binary is None:
         raise RenderError("fluidsynth is not installed (Debian package 'fluidsynth')")
@@ -28,8 +33,8 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
-        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-F", str(raw), str(soundfont),
-               str(midi_path)]
+        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), *fluidsynth_options(threads),
+               "-F", str(raw), str(soundfont), str(midi_path)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if done.returncode != 0 or not raw.is_file():
             raise RenderError(f"fluidsynth failed: {done.stderr.strip()[-400:]}")
