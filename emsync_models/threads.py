@@ -101,6 +101,11 @@ def onnx_session_options(threads: int | None = None) -> Any:  # noqa: ANN401 - o
     return options
 
 
+def rapidocr_thread_params(threads: int | None = None) -> dict[str, int]:
+    """RapidOCR's parameters for the same sizing (it builds its ONNX Runtime sessions itself)."""
+    return {"Global.intra_op_num_threads": threads or _applied or 1, "Global.inter_op_num_threads": 1}
+
+
 def fluidsynth_options(threads: int | None = None) -> list[str]:
     """FluidSynth command-line options for the budget (it renders on one core unless told otherwise)."""
     return ["-o", f"synth.cpu-cores={threads or _applied or 1}"]

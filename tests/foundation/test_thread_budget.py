@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from emsync_models.threads import default_threads, fluidsynth_options, thread_env, usable_cores
+from emsync_models.threads import (
+    default_threads,
+    fluidsynth_options,
+    rapidocr_thread_params,
+    thread_env,
+    usable_cores,
+)
 from flows.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +42,7 @@ def test_env_for_children_and_fluidsynth() -> None:
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
     assert env["OMP_WAIT_POLICY"] == "PASSIVE"
     assert fluidsynth_options(2) == ["-o", "synth.cpu-cores=2"]
+    assert rapidocr_thread_params(2) == {"Global.intra_op_num_threads": 2, "Global.inter_op_num_threads": 1}
 
 
 def test_apply_sets_every_pool_in_a_fresh_process() -> None:
@@ -44,15 +51,20 @@ def test_apply_sets_every_pool_in_a_fresh_process() -> None:
         "import json, numpy, torch, cv2\n"
         "from threadpoolctl import threadpool_info\n"
         "from emsync_models.threads import apply_threads, onnx_session_options\n"
+        "from emsync_models.emotion.extractors.text import load_rapidocr\n"
         "r = apply_threads(1).to_dict()\n"
         "o = onnx_session_options()\n"
+        "read = load_rapidocr()\n"
+        "ocr = dict(zip(read.__code__.co_freevars, (c.cell_contents for c in read.__closure__)))['engine']\n"
+        "r['ocr'] = [s.get_session_options().intra_op_num_threads\n"
+        "            for s in (ocr.text_det.infer.session, ocr.text_rec.session.session)]\n"
         "r.update(torch_now=torch.get_num_threads(), cv2_now=cv2.getNumThreads(),\n"
         "         blas=[p['num_threads'] for p in threadpool_info()], ort=o.intra_op_num_threads)\n"
         "print(json.dumps(r))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     import json
 
@@ -61,4 +73,5 @@ def test_apply_sets_every_pool_in_a_fresh_process() -> None:
     assert report["torch_inter_op"] == 1
     assert report["opencv"] == report["cv2_now"] == 1
     assert report["ort"] == 1
+    assert report["ocr"] == [1, 1], "RapidOCR's own ONNX Runtime sessions"
     assert report["blas_pools"] >= 1 and set(report["blas"]) == {1}
