@@ -40,6 +40,19 @@ WORKER = (
 )
 
 
+def fresh_database(base_url: str, tag: str) -> str:
+    """A new, empty database on the PostgreSQL server of `base_url`: runs must not see each other's rows."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base_url)
+    name = f"bench_{tag}_{int(time.time())}"
+    conninfo = dict(host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres")
+    with psycopg.connect(**{k: v for k, v in conninfo.items() if v is not None}, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def run_config(clips: list[Path], workers: int, database_url: str | None) -> dict:
     from sqlalchemy import func, select
 
@@ -58,7 +71,10 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
     if database_url:
-        env["EMSYNC_DATABASE_URL"] = database_url
+        env["EMSYNC_DATABASE_URL"] = (fresh_database(database_url, f"{workers}w")
+                                      if database_url.startswith("postgresql") else database_url)
+    if os.environ.get("EMSYNC_OBJECT_STORE") == "s3":  # a bucket of its own: no objects from an earlier run
+        env["EMSYNC_S3_BUCKET"] = f"emsync-bench-{workers}w-{int(time.time())}"
     os.environ.update(env)
     get_settings.cache_clear()
     dispose_engines()

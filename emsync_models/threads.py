@@ -101,9 +101,10 @@ def onnx_session_options(threads: int | None = None) -> Any:  # noqa: ANN401 - o
     return options
 
 
-def rapidocr_thread_params(threads: int | None = None) -> dict[str, int]:
-    """RapidOCR's parameters for the same sizing (it builds its ONNX Runtime sessions itself)."""
-    return {"Global.intra_op_num_threads": threads or _applied or 1, "Global.inter_op_num_threads": 1}
+def rapidocr_thread_kwargs(threads: int | None = None) -> dict[str, int]:
+    """Keyword arguments for `RapidOCR(...)` (1.4: global options as kwargs) that size its ONNX Runtime
+    sessions, which it builds itself, to the same budget."""
+    return {"intra_op_num_threads": threads or _applied or 1, "inter_op_num_threads": 1}
 
 
 def fluidsynth_options(threads: int | None = None) -> list[str]:

@@ -64,8 +64,10 @@ class SinglePass:
         self._started = False
 
     def run(self) -> SinglePass:
-        for _ in self:
-            pass
+        """Decode to the end, dropping the emotion items; nothing to do if a consumer already did."""
+        if self.cuts_s is None:
+            for _ in self:
+                pass
         return self
 
     def __iter__(self) -> Iterator[VideoFrame | AudioChunk]:

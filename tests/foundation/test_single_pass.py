@@ -57,6 +57,7 @@ def test_one_pass_feeds_emotion_and_counts_frames(clip_with_cuts: Path) -> None:
     assert sum(a.samples.size for a in audio) == pytest.approx(9.0 * 16000, rel=0.02)
     assert one.frames == 225 and one.duration_s == pytest.approx(9.0, abs=0.05)
     assert one.cuts_s == pytest.approx([3.0, 6.0], abs=0.04)
+    assert one.run() is one, "draining a finished pass decodes nothing more"
     with pytest.raises(RuntimeError):
         list(one)
 

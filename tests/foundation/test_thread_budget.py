@@ -12,7 +12,7 @@ import pytest
 from emsync_models.threads import (
     default_threads,
     fluidsynth_options,
-    rapidocr_thread_params,
+    rapidocr_thread_kwargs,
     thread_env,
     usable_cores,
 )
@@ -42,7 +42,7 @@ def test_env_for_children_and_fluidsynth() -> None:
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
     assert env["OMP_WAIT_POLICY"] == "PASSIVE"
     assert fluidsynth_options(2) == ["-o", "synth.cpu-cores=2"]
-    assert rapidocr_thread_params(2) == {"Global.intra_op_num_threads": 2, "Global.inter_op_num_threads": 1}
+    assert rapidocr_thread_kwargs(2) == {"intra_op_num_threads": 2, "inter_op_num_threads": 1}
 
 
 def test_apply_sets_every_pool_in_a_fresh_process() -> None:
