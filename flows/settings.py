@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     sample_rate: int = 44100
     loudness_lufs: float = -16.0
 
+    # thread budget: every library that spawns threads (PyTorch, OpenMP/BLAS, OpenCV, ONNX Runtime,
+    # FluidSynth, the video decoder) gets this many per job, so jobs and neighbours don't oversubscribe
+    threads: int | None = Field(default=None, ge=1, description="threads per job; default: usable cores "
+                                "divided among the jobs this machine runs (host_workers x concurrency)")
+    host_workers: int = Field(default=1, ge=1, description="worker processes sharing this machine's cores "
+                              "(infra/prefect.sh worker sets it)")
+
     # batch work
     concurrency: int = 2
     allowed_roots: list[Path] = Field(default_factory=list, description="roots manifests may read from")
@@ -103,6 +110,14 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(default=8765, ge=0, le=65535)
     dashboard_refresh_s: int = Field(default=15, ge=1, description="the dashboard page reloads itself this often")
+
+    def resolved_threads(self, jobs_in_process: int = 1) -> int:
+        """The thread budget for one job, when this process runs `jobs_in_process` jobs at once."""
+        if self.threads is not None:
+            return self.threads
+        from emsync_models.threads import default_threads, usable_cores
+
+        return default_threads(usable_cores(), self.host_workers * max(1, jobs_in_process))
 
     @property
     def resolved_database_url(self) -> str:

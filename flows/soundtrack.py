@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
+from flows.runtime import apply_thread_budget, job_threads, thread_budget_report
 from flows.settings import Settings
 from flows.storage.scratch import scratch_dir
 
@@ -111,15 +112,43 @@ def probe_input(path: Path) -> VideoProbe:
     return probe_video(path)
 
 
+def cut_config(settings: Settings) -> CutConfig:
+    return CutConfig(detector=settings.cut_detector, content_threshold=settings.content_threshold,
+                     adaptive_threshold=settings.adaptive_threshold, min_scene_len_s=settings.min_scene_len_s)
+
+
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
-    config = CutConfig(detector=settings.cut_detector, content_threshold=settings.content_threshold,
-                       adaptive_threshold=settings.adaptive_threshold, min_scene_len_s=settings.min_scene_len_s)
-    return detect_cuts(path, probe.fps, config)
+    """Cuts alone (a decode of their own); the job gets them from `decode_once` instead."""
+    return detect_cuts(path, probe.fps, cut_config(settings), threads=job_threads(settings))
+
+
+def decode_pass(source: Path, probe: VideoProbe, settings: Settings, analyzer: Any = None) -> Any:  # noqa: ANN401
+    """The video's one decode (a `SinglePass`): cuts, and the frames/audio `analyzer` samples, if any."""
+    from emsync_models.video.single_pass import SinglePass
+
+    return SinglePass(source, cut_config(settings),
+                      sample_hz=analyzer.sample_hz if analyzer is not None else None,
+                      max_side=analyzer.max_side if analyzer is not None else 640,
+                      audio=bool(analyzer is not None and analyzer.wants_audio),
+                      threads=job_threads(settings), expected_duration_s=probe.duration_s)
+
+
+def decode_once(source: Path, probe: VideoProbe, settings: Settings,
+                analyzer: Any = None) -> tuple[VideoProbe, list[float], Any]:  # noqa: ANN401
+    """Decode the video once: scene cuts, the probe checked against the decode (frame count, duration)
+    and, given an emotion analyzer, its feature tracks (None without one)."""
+    one = decode_pass(source, probe, settings, analyzer)
+    tracks = analyzer.extract(source, probe.duration_s, media=one) if analyzer is not None else None
+    one.run()  # nothing left to do if extract consumed it; decodes for the cuts if every track was cached
+    checked = replace(probe, duration_s=one.duration_s, frame_count=one.frames)
+    return checked, list(one.cuts_s), tracks
 
 
 def cut_model_version(settings: Settings) -> str:
     threshold = settings.content_threshold if settings.cut_detector == "content" else settings.adaptive_threshold
-    return f"pyscenedetect-{package_version('scenedetect')}-{settings.cut_detector}-{threshold:g}"
+    # "w256": frames analysed at PySceneDetect's auto-downscale width, scaled in the decoder (single pass)
+    return (f"pyscenedetect-{package_version('scenedetect')}-{settings.cut_detector}-{threshold:g}"
+            f"-w{CutConfig().analysis_width}")
 
 
 def user_emotion(probe: VideoProbe, cuts: list[float], valence: float, arousal: float) -> dict[str, Any]:
@@ -136,11 +165,12 @@ def emotion_trajectory(emotion: dict[str, Any]) -> tuple[tuple[float, float, flo
     return tuple((float(s["start_s"]), float(s["valence"]), float(s["arousal"])) for s in emotion["scenes"])
 
 
-def analyze_emotion(source: Path, cuts: list[float], duration_s: float, settings: Settings) -> dict[str, Any]:
+def analyze_emotion(source: Path, cuts: list[float], duration_s: float, settings: Settings,
+                    tracks: Any = None) -> dict[str, Any]:  # noqa: ANN401 - feature tracks from decode_once
     """Per-scene and overall emotion as a plain dict (the shape stored in the report and the database)."""
     from flows.inference import emotion_analyzer
 
-    result = emotion_analyzer(settings).analyze(source, cuts, duration_s)
+    result = emotion_analyzer(settings).analyze(source, cuts, duration_s, tracks=tracks)
     return video_emotion_to_dict(result)
 
 
@@ -185,7 +215,7 @@ def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: S
         raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
                          "or set EMSYNC_SOUNDFONT")
     return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.sample_rate,
-                       duration_s=duration_s, target_lufs=settings.loudness_lufs)
+                       duration_s=duration_s, target_lufs=settings.loudness_lufs, threads=job_threads(settings))
 
 
 @contextmanager
@@ -214,6 +244,8 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
 
     check_options(options)
     check_output(out, source, options.plot)
+    if thread_budget_report() is None:  # a library caller that skipped the entry points' start-up
+        apply_thread_budget(settings)
     params = job_params(settings, options)
     timings: dict[str, float] = {}
     with _timed(timings, "probe", progress):
@@ -239,16 +271,20 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
            digest: str, params: dict[str, Any], timings: dict[str, float],
            progress: Progress | None) -> SoundtrackResult:
     """Every stage after validation: cuts, emotion, music, render, mux, store, publish."""
+    from flows.inference import emotion_analyzer
     from flows.storage.persist import record_soundtrack
     from flows.storage.store import artifact_key
 
+    user_fixed = options.valence is not None and options.arousal is not None
+    # "cuts" is the one decode pass: scene detection and the emotion extractors' per-frame work;
+    # "emotion" what is left of emotion once the frames are seen (track summaries, fusion).
     with _timed(timings, "cuts", progress):
-        cuts = scene_cuts(source, probe, settings)
+        probe, cuts, tracks = decode_once(source, probe, settings, None if user_fixed else emotion_analyzer(settings))
     with _timed(timings, "emotion", progress):
         if options.valence is not None and options.arousal is not None:
             emotion = user_emotion(probe, cuts, options.valence, options.arousal)
         else:
-            emotion = analyze_emotion(source, cuts, probe.duration_s, settings)
+            emotion = analyze_emotion(source, cuts, probe.duration_s, settings, tracks=tracks)
     with _timed(timings, "music", progress):
         music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
@@ -266,7 +302,8 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
                            original_audio_gain=options.original_audio_gain)
         report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, music=music,
                               model_versions=model_versions,
-                              params=params, timings=timings, backend=settings.model_backend)
+                              params=params, timings=timings, backend=settings.model_backend,
+                              threads=thread_budget_report())
         report_path, plot_path = work / "report.json", work / "soundtrack.png"
         soundtrack_figure(emotion, cuts, probe.duration_s, music.midi, music.chord_markers_s, plot_path,
                           harmony_changes_s=music.chord_changes_s)
@@ -307,7 +344,8 @@ def _publish(built: Path, out: Path) -> None:
 
 def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: dict[str, Any],
                  music: ComposedMusic, model_versions: dict[str, str],
-                 params: dict[str, Any], timings: dict[str, float], backend: str) -> dict[str, Any]:
+                 params: dict[str, Any], timings: dict[str, float], backend: str,
+                 threads: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "input": {**probe.to_dict(), "sha256": digest},
         "cuts_s": cuts,
@@ -317,6 +355,7 @@ def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: 
                   "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s},
         "models": model_versions,
         "backend": backend,
+        "threads": threads,  # the thread budget this process ran under (flows.runtime)
         "params": params,
         "timings_s": dict(timings),
         "artifacts": {},

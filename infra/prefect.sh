@@ -62,6 +62,8 @@ worker() {
   local pool="${1:?usage: $0 worker POOL [N]}" n="${2:-1}" i
   export PREFECT_API_URL="${PREFECT_API_URL:-$(url)}"
   "$PREFECT" work-pool inspect "$pool" >/dev/null 2>&1 || "$PREFECT" work-pool create "$pool" --type process >/dev/null
+  # Thread budget: the N workers share this machine's cores (flows read it at start; EMSYNC_THREADS overrides).
+  export EMSYNC_HOST_WORKERS="${EMSYNC_HOST_WORKERS:-$n}"
   for ((i = 1; i <= n; i++)); do
     nohup "$PREFECT" worker start --pool "$pool" --name "$pool-$i" >"$PF_DIR/worker-$pool-$i.log" 2>&1 &
     echo $! >"$PF_DIR/worker-$pool-$i.pid"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,8 +111,22 @@ class EmotionAnalyzer:
         declared = getattr(self.predictor, "dims", None)
         return dict(declared) if declared else self.dims
 
-    def extract(self, video: Path, duration_s: float, progress: Progress | None = None) -> dict[str, FeatureTrack]:
-        """Feature tracks for every extractor, from the cache where possible, else one decode pass."""
+    @property
+    def sample_hz(self) -> float | None:
+        """Frames per second the frame extractors need from a decode (None: no frame extractor)."""
+        return max((e.rate_hz for e in self.extractors if e.input == "frames"), default=None)
+
+    @property
+    def wants_audio(self) -> bool:
+        return any(e.input == "audio" for e in self.extractors)
+
+    def extract(self, video: Path, duration_s: float, progress: Progress | None = None,
+                media: Iterable[VideoFrame | AudioChunk] | None = None) -> dict[str, FeatureTrack]:
+        """Feature tracks for every extractor, from the cache where possible, else one decode pass.
+
+        `media`: frames (at about `sample_hz`, long side at most `max_side`) and 16 kHz mono audio
+        decoded by the caller, e.g. a pass that also finds the scene cuts; by default this decodes.
+        """
         video = Path(video)
         if not video.is_file():
             raise InputError(video, "no such file")
@@ -128,17 +142,18 @@ class EmotionAnalyzer:
         if not todo:
             return tracks
         with self._extract_lock:
-            return self._extract_locked(video, duration_s, key, tracks, todo, progress)
+            return self._extract_locked(video, duration_s, key, tracks, todo, progress, media)
 
     def _extract_locked(self, video: Path, duration_s: float, key: str, tracks: dict[str, FeatureTrack],
-                        todo: list[Extractor], progress: Progress | None) -> dict[str, FeatureTrack]:
+                        todo: list[Extractor], progress: Progress | None,
+                        media: Iterable[VideoFrame | AudioChunk] | None = None) -> dict[str, FeatureTrack]:
         frame_ex = [e for e in todo if e.input == "frames"]
         audio_ex = [e for e in todo if e.input == "audio"]
         self.timings = {e.name: 0.0 for e in todo}
         self.cpu_timings = dict(self.timings)
         started, cpu_started = time.perf_counter(), time.process_time()
         with compute_threads(self.threads):
-            self._stream_into(video, duration_s, frame_ex, audio_ex, progress)
+            self._stream_into(video, duration_s, frame_ex, audio_ex, progress, media)
             for e in todo:
                 with self._timed(e.name):
                     tracks[e.name] = e.finish(duration_s)
@@ -160,12 +175,15 @@ class EmotionAnalyzer:
             self.cpu_timings[name] += time.process_time() - cpu
 
     def _stream_into(self, video: Path, duration_s: float, frame_ex: list[Extractor],
-                     audio_ex: list[Extractor], progress: Progress | None) -> None:
+                     audio_ex: list[Extractor], progress: Progress | None,
+                     media: Iterable[VideoFrame | AudioChunk] | None = None) -> None:
         for e in (*frame_ex, *audio_ex):
             e.begin()
         fps = max((e.rate_hz for e in frame_ex), default=1.0)
         next_due = {id(e): 0.0 for e in frame_ex}
-        for item in stream_media(video, fps, self.max_side, audio=bool(audio_ex), frames=bool(frame_ex)):
+        if media is None:
+            media = stream_media(video, fps, self.max_side, audio=bool(audio_ex), frames=bool(frame_ex))
+        for item in media:
             if isinstance(item, VideoFrame):
                 for e in frame_ex:
                     # Each extractor sees frames at its own rate out of the shared stream.
@@ -184,13 +202,15 @@ class EmotionAnalyzer:
         return pack_batch(tracks, windows, self.input_dims, STEPS)
 
     def analyze(self, video: Path, cuts_s: Sequence[float], duration_s: float,
-                progress: Progress | None = None) -> VideoEmotion:
+                progress: Progress | None = None, tracks: dict[str, FeatureTrack] | None = None) -> VideoEmotion:
+        """`tracks`: what `extract` returned for this video, when the caller extracted first."""
         video = Path(video)
         if duration_s is None or duration_s <= 0:
             duration_s = probe_duration(video)
         if duration_s <= 0:
             raise InputError(video, "has no measurable duration")
-        tracks = self.extract(video, duration_s, progress)
+        if tracks is None:
+            tracks = self.extract(video, duration_s, progress)
         windows = scene_windows(cuts_s, duration_s)
         if progress:
             progress("fuse", 0.0)

@@ -24,15 +24,21 @@ class RenderError(RuntimeError):
 
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
-                duration_s: float | None = None, target_lufs: float = -16.0) -> Path:
-    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s` and normalise loudness."""
+                duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1) -> Path:
+    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s` and normalise loudness.
+
+    `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
+    """
+    from emsync_models.threads import fluidsynth_options
+
     binary = shutil.which("fluidsynth")
     if binary is None:
         raise RenderError("fluidsynth is not installed (Debian package 'fluidsynth')")
     if not soundfont.is_file():
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
     length_s = duration_s if duration_s is not None else _midi_end_s(midi_path)
-    audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S)
+    audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S,
+                       options=fluidsynth_options(threads))
     sr = sample_rate
     if duration_s is not None:
         audio = fit_length(audio, round(duration_s * sr))
@@ -48,7 +54,7 @@ class RenderOverrun(InputError):
 
 
 def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: int, max_s: float,
-               timeout_s: float | None = None) -> np.ndarray:
+               timeout_s: float | None = None, options: list[str] | None = None) -> np.ndarray:
     """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2].
 
     A MIDI with notes that never end keeps FluidSynth rendering (and writing) forever, so the output is
@@ -60,8 +66,8 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.pcm"
         log = Path(tmp) / "fluidsynth.log"
-        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-T", "raw", "-O", "s16", "-E", "little",
-               "-F", str(raw), str(soundfont), str(midi_path)]
+        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), *(options or []),
+               "-T", "raw", "-O", "s16", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from scenedetect import AdaptiveDetector, ContentDetector, SceneManager
-from scenedetect.backends.pyav import VideoStreamAv
+from scenedetect import AdaptiveDetector, ContentDetector
 
-from emsync_models.video import safe_media
+ANALYSIS_WIDTH = 256  # PySceneDetect's DEFAULT_MIN_WIDTH: the width its auto-downscale aims for
 
 
 @dataclass(frozen=True)
@@ -18,25 +17,28 @@ class CutConfig:
     content_threshold: float = 27.0
     adaptive_threshold: float = 3.0
     min_scene_len_s: float = 0.5
+    analysis_width: int = ANALYSIS_WIDTH
 
 
-def detect_cuts(path: Path, fps: float, config: CutConfig = CutConfig()) -> list[float]:
-    """Times in seconds where a new scene starts (the first scene's start, 0, is not a cut)."""
+def make_detector(config: CutConfig, fps: float) -> ContentDetector | AdaptiveDetector:
     min_frames = max(1, round(config.min_scene_len_s * fps))
     if config.detector == "adaptive":
-        detector = AdaptiveDetector(adaptive_threshold=config.adaptive_threshold, min_scene_len=min_frames)
-    else:
-        detector = ContentDetector(threshold=config.content_threshold, min_scene_len=min_frames)
-    with open(path, "rb") as handle:
-        # PySceneDetect opens no options of ours, so the very file it will read (this handle, not the
-        # name, which could be swapped meanwhile) is first checked to be a single-file container.
-        safe_media.check_handle(path, handle)
-        video = VideoStreamAv(handle, name=path.stem)
-        manager = SceneManager()
-        manager.add_detector(detector)
-        manager.detect_scenes(video=video, show_progress=False)
-        scenes = manager.get_scene_list(start_in_scene=True)
-    return [round(start.seconds, 6) for start, _ in scenes[1:]]
+        return AdaptiveDetector(adaptive_threshold=config.adaptive_threshold, min_scene_len=min_frames)
+    return ContentDetector(threshold=config.content_threshold, min_scene_len=min_frames)
+
+
+def detect_cuts(path: Path, fps: float | None = None, config: CutConfig = CutConfig(), threads: int = 1) -> list[float]:
+    """Times in seconds where a new scene starts (the first scene's start, 0, is not a cut).
+
+    Decodes `path` on its own; the soundtrack job gets its cuts from the one decode pass instead
+    (`single_pass.SinglePass`), which this calls without the emotion sampling. `fps` is unused (the
+    stream's own rate times the frames, as PySceneDetect does) and kept for callers.
+    """
+    from emsync_models.video.single_pass import SinglePass
+
+    cuts = SinglePass(path, config, sample_hz=None, audio=False, threads=threads).run().cuts_s
+    assert cuts is not None
+    return cuts
 
 
 def scene_spans(cuts_s: list[float], duration_s: float) -> list[tuple[float, float]]:

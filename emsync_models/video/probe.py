@@ -1,14 +1,14 @@
-"""Probe and validate an input video before any expensive work starts.
+"""Probe and validate an input video before any expensive work starts, from its headers alone.
 
-Everything a later stage relies on (a decodable video stream, a positive duration, a frame rate) is
-checked here, so bad input fails in one clear line instead of deep inside a decoder.
+Everything a later stage relies on (a video stream, a positive duration, a frame rate) is checked here,
+so bad input fails in one clear line instead of deep inside a decoder. Reading headers costs
+milliseconds; the one decode pass (`single_pass`) catches damage inside the stream.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import av
 from emsync_models.video import safe_media
 
 _MIN_DURATION_S = 0.5
-_MIN_DECODED_SHARE = 0.5
 _HASH_CHUNK = 1 << 20
 
 
@@ -50,9 +49,11 @@ def content_hash(path: Path) -> str:
 
 
 def probe_video(path: Path) -> VideoProbe:
-    """Open `path`, check it is a usable video and decode its first and last frames.
+    """Read `path`'s container metadata (no frame is decoded) and check it describes a usable video.
 
-    Raises `InputError` naming the file and the problem for every kind of bad input.
+    Raises `InputError` naming the file and the problem for every kind of bad input the headers show.
+    Damage inside the stream shows only when decoding: `single_pass.SinglePass` checks the decoded frame
+    count against this probe's duration and corrects the duration from the last frame's time.
     """
     from emsync_models.errors import InputError
 
@@ -75,17 +76,10 @@ def probe_video(path: Path) -> VideoProbe:
         if fps <= 0:
             raise InputError(path, "video stream has no frame rate")
         duration_s = _duration(container, stream)
-        frames, last_t = _decode_check(path, container, stream)
-        if frames == 0:
+        frames = int(stream.frames or 0)  # 0 where the container does not store it (MPEG-TS, Matroska)
+        if duration_s <= 0 and frames == 0 and stream.duration in (None, 0):
             raise InputError(path, "video stream has no decodable frames (corrupt or zero-length)")
-        expected = duration_s * fps
-        if expected > 0 and frames < _MIN_DECODED_SHARE * expected:
-            # FFmpeg conceals damage by dropping what it can't decode; losing this much is corruption.
-            raise InputError(path, f"video stream is corrupt (decoded {frames} of ~{expected:.0f} frames)")
-        # Container headers can lie about length; the last decoded frame cannot.
-        if duration_s <= 0 or last_t is not None and abs(last_t + 1 / fps - duration_s) > 1.0:
-            duration_s = (last_t or 0.0) + 1 / fps
-        if duration_s < _MIN_DURATION_S:
+        if 0 < duration_s < _MIN_DURATION_S:
             raise InputError(path, f"video is too short ({duration_s:.2f} s; at least {_MIN_DURATION_S} s)")
         return VideoProbe(
             path=str(path),
@@ -94,7 +88,7 @@ def probe_video(path: Path) -> VideoProbe:
             fps=fps,
             width=stream.codec_context.width,
             height=stream.codec_context.height,
-            frame_count=frames,
+            frame_count=frames or round(duration_s * fps),
             video_codec=stream.codec_context.name,
             has_audio=audio is not None,
             audio_codec=audio.codec_context.name if audio else None,
@@ -109,25 +103,6 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     if container.duration is not None:
         return container.duration / av.time_base
     return 0.0
-
-
-def _decode_check(
-    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> tuple[int, float | None]:
-    """Count frames by demuxing and decode every frame, so a corrupt stream is caught now."""
-    from emsync_models.errors import InputError
-
-    frames = 0
-    last_t: float | None = None
-    time_base = stream.time_base or Fraction(1, 1)
-    try:
-        for frame in container.decode(stream):
-            frames += 1
-            if frame.pts is not None:
-                last_t = float(frame.pts * time_base)
-    except av.error.FFmpegError as exc:
-        raise InputError(path, f"video stream is corrupt ({_reason(exc)})") from None
-    return frames, last_t
 
 
 def _reason(exc: BaseException) -> str:

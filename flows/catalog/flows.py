@@ -169,7 +169,11 @@ _END = object()
 def bounded_submit(
     submit: Callable[[Any], Any], items: Iterable[Any], limit: int, on_done: Callable[[Any, Any], None]
 ) -> None:
-    """Run `submit(item)` for each item with at most `limit` in flight; `on_done(item, future)` after each."""
+    """Run `submit(item)` for each item with at most `limit` in flight; `on_done(item, future)` after each.
+
+    The next item is taken from `items` only once a slot is free: items that are claims (leases on
+    work) are then never held while they wait, and a claim's start time is the job's start time.
+    """
     inflight: list[tuple[Any, Any]] = []
 
     def drain(keep: int) -> None:
@@ -295,15 +299,15 @@ class ScoreOutcome:
 @task(name="score-video", **RETRY)
 def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> ScoreOutcome:
     """Detect cuts and score emotions for one video; idempotent (rows replaced per model version)."""
-    from flows.soundtrack import analyze_emotion, cut_model_version, probe_input, scene_cuts
+    from flows.inference import emotion_analyzer
+    from flows.soundtrack import analyze_emotion, cut_model_version, decode_once, probe_input
 
     settings = get_settings()
     content_hash, uri = queries.video_source(url, video_id, catalog_id)
     try:
         local, _ = materialize(settings, uri, expected_sha256=content_hash)
-        probe = probe_input(local)
-        cuts = scene_cuts(local, probe, settings)
-        emotion = analyze_emotion(local, cuts, probe.duration_s, settings)
+        probe, cuts, tracks = decode_once(local, probe_input(local), settings, emotion_analyzer(settings))
+        emotion = analyze_emotion(local, cuts, probe.duration_s, settings, tracks=tracks)
     except InputError as exc:
         queries.record_problem(
             url,
@@ -579,9 +583,16 @@ ON_END = {"on_failure": [_mark_flow_failed], "on_crashed": [_mark_flow_failed], 
 
 
 def _require_models(settings: Settings, url: str, link: int) -> None:
-    """Fail the flow before any work when the model server is down, and record why on its run link."""
+    """Fail the flow before any work when the model server is down, and record why on its run link.
+
+    Every flow that runs models calls this first: it is also where the process's thread budget is
+    applied, shared among the `concurrency` jobs this flow runs at once.
+    """
     from flows.inference import check_models_ready
+    from flows.runtime import apply_thread_budget
     from serving.errors import ServingUnavailable
+
+    apply_thread_budget(settings, jobs_in_process=settings.concurrency)
 
     try:
         check_models_ready(settings)
@@ -847,4 +858,5 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
     shown = {k: v for k, v in counts.items() if v is not None}
     _summary_artifacts("backfill", catalog, shown, failures, bool(outcomes), job.model_versions)
     logger.info("backfill %s: %s", catalog, counts)
-    return _run_result("backfill", catalog, {**summary, "failures": failures}, len(failed), len(outcomes), "videos")
+    result = {**summary, "failures": failures, "flow_link": link}
+    return _run_result("backfill", catalog, result, len(failed), len(outcomes), "videos")

@@ -32,6 +32,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(metrics_app, name="metrics")
 
+# Commands that run the soundtrack job in this process (catalog commands size their pools at flow start).
+JOB_COMMANDS = frozenset({"soundtrack", "demo"})
+
 err = Console(stderr=True)
 out = Console()
 
@@ -148,6 +151,16 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
     out.print(table)
+
+
+@app.callback()
+def startup(ctx: typer.Context) -> None:
+    """EMSYNC: free, automatic soundtracks for video."""
+    if ctx.invoked_subcommand in JOB_COMMANDS:
+        from flows.runtime import apply_thread_budget
+
+        with user_errors():
+            apply_thread_budget(get_settings())
 
 
 @app.command()

@@ -64,6 +64,10 @@ def test_video_without_audio_or_cuts_gets_a_soundtrack(tmp_path: Path, isolated_
     report = json.loads(result.stdout)
     assert report["cuts_s"] == []
     assert len(report["scenes"]) == 1
+    assert report["input"]["frame_count"] == 75, "the frame count the one decode pass saw"
+    # The CLI applied the thread budget at start and the report says what it was.
+    assert report["threads"]["threads"] == get_settings().resolved_threads()
+    assert report["threads"]["torch_intra_op"] == report["threads"]["threads"]
     duration, kinds = streams(out)
     assert abs(duration - 3.0) <= 0.05 and sorted(kinds) == ["audio", "video"]
 

@@ -25,11 +25,16 @@ def clip_plan(n: int) -> list[tuple[tuple[str, float], ...]]:
     return plan[:n]
 
 
-def make_clips(folder: Path, n: int, width: int = 64, height: int = 48, fps: int = 10) -> list[Path]:
-    """`n` distinct clips in `folder` (reused when already there: building them is the slow part)."""
+def make_clips(folder: Path, n: int, width: int = 64, height: int = 48, fps: int = 10,
+               stretch: float = 1.0) -> list[Path]:
+    """`n` distinct clips in `folder` (reused when already there: building them is the slow part).
+
+    `stretch` scales every scene's length (1.0: clips of 3.0-3.4 s).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"clip-{i:03d}.mp4" for i in range(n)]
-    todo = [(p, s) for p, s in zip(paths, clip_plan(n), strict=True) if not p.is_file()]
+    plan = [tuple((name, round(s * stretch, 3)) for name, s in scenes) for scenes in clip_plan(n)]
+    paths = [folder / f"clip-{i:03d}-{width}x{height}-{fps}fps-x{stretch:g}.mp4" for i in range(n)]
+    todo = [(p, s) for p, s in zip(paths, plan, strict=True) if not p.is_file()]
     # ffmpeg does the work in a subprocess: two at a time keeps both cores busy.
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda job: build_sample_video(job[0], width=width, height=height, fps=fps, scenes=job[1]), todo))

@@ -71,17 +71,17 @@ def test_backfill_records_each_failed_video_once(
     # An infrastructure failure past validation, for one video only: its cut detector crashes on every
     # try. This is the path run_soundtrack used to record by itself, under a key without model versions,
     # once per Prefect retry, beside the backfill's own record of the claimed run.
-    real_scene_cuts = soundtrack.scene_cuts
+    real_decode_pass = soundtrack.decode_pass
     crashes: list[Path] = []
     outage = True
 
-    def scene_cuts_or_crash(path: Path, probe: VideoProbe, config: Settings) -> list[float]:
+    def decode_pass_or_crash(path: Path, probe: VideoProbe, config: Settings, analyzer: object = None) -> object:
         if outage and path.resolve() == flaky.resolve():
             crashes.append(path)
             raise RuntimeError("cut detector crashed")
-        return real_scene_cuts(path, probe, config)
+        return real_decode_pass(path, probe, config, analyzer)
 
-    monkeypatch.setattr(soundtrack, "scene_cuts", scene_cuts_or_crash)
+    monkeypatch.setattr(soundtrack, "decode_pass", decode_pass_or_crash)
     # Keep the real retries (each one re-runs the job), without their exponential waits.
     monkeypatch.setattr(
         catalog, "soundtrack_claimed_video", catalog.soundtrack_claimed_video.with_options(retry_delay_seconds=0)

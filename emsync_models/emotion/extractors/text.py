@@ -51,8 +51,11 @@ def load_rapidocr() -> Callable[[np.ndarray], list[tuple[str, float]]]:
     """OCR: RGB uint8 frame -> [(text, score)]. Detection runs at the frame's own size (no upscale)."""
     from rapidocr_onnxruntime import RapidOCR
 
+    from emsync_models.threads import rapidocr_thread_kwargs
+
+    # Its ONNX Runtime sessions would otherwise take every core: size them to the process's budget.
     engine: Any = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max",
-                                   "Det.limit_side_len": 480})
+                                   "Det.limit_side_len": 480}, **rapidocr_thread_kwargs())
 
     def read(rgb: np.ndarray) -> list[tuple[str, float]]:
         result, _ = engine(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), use_cls=False)

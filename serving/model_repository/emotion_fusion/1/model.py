@@ -50,10 +50,11 @@ class TritonPythonModel:
         return auto_complete_model_config
 
     def initialize(self, args: dict) -> None:
-        import torch
+        from emsync_models.threads import apply_threads
 
         params = model_parameters(json.loads(args["model_config"]))
-        torch.set_num_threads(int(params.get("torch_threads") or 1))
+        # Each instance is its own stub process: size all of its pools (torch, OpenMP/BLAS, OpenCV) once.
+        apply_threads(int(params.get("torch_threads") or 1))
         self.predictor = load_predictor(params)
         self.input_names = [name for name, _, _ in self.predictor.input_spec()]
 

@@ -40,12 +40,12 @@ INPUTS = (protocol.DURATION_S, protocol.EMOTION, protocol.BOUNDARIES_S, protocol
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        import torch
-
         from emsync_models.music.api import load_generator
+        from emsync_models.threads import apply_threads
 
         params = model_parameters(json.loads(args["model_config"]))
-        torch.set_num_threads(int(params.get("torch_threads") or 1))
+        # Each instance is its own stub process: size all of its pools (torch, OpenMP/BLAS, OpenCV) once.
+        apply_threads(int(params.get("torch_threads") or 1))
         checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
         self.generator = load_generator(checkpoint)
         check_identity(params, self.generator.name, self.generator.version, checkpoint)
