@@ -93,7 +93,7 @@ def _lookup(word: str, lexicon: dict[str, frozenset[str]]) -> frozenset[str]:
         return lexicon[word]
     for suffix, repl in (("ied", "y"), ("ies", "y"), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
                          ("es", ""), ("s", ""), ("ly", ""), ("ness", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
             base = word[: -len(suffix)] + repl
             if base in lexicon:
                 return lexicon[base]
