@@ -61,7 +61,7 @@ SOUND_AROUSAL: tuple[tuple[int, float, float], ...] = (
     (22, 0.15, 1.0),   # spectral flux
 )
 SOUND_CONFIDENCE = 0.35
-SILENCE = 0.15              # loudness below this (about -51 dBFS) says nothing about arousal
+SILENCE = 0.15              # loudness below this (about -51 dBFS) carries no music (mode)
 TONAL_FLOOR, TONAL_FULL = 0.55, 0.8   # key-profile correlation from which mode counts as music
 MODE_GAIN = 3.0
 
@@ -143,8 +143,10 @@ class DefaultEmotionHead(nn.Module):
         z = torch.zeros(x.shape[0])
         for index, ref, gain in SOUND_AROUSAL:
             z = z + gain * (mean[:, index] - ref)
-        ev.va[:, 1] = torch.tanh(z) * audible
-        ev.va_conf[:, 1] = SOUND_CONFIDENCE * audible
+        # A silent track is evidence too (of calm); only a missing track says nothing.
+        present = (count > 0).float()
+        ev.va[:, 1] = torch.tanh(z) * present
+        ev.va_conf[:, 1] = SOUND_CONFIDENCE * present
         tonal = ((mean[:, 24] - TONAL_FLOOR) / (TONAL_FULL - TONAL_FLOOR)).clamp(0.0, 1.0) * audible
         ev.va[:, 0] = torch.tanh(MODE_GAIN * mean[:, 23]) * tonal
         ev.va_conf[:, 0] = SOUND_CONFIDENCE * tonal

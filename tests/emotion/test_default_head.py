@@ -15,7 +15,7 @@ from emsync_models.emotion.results import confidence_from_probs
 NEUTRAL_VISUAL = (0.45, 0.30, 0.0, 0.03, 0.2)   # the colour reference point: no direct cue
 
 
-def batch(face_probs=None, found=1.0, loud=0.0, motion=0.03, brightness=0.45, saturation=0.30, words=None,
+def batch(face_probs=None, found=1.0, loud=None, motion=0.03, brightness=0.45, saturation=0.30, words=None,
           word_modality="speech"):
     b = {}
     for m, dim in CORE_DIMS.items():
@@ -28,8 +28,9 @@ def batch(face_probs=None, found=1.0, loud=0.0, motion=0.03, brightness=0.45, sa
     if face_probs is not None:
         b["face"][..., :7] = np.asarray(face_probs)
         b["face"][..., 8] = found
-    b["audio"][..., 17] = loud
-    b["audio_mask"][:] = True
+    if loud is not None:   # no audio track unless a loudness is given
+        b["audio"][..., 17] = loud
+        b["audio_mask"][:] = True
     if words is not None:
         probs, valence, strength = words
         b[word_modality][0, :8, :6] = probs
@@ -72,7 +73,7 @@ def test_motion_and_loudness_raise_arousal():
     predictor = FusionPredictor.default()
     arousal = [predictor(batch(motion=m))[1][0, 1] for m in (0.0, 0.05, 0.1, 0.2)]
     assert arousal == sorted(arousal) and arousal[-1] - arousal[0] > 0.2
-    arousal = [predictor(batch(loud=v))[1][0, 1] for v in (0.2, 0.5, 0.7, 0.9)]
+    arousal = [predictor(batch(loud=v))[1][0, 1] for v in (0.0, 0.2, 0.5, 0.7, 0.9)]
     assert arousal == sorted(arousal) and arousal[-1] - arousal[0] > 0.2
 
 
