@@ -32,8 +32,8 @@ from emsync_models.emotion.mapping import DEFAULT_VA_TABLE, circumplex_coordinat
 
 CATEGORY_PRIOR = 0.25       # weight of the uniform distribution in the category pool
 VA_PRIOR = 0.1              # weight of the neutral point (0, 0) in the valence/arousal blend
-VA_TO_CATEGORY_SIGMA = 0.45  # width of the Gaussian that reads categories off a V/A point
-VA_CATEGORY_WEIGHT = 0.6    # how much a direct V/A point counts as category evidence, per unit confidence
+VA_TO_CATEGORY_SIGMA = 0.35  # width of the Gaussian that reads categories off a V/A point
+VA_CATEGORY_WEIGHT = 1.0    # how much a direct V/A point counts as category evidence, per unit confidence
 
 # Colour: Valdez, P. & Mehrabian, A. (1994). Effects of color on emotions. Journal of Experimental
 # Psychology: General 123(4), 394-409. Their regressions over Munsell brightness (B) and saturation (S):

@@ -202,6 +202,7 @@ def test_face_free_photos_differ_with_confidence(full_analyzer, tmp_path):
               f"conf {e.confidence:.3f} {e.dominant:8s} why {scene.why}")
     spread = max(max(valence) - min(valence), max(arousal) - min(arousal))
     assert spread >= 0.2
-    assert min(confidence) > 0.02 and max(confidence) > 0.05
+    # Colour alone is a weak cue, and the head says so; but it is not nothing.
+    assert min(confidence) > 0.02 and float(np.mean(confidence)) > 0.05
     assert all(s.contributions["face"]["weight"] == 0 for s in result.scenes)
     assert all(any(line.startswith("colour/motion:") for line in s.why) for s in result.scenes)
