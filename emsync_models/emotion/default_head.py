@@ -34,6 +34,7 @@ CATEGORY_PRIOR = 0.25       # weight of the uniform distribution in the category
 VA_PRIOR = 0.1              # weight of the neutral point (0, 0) in the valence/arousal blend
 VA_TO_CATEGORY_SIGMA = 0.35  # width of the Gaussian that reads categories off a V/A point
 VA_CATEGORY_WEIGHT = 1.0    # how much a direct V/A point counts as category evidence, per unit confidence
+VA_DISTINCT = 0.5           # distance from neutral at which a V/A point counts fully as category evidence
 
 # Colour: Valdez, P. & Mehrabian, A. (1994). Effects of color on emotions. Journal of Experimental
 # Psychology: General 123(4), 394-409. Their regressions over Munsell brightness (B) and saturation (S):
@@ -186,7 +187,9 @@ class DefaultEmotionHead(nn.Module):
             direct_w = direct_w + ev.va_conf
         # The direct V/A point also speaks for the categories near it.
         direct_va = direct_sum / direct_w.clamp_min(1e-8)
-        direct_conf = direct_w.mean(-1)
+        # A point near neutral names no category: its weight grows with its distance from (0, 0).
+        distinct = (direct_va.norm(dim=-1) / VA_DISTINCT).clamp(0.0, 1.0)
+        direct_conf = direct_w.mean(-1) * distinct
         va_cats = self.categories_from_va(direct_va)
         cat_sum = cat_sum + VA_CATEGORY_WEIGHT * direct_conf.unsqueeze(-1) * va_cats
         cat_w = cat_w + VA_CATEGORY_WEIGHT * direct_conf
