@@ -15,6 +15,10 @@ import pretty_midi  # noqa: E402
 _FAMILY_COLOURS = ("#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
+def _short(line: str, limit: int = 38) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration_s: float,
                       midi: pretty_midi.PrettyMIDI, chord_changes_s: Sequence[float], out: Path,
                       harmony_changes_s: Sequence[float] = ()) -> Path:
@@ -35,6 +39,11 @@ def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration
             # Confidence beside the label: a faceless scene's guess should look like a guess.
             top.text(sum(span) / 2, 1.05, f"{label} ({scene.get('confidence', 0.0):.2f})", ha="center",
                      va="bottom", fontsize=9)
+        # Why: the strongest modalities' cues, written inside the scene so a reader can check them.
+        why = scene.get("why") or []
+        if why:
+            top.text(span[0] + 0.02 * (span[1] - span[0]), -1.05, "\n".join(_short(line) for line in why[:3]),
+                     ha="left", va="bottom", fontsize=6, color="#333333", clip_on=True)
     top.plot([], [], color="#1f77b4", lw=3, label="valence")
     top.plot([], [], color="#d62728", lw=3, label="arousal")
     top.set_ylim(-1.1, 1.35)

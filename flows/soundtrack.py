@@ -179,9 +179,14 @@ def video_emotion_to_dict(result: Any) -> dict[str, Any]:  # noqa: ANN401 - Vide
         return {"probs": {k: round(float(v), 6) for k, v in e.probs.items()}, "valence": round(float(e.valence), 6),
                 "arousal": round(float(e.arousal), 6), "confidence": round(float(e.confidence), 6)}
 
+    def scene(s: Any) -> dict[str, Any]:  # noqa: ANN401
+        # Why this emotion: each modality's share and cues, and what was heard and read.
+        return {"start_s": s.start_s, "end_s": s.end_s, **estimate(s.estimate), "why": list(s.why),
+                "contributions": s.contributions, "transcript": s.transcript, "on_screen_text": s.on_screen_text}
+
     return {"source": "model", "model_name": result.model_name, "model_version": result.model_version,
-            "overall": estimate(result.overall),
-            "scenes": [{"start_s": s.start_s, "end_s": s.end_s, **estimate(s.estimate)} for s in result.scenes],
+            "overall": {**estimate(result.overall), "contributions": result.contributions},
+            "scenes": [scene(s) for s in result.scenes],
             "extractors": dict(result.extractors)}
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from emsync_models.emotion.cache import FeatureCache, content_hash
+from emsync_models.emotion.explain import explain_windows
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.fused_input import STEPS, FusedBatch, pack_batch
 from emsync_models.emotion.predictor import FusionPredictor, PredictFn
@@ -214,13 +215,18 @@ class EmotionAnalyzer:
         windows = scene_windows(cuts_s, duration_s)
         if progress:
             progress("fuse", 0.0)
-        probs, va = self.predictor(self.fused_batch(tracks, [(0.0, duration_s), *windows]))
+        all_windows = [(0.0, duration_s), *windows]
+        probs, va = self.predictor(self.fused_batch(tracks, all_windows))
         probs, va = np.asarray(probs, np.float64), np.asarray(va, np.float64)
         scene_probs, scene_va = smooth_scenes(probs[1:], va[1:], self.smoothing)
-        scenes = [SceneEmotion(a, b, estimate_from_arrays(p, v))
-                  for (a, b), p, v in zip(windows, scene_probs, scene_va, strict=True)]
+        explained = explain_windows(tracks, all_windows)
+        scenes = [SceneEmotion(a, b, estimate_from_arrays(p, v), transcript=x.transcript,
+                               on_screen_text=x.on_screen_text,
+                               contributions={m: c.to_dict() for m, c in x.contributions.items()}, why=x.why())
+                  for (a, b), p, v, x in zip(windows, scene_probs, scene_va, explained[1:], strict=True)]
         if progress:
             progress("fuse", 1.0)
         return VideoEmotion(overall=estimate_from_arrays(probs[0], va[0]), scenes=scenes,
                             model_name=self.model_name, model_version=self.model_version,
-                            extractors={e.name: e.version for e in self.extractors})
+                            extractors={e.name: e.version for e in self.extractors},
+                            contributions={m: c.to_dict() for m, c in explained[0].contributions.items()})

@@ -39,7 +39,11 @@ class FeatureCache:
             return None
         try:
             with np.load(path) as data:
-                return FeatureTrack(data["times_s"], data["values"], data["mask"])
+                spans = []
+                if "span_times" in data:
+                    spans = [(float(a), float(b), str(t)) for (a, b), t in
+                             zip(data["span_times"], data["span_texts"], strict=True)]
+                return FeatureTrack(data["times_s"], data["values"], data["mask"], spans)
         except (OSError, ValueError, KeyError):
             return None  # a torn or foreign file is recomputed, not trusted
 
@@ -50,7 +54,10 @@ class FeatureCache:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, times_s=track.times_s, values=track.values, mask=track.mask)
+                # Texts as a unicode array: loadable without pickle.
+                np.savez(f, times_s=track.times_s, values=track.values, mask=track.mask,
+                         span_times=np.asarray([(a, b) for a, b, _ in track.spans], np.float64).reshape(-1, 2),
+                         span_texts=np.asarray([t for _, _, t in track.spans], dtype=str))
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

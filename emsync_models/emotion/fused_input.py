@@ -23,7 +23,7 @@ from emsync_models.emotion.extractors.base import FeatureTrack
 STEPS = 16
 
 # Built-in modalities and their feature sizes (see each extractor's docstring for the layout).
-CORE_DIMS: dict[str, int] = {"face": 9, "visual": 5, "audio": 22, "text": 384}
+CORE_DIMS: dict[str, int] = {"face": 9, "visual": 5, "audio": 25, "text": 392, "speech": 392}
 
 FusedBatch = dict[str, np.ndarray]
 

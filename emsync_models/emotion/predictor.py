@@ -20,7 +20,7 @@ from emsync_models.emotion.default_head import DefaultEmotionHead
 from emsync_models.emotion.fused_input import CORE_DIMS, STEPS, FusedBatch, mask_key
 from emsync_models.emotion.fusion import FusionConfig, FusionTransformer
 from emsync_models.emotion.labels import EKMAN6
-from emsync_models.emotion.mapping import EKMAN6_VA
+from emsync_models.emotion.mapping import DEFAULT_VA_TABLE, circumplex_coordinates
 
 PredictFn = Callable[[FusedBatch], tuple[np.ndarray, np.ndarray]]
 
@@ -28,7 +28,8 @@ PredictFn = Callable[[FusedBatch], tuple[np.ndarray, np.ndarray]]
 OUTPUT_PROBS = "probs"
 OUTPUT_VA = "valence_arousal"
 
-DEFAULT_HEAD_VERSION = "default-face-prior/v1"
+DEFAULT_HEAD_NAME = "default-evidence"
+DEFAULT_HEAD_VERSION = "default-evidence/v2"
 
 # Common spellings of the Ekman six in other label sets (FER, VideoEmotion-8 is already Ekman + 2).
 LABEL_ALIASES: dict[str, str] = {
@@ -75,7 +76,7 @@ class FusionPredictor:
     """In-process `PredictFn`. `dims` are the modalities the head reads (others are ignored)."""
 
     def __init__(self, head: nn.Module, labels: Sequence[str], dims: dict[str, int], name: str,
-                 version: str, applies_softmax: bool) -> None:
+                 version: str, applies_softmax: bool, va_table: str = DEFAULT_VA_TABLE) -> None:
         self.head = head.eval()
         self.labels = list(labels)
         self.dims = dict(dims)
@@ -83,20 +84,23 @@ class FusionPredictor:
         self.version = version
         self.applies_softmax = applies_softmax
         self.projection = torch.from_numpy(ekman_projection(self.labels))
-        self.coords = torch.from_numpy(EKMAN6_VA.copy())
+        self.va_table = va_table
+        self.coords = torch.from_numpy(circumplex_coordinates(EKMAN6, va_table).copy())
 
     @classmethod
-    def default(cls) -> FusionPredictor:
-        dims = {m: CORE_DIMS[m] for m in ("face", "visual", "audio")}
-        return cls(DefaultEmotionHead(), EKMAN6, dims, "default-face-prior", DEFAULT_HEAD_VERSION, False)
+    def default(cls, va_table: str = DEFAULT_VA_TABLE) -> FusionPredictor:
+        """The label-free evidence head over every core modality."""
+        version = DEFAULT_HEAD_VERSION if va_table == DEFAULT_VA_TABLE else f"{DEFAULT_HEAD_VERSION}+{va_table}"
+        return cls(DefaultEmotionHead(va_table), EKMAN6, dict(CORE_DIMS), DEFAULT_HEAD_NAME, version, False,
+                   va_table)
 
     @classmethod
-    def from_checkpoint(cls, path: Path) -> FusionPredictor:
+    def from_checkpoint(cls, path: Path, va_table: str = DEFAULT_VA_TABLE) -> FusionPredictor:
         model = load_fusion_checkpoint(path)
         if not (ekman_projection(model.config.labels).max(axis=1) == 1.0).any():
             raise ValueError(f"{path}: labels {model.config.labels} share no category with Ekman-6")
         version = model.config.extra.get("version", path.stem)
-        return cls(model, model.config.labels, model.config.dims, "fusion-transformer", version, True)
+        return cls(model, model.config.labels, model.config.dims, "fusion-transformer", version, True, va_table)
 
     def input_spec(self) -> list[tuple[str, str, tuple[int, ...]]]:
         """(name, dtype, shape without batch) for every input, e.g. for a Triton config.pbtxt."""
@@ -105,18 +109,30 @@ class FusionPredictor:
             spec += [(m, "float32", (STEPS, dim)), (mask_key(m), "bool", (STEPS,))]
         return spec
 
-    @torch.inference_mode()
-    def class_probs(self, batch: FusedBatch) -> np.ndarray:
-        """Probabilities over the head's own labels [N, C]."""
+    def tensors(self, batch: FusedBatch) -> dict[str, torch.Tensor]:
         tensors = {}
         for m in self.dims:
             if m in batch:
                 tensors[m] = torch.from_numpy(np.ascontiguousarray(batch[m], np.float32))
                 tensors[mask_key(m)] = torch.from_numpy(np.ascontiguousarray(batch[mask_key(m)], bool))
-        out = self.head(**tensors)
+        return tensors
+
+    @torch.inference_mode()
+    def class_probs(self, batch: FusedBatch) -> np.ndarray:
+        """Probabilities over the head's own labels [N, C]."""
+        out = self.head(**self.tensors(batch))
+        if isinstance(out, tuple):
+            out = out[0]
         return (torch.softmax(out, -1) if self.applies_softmax else out).numpy()
 
+    @torch.inference_mode()
     def __call__(self, batch: FusedBatch) -> tuple[np.ndarray, np.ndarray]:
-        probs = torch.from_numpy(self.class_probs(batch)) @ self.projection
+        out = self.head(**self.tensors(batch))
+        # The default head blends direct valence/arousal cues itself; a classifier's V/A is the
+        # probability-weighted category point.
+        direct_va = out[1] if isinstance(out, tuple) else None
+        scores = out[0] if isinstance(out, tuple) else out
+        probs = (torch.softmax(scores, -1) if self.applies_softmax else scores) @ self.projection
         probs = probs / probs.sum(-1, keepdim=True)
-        return probs.numpy().astype(np.float32), (probs @ self.coords).numpy().astype(np.float32)
+        va = direct_va if direct_va is not None else probs @ self.coords
+        return probs.numpy().astype(np.float32), va.numpy().astype(np.float32)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,11 @@ class SceneEmotion:
     start_s: float
     end_s: float
     estimate: EmotionEstimate
+    transcript: str = ""          # what pocketsphinx heard in the scene
+    on_screen_text: str = ""      # what OCR read in the scene
+    # modality -> {"weight", "valence"?, "arousal"?, "emotion"?, "cues"}: why this emotion
+    contributions: dict[str, dict] = field(default_factory=dict)
+    why: list[str] = field(default_factory=list)   # e.g. ["speech: 'furious', 'terrified'"]
 
 
 @dataclass
@@ -36,6 +41,7 @@ class VideoEmotion:
     model_name: str
     model_version: str
     extractors: dict[str, str]   # extractor name -> version
+    contributions: dict[str, dict] = field(default_factory=dict)   # as per scene, whole video
 
 
 def confidence_from_probs(probs: np.ndarray) -> float:

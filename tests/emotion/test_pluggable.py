@@ -115,7 +115,8 @@ def test_speech_transcribes_and_embeds(whisper_dir):
 
 
 def test_build_extractors_adds_pluggables(clip_dir, tagger_dir):
-    names = [e.name for e in build_extractors(text=False, clip_weights=clip_dir, audio_tagger_weights=tagger_dir)]
+    extractors = build_extractors(text=False, speech=False, clip_weights=clip_dir, audio_tagger_weights=tagger_dir)
+    names = [e.name for e in extractors]
     assert names == ["face", "visual", "audio", "clip", "tagger"]
 
 

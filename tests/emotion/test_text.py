@@ -9,7 +9,9 @@ import skimage.data
 from emotion_media import place
 
 from emsync_models.emotion.extractors.text import OnScreenTextExtractor
+from emsync_models.emotion.labels import EKMAN6
 from emsync_models.emotion.sampling import VideoFrame
+from emsync_models.emotion.words import EVIDENCE_DIM
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +32,12 @@ def test_reads_caption_and_embeds_it(extractor):
     track = extractor.finish(2.0)
     assert track.mask.tolist() == [True, False]
     assert "HAPPY" in extractor._texts[0].upper()
-    emb = track.values[0]
+    assert track.spans and "HAPPY" in track.spans[0][2].upper() and track.texts_between(0.0, 1.0)
+    evidence, emb = track.values[0, :EVIDENCE_DIM], track.values[0, EVIDENCE_DIM:]
     assert emb.shape == (384,) and np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-3)
-    happy, sad = extractor.encoder(["happy birthday", "funeral, rest in peace"])
+    happy, sad = extractor.words.encoder(["happy birthday", "funeral, rest in peace"])
     assert float(emb @ happy) > float(emb @ sad)
+    assert EKMAN6[int(evidence[:6].argmax())] == "joy" and evidence[6] > 0.3 and evidence[7] > 0.3
 
 
 def test_unchanged_frames_reuse_the_last_read(extractor):

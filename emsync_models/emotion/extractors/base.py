@@ -8,7 +8,7 @@ FeatureTrack: one feature vector per time step plus a mask saying which steps ca
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -23,22 +23,36 @@ class FeatureTrack:
     times_s float32 [T]    step centre times in seconds, increasing
     values  float32 [T, D] features (zeros where mask is False)
     mask    bool    [T]    True where the step carries evidence
+    spans   [(start_s, end_s, text)]  what was read or heard, for the report (words extractors only)
     """
 
     times_s: np.ndarray
     values: np.ndarray
     mask: np.ndarray
+    spans: list[tuple[float, float, str]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, dim: int) -> FeatureTrack:
         return cls(np.zeros(0, np.float32), np.zeros((0, dim), np.float32), np.zeros(0, bool))
 
     @classmethod
-    def from_rows(cls, times: list[float], rows: list[np.ndarray], mask: list[bool], dim: int) -> FeatureTrack:
+    def from_rows(cls, times: list[float], rows: list[np.ndarray], mask: list[bool], dim: int,
+                  spans: list[tuple[float, float, str]] | None = None) -> FeatureTrack:
         if not times:
-            return cls.empty(dim)
+            return cls(*cls.empty(dim).arrays(), list(spans or []))
         return cls(np.asarray(times, np.float32), np.stack(rows).astype(np.float32).reshape(len(times), dim),
-                   np.asarray(mask, bool))
+                   np.asarray(mask, bool), list(spans or []))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.times_s, self.values, self.mask
+
+    def texts_between(self, start_s: float, end_s: float) -> list[str]:
+        """Distinct span texts whose middle falls in [start_s, end_s), in time order."""
+        out: list[str] = []
+        for a, b, text in sorted(self.spans):
+            if start_s <= (a + b) / 2 < end_s and text and text not in out:
+                out.append(text)
+        return out
 
 
 class Extractor(ABC):

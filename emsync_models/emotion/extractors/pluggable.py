@@ -171,11 +171,13 @@ class AudioTaggerExtractor(_BlockAudio):
 class SpeechExtractor(_BlockAudio):
     """dim 384: Whisper transcribes each 30 s block (greedy), MiniLM embeds the transcript.
 
+    Its modality is "whisper", beside (not instead of) the built-in pocketsphinx "speech" modality.
+
     Greedy decoding is written out here rather than using `generate`, whose Whisper variant expects
     language/task tables that only the official checkpoints' generation configs carry.
     """
 
-    name = "speech"
+    name = "whisper"
     dim = MINILM_DIM
 
     def __init__(self, model: Any, processor: Any, version: str, encoder: TextEncoder | None = None,

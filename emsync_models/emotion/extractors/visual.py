@@ -1,8 +1,8 @@
-"""Low-level visual affect cues per second: brightness, saturation, colour warmth, motion, cut rate.
+"""Low-level visual affect cues per sample: brightness, saturation, colour warmth, motion, cut rate.
 
-These are the cues film studies tie to arousal and valence (bright, saturated, warm, fast-cut,
-high-motion footage reads as more aroused/positive). All are computed on a thumbnail, so they cost
-almost nothing next to decoding.
+Brightness and saturation feed Valdez & Mehrabian's (1994) pleasure/arousal regressions, warmth and
+motion/cut rate feed arousal (see `default_head` for the citations). All are computed on a thumbnail,
+so they cost almost nothing next to decoding.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class VisualAffectExtractor(Extractor):
     """
 
     name = "visual"
-    version = "visual-affect/v2"
+    version = "visual-affect/v3"
     dim = 5
     input = "frames"
 
@@ -53,6 +53,8 @@ class VisualAffectExtractor(Extractor):
             motion = float(min(1.0, 4.0 * np.abs(grey - self._prev_grey).mean()))
             distance = cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA)
             cut = 1.0 if distance > CUT_HIST_DISTANCE else 0.0
+            if cut:
+                motion = 0.0   # a cut is counted as a cut; as motion it would inflate short scenes
         self._prev_grey, self._prev_hist = grey, hist
         row = np.array([hsv[..., 2].mean() / 255.0, hsv[..., 1].mean() / 255.0,
                         (rgbf[..., 0] - rgbf[..., 2]).mean(), motion, cut * self.rate_hz], np.float32)

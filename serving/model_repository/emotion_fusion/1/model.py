@@ -34,7 +34,9 @@ def load_predictor(params: dict[str, str]):  # noqa: ANN201 - FusionPredictor, i
     from emsync_models.emotion.predictor import FusionPredictor
 
     checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
-    predictor = FusionPredictor.default() if checkpoint is None else FusionPredictor.from_checkpoint(checkpoint)
+    va_table = params.get("va_table") or "reference"   # category -> valence/arousal coordinates
+    predictor = (FusionPredictor.default(va_table) if checkpoint is None
+                 else FusionPredictor.from_checkpoint(checkpoint, va_table))
     check_identity(params, predictor.name, predictor.version, checkpoint)
     return predictor
 

@@ -1,0 +1,120 @@
+"""Speech: voice-activity segments (pocketsphinx's WebRTC-style endpointer) transcribed offline by
+pocketsphinx 5 with the English acoustic model, dictionary and language model inside its wheel.
+
+Audio streams in; each finished speech segment is decoded at once, so memory holds one segment
+(capped at `max_segment_s`). A transcript becomes a words feature row (`WordFeatures`: NRC + VADER +
+MiniLM prototypes, then the MiniLM embedding), repeated on every second the segment covers so that
+the scenes it overlaps see it; the (start, end, transcript) spans go to the report.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
+from emsync_models.emotion.extractors.text import MINILM_DIM, TextEncoder, WordFeatures
+from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
+from emsync_models.emotion.words import EVIDENCE_DIM
+
+
+class SpeechExtractor(Extractor):
+    """dim 392 (as on-screen text): per second covered by speech, the evidence and embedding of its
+    segment's transcript; masked elsewhere."""
+
+    name = "speech"
+    version = "pocketsphinx-5.1.1-en-us/minilm-l6-v2/words-v1"
+    dim = EVIDENCE_DIM + MINILM_DIM
+    input = "audio"
+
+    def __init__(self, encoder: TextEncoder | None = None, words: WordFeatures | None = None,
+                 vad_mode: int = 3, max_segment_s: float = 20.0, min_segment_s: float = 0.3) -> None:
+        import pocketsphinx
+
+        self._ps = pocketsphinx
+        self.words = words or WordFeatures(encoder)
+        self.decoder = pocketsphinx.Decoder(loglevel="FATAL")
+        self.vad_mode = vad_mode
+        self.max_segment_s = max_segment_s
+        self.min_segment_s = min_segment_s
+        self.begin()
+
+    def begin(self) -> None:
+        # Aggressive VAD mode: music and effects under a film's speech should not open segments.
+        self._endpointer = self._ps.Endpointer(vad_mode=self.vad_mode, sample_rate=AUDIO_RATE)
+        self._pending = b""
+        self._speech: list[bytes] = []
+        self._segments: list[tuple[float, float, str]] = []
+        self._consumed_s = 0.0
+        self._seg_start = 0.0
+        self._split_at = 0.0
+
+    def add(self, item: VideoFrame | AudioChunk) -> None:
+        assert isinstance(item, AudioChunk)
+        pcm = (np.clip(item.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        data = self._pending + pcm
+        n = self._endpointer.frame_bytes
+        whole = len(data) // n * n
+        for i in range(0, whole, n):
+            self._frame(data[i:i + n])
+        self._pending = data[whole:]
+
+    def _frame(self, frame: bytes) -> None:
+        ep = self._endpointer
+        speech = ep.process(frame)
+        self._consumed_s += ep.frame_length
+        if speech is None:
+            return
+        if not self._speech:
+            # A segment continuing after a forced split starts where the split was.
+            self._seg_start = max(ep.speech_start, self._split_at)
+        self._speech.append(speech)
+        if not ep.in_speech:
+            self._close(self._seg_start, ep.speech_end)
+        elif len(self._speech) * ep.frame_length >= self.max_segment_s:
+            # A monologue or a speech-like bed would grow without bound: decode what we have.
+            self._split_at = self._consumed_s
+            self._close(self._seg_start, self._consumed_s)
+
+    def _close(self, start: float, end: float) -> None:
+        pcm = b"".join(self._speech)
+        self._speech = []
+        if end - start < self.min_segment_s or not pcm:
+            return
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        text = hyp.hypstr.strip() if hyp is not None else ""
+        # Filler and noise tokens (<sil>, [NOISE], ++UH++) are not words.
+        text = " ".join(w for w in text.split() if w.isalpha() or "'" in w)
+        if text:
+            self._segments.append((float(start), float(end), text))
+
+    def transcript(self) -> list[tuple[float, float, str]]:
+        return list(self._segments)
+
+    def finish(self, duration_s: float) -> FeatureTrack:
+        ep = self._endpointer
+        if self._pending:
+            speech = ep.end_stream(self._pending)
+            if speech is not None:
+                self._speech.append(speech)
+            self._pending = b""
+        if self._speech:
+            self._close(self._seg_start, self._consumed_s)
+        rows_by_text = self.words.rows([t for _, _, t in self._segments])
+        seconds = max(1, math.ceil(max(duration_s, self._segments[-1][1] if self._segments else 0.0)))
+        values = np.zeros((seconds, self.dim), np.float32)
+        mask = np.zeros(seconds, bool)
+        for start, end, text in self._segments:
+            first, last = int(start), max(int(start), math.ceil(end) - 1)
+            for s in range(first, min(last, seconds - 1) + 1):
+                # A second shared by two segments keeps the one with stronger evidence.
+                row = rows_by_text[text]
+                if not mask[s] or row[EVIDENCE_DIM - 1] > values[s, EVIDENCE_DIM - 1]:
+                    values[s] = row
+                mask[s] = True
+        times = np.arange(seconds, dtype=np.float32) + 0.5
+        return FeatureTrack(times, values, mask, self.transcript())
