@@ -143,7 +143,8 @@ def chart_for(spec: PieceSpec, prog: Progression, fam: GrooveFamily,
     for _ in range(n_end):
         bars.append((spec.end, tonic_b, (i_chord,), None, "end"))
 
-    lines = [f"// {spec.id}", f"Tempo {spec.tempo_bpm}"]
+    # MMA draws random volumes, skips and voicings: seeding it makes a piece a function of its spec.
+    lines = [f"// {spec.id}", f"RndSeed {spec.program_seed % 1_000_003}", f"Tempo {spec.tempo_bpm}"]
     chords: list[ChartChord] = []
     sections: list[Section] = []
     keys = [KeyChange(0.0, tonic_a, prog.mode)]

@@ -261,7 +261,7 @@ def harmonise(melody: list[tuple[float, float, int]], mode: str, n_slots: int, s
         if q in ("7", "m7"):
             emit[:, j] -= 0.15
     trans = np.array([[_MOTION_BONUS[(b[0] - a[0]) % 12] for b in cands] for a in cands])
-    trans[np.arange(n), np.arange(n)] = 0.8  # holding a chord is the commonest move
+    trans[np.arange(n), np.arange(n)] = 0.25  # holding a chord is common, but a tune moves its harmony
     score = emit[0] + np.where(np.arange(n) == 0, 1.0, 0.0)
     back = np.zeros((n_slots, n), dtype=np.int64)
     for s in range(1, n_slots):

@@ -16,6 +16,7 @@ def build_music(
     limit: int = typer.Option(20000, help="pieces to build"),
     workers: int = typer.Option(2, help="worker processes"),
     seed: int = typer.Option(0, help="seed: the same seed and limit build the same corpus"),
+    families: str = typer.Option("", help="comma-separated MMA groove families to use (default: all)"),
 ) -> None:
     """Build the v2 music corpus: MMA grooves x real progressions, with exact chord/grid/tempo labels."""
     from flows.cli.app import fail
@@ -32,7 +33,8 @@ def build_music(
             bar.update(tasks[stage], completed=done)
 
         try:
-            summary = build_corpus(out, limit, workers=workers, seed=seed, progress=progress)
+            chosen = [f.strip() for f in families.split(",") if f.strip()] or None
+            summary = build_corpus(out, limit, workers=workers, seed=seed, progress=progress, families=chosen)
         except BuildError as exc:
             raise fail(str(exc), 2) from None
     reasons = ", ".join(f"{k} x{v}" for k, v in summary.failures.most_common(5))

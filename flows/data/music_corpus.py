@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -420,8 +420,9 @@ def find_mma() -> str:
 
 
 def build_corpus(out: Path, limit: int, workers: int = 2, seed: int = 0, stdlib: Path = DEFAULT_STDLIB,
-                 progress: Callable[[str, int, int], None] | None = None) -> BuildSummary:
-    """Build (or resume) a corpus of `limit` pieces in `out`."""
+                 progress: Callable[[str, int, int], None] | None = None,
+                 families: Sequence[str] | None = None) -> BuildSummary:
+    """Build (or resume) a corpus of `limit` pieces in `out` (`families`: only these groove families)."""
     if limit < 1:
         raise BuildError(f"--limit must be >= 1, got {limit}")
     if workers < 1:
@@ -431,9 +432,15 @@ def build_corpus(out: Path, limit: int, workers: int = 2, seed: int = 0, stdlib:
     out.mkdir(parents=True, exist_ok=True)
     (out / "midi").mkdir(exist_ok=True)
     (out / "labels").mkdir(exist_ok=True)
-    params = {"seed": seed, "limit": limit, "format": FORMAT_VERSION, "stdlib": str(stdlib)}
+    params = {"seed": seed, "limit": limit, "format": FORMAT_VERSION, "stdlib": str(stdlib),
+              "families": sorted(families) if families else "all"}
     _check_params(out, params)
     all_families = groove_families(load_groove_library(stdlib))
+    if families:
+        unknown = sorted(set(families) - set(all_families))
+        if unknown:
+            raise BuildError(f"unknown groove families {unknown}; see {stdlib}")
+        all_families = {k: v for k, v in all_families.items() if k in set(families)}
     rhythm = audition_grooves(out, all_families, mma, workers, progress)
     families = {k: f for k, f in ((k, playable(f, rhythm)) for k, f in all_families.items()) if f is not None}
     two_chord = frozenset(g for g, r in rhythm.items() if r == "half")
