@@ -164,7 +164,8 @@ def chart_for(spec: PieceSpec, prog: Progression, fam: GrooveFamily,
                 keys.append(KeyChange(beat, tonic_b, prog.mode))
         if groove != prev_groove:
             # Humanisation off so the chart's onsets are the music's (INFRA-NOTES: 89 % -> on grid).
-            lines += [f"Groove {groove}", "AllTracks RTime 0", "AllTracks Chord Strum 0"]
+            # `Seq` restarts the groove's pattern sequence, so a section sounds the same wherever it falls.
+            lines += [f"Groove {groove}", "Seq", "AllTracks RTime 0", "AllTracks Chord Strum 0"]
         prev_groove, prev_kind = groove, kind
         if two_chord_grooves is not None and groove not in two_chord_grooves:
             bar_chords = bar_chords[:1]

@@ -131,7 +131,7 @@ def probe_script(grooves: list[str], beats_per_bar: int) -> str:
     lines = ["RndSeed 1", f"Tempo {PROBE_TEMPO}"]  # a seeded audition gives the same verdict every build
     bar = 1
     for g in grooves:
-        lines += [f"Groove {g}", "AllTracks RTime 0", "AllTracks Chord Strum 0"]
+        lines += [f"Groove {g}", "Seq", "AllTracks RTime 0", "AllTracks Chord Strum 0"]
         for j in range(PROBE_BARS):
             tokens = ["/"] * beats_per_bar
             tokens[0] = "C" if j % 2 == 0 else "F#"

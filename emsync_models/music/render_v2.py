@@ -50,8 +50,18 @@ def check_render(score: symusic.Score, labels: PieceLabels) -> None:
         raise ValueError(f"tempo map {sorted(found)} lacks the chart's {sorted(expected)}")
 
 
+def _track_key(track: symusic.Track) -> tuple:
+    first = (int(track.notes[0].time), int(track.notes[0].pitch)) if len(track.notes) else (-1, -1)
+    return (bool(track.is_drum), str(track.name), int(track.program), len(track.notes), first)
+
+
 def vary_programs(score: symusic.Score, rng: np.random.Generator) -> None:
-    """Give each pitched track another GM voice from its own family (drums stay)."""
+    """Give each pitched track another GM voice from its own family (drums stay).
+
+    Tracks are first put in a canonical order: MMA numbers them by first use in its run, and a piece
+    must come out the same whether it was rendered alone or in a batch.
+    """
+    score.tracks.sort(key=_track_key)
     for track in score.tracks:
         if track.is_drum or rng.random() < KEEP_PROGRAM_P:
             continue

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emsync_models.music.arrangement import MAX_S, MIN_S, PieceSpec, chart_for, plan_piece
+from emsync_models.music.arrangement import MAX_S, MIN_S, Chart, PieceSpec, chart_for, plan_piece
 from emsync_models.music.corpus_v2 import (
     MANIFEST,
     ChartChord,
@@ -49,7 +49,9 @@ from emsync_models.music.progressions import Progression
 
 FORMAT_VERSION = 1
 V1_SHARE = 0.04  # share of pieces that are real chorale scores played as written
-MMA_TIMEOUT_S = 30.0
+MMA_TIMEOUT_S = 60.0
+BATCH = 8  # pieces per mma run: its start-up (~0.16 CPU-s) costs more than rendering a piece
+SEPARATOR_BARS = 2
 TOKENIZER_CONFIG = {
     "tokenizer": "REMI", "miditok": "3.1.0", "use_programs": True, "one_token_stream_for_programs": True,
     "use_tempos": True, "num_tempos": 161, "tempo_range": [40, 200], "use_time_signatures": True,
@@ -238,28 +240,92 @@ def run_mma(mma: str, script: str, workdir: Path) -> Path:
     return dst
 
 
-def build_mma_piece(spec: PieceSpec) -> dict:
+def render_charts(mma: str, charts: list[Chart]) -> list[object]:
+    """Render several charts in one `mma` run (its start-up is most of its cost) and cut them apart.
+
+    Each chart opens with its own `RndSeed`, `Tempo` and `Groove` + `Seq` lines, so its music does not
+    depend on what was rendered before it; rest bars between charts keep one's ringing notes out of the
+    next, and each piece is clipped from its first downbeat to its last bar (notes that start inside
+    it keep their full length).
+    """
     import symusic
 
+    parts: list[str] = []
+    starts: list[int] = []
+    beat = 0
+    for chart in charts:
+        starts.append(beat)
+        parts.append(chart.mma)
+        beat += chart.labels.n_bars * chart.labels.beats_per_bar
+        parts.append("z!\n" * SEPARATOR_BARS)
+        beat += SEPARATOR_BARS * chart.labels.beats_per_bar
+    with tempfile.TemporaryDirectory(prefix="mma-") as tmp:
+        whole = symusic.Score(str(run_mma(mma, "".join(parts), Path(tmp))))
+    tpq = whole.ticks_per_quarter
+    scores: list[object] = []
+    for chart, start in zip(charts, starts, strict=True):
+        length = chart.labels.n_bars * chart.labels.beats_per_bar
+        piece = whole.clip(start * tpq, (start + length) * tpq, False).shift_time(-start * tpq)
+        # the clip carries the tempo in force before the piece; the piece's own opening tempo wins
+        opening = [t for t in piece.tempos if t.time == 0]
+        for t in opening[:-1]:
+            piece.tempos.remove(t)
+        # the run's other pieces leave their tracks behind, empty: a piece keeps only its own
+        for track in [t for t in piece.tracks if len(t.notes) == 0]:
+            piece.tracks.remove(track)
+        scores.append(piece)
+    return scores
+
+
+def build_mma_batch(specs: list[PieceSpec], skip: frozenset[str] = frozenset()) -> list[dict]:
+    """Rows for a batch of MMA pieces rendered together (alone, if the batch's mma run fails).
+
+    Pieces in `skip` (already built) are rendered with the batch, because MMA carries a little state
+    (an arpeggio's position) from one piece to the next, but are not written again.
+    """
     from emsync_models.music.render_v2 import add_melody, check_render, vary_programs
 
     progs: list[Progression] = _WORKER["progressions"]
-    fam: GrooveFamily | None = _WORKER["families"].get(spec.family)
-    prog = progs[spec.progression] if 0 <= spec.progression < len(progs) else None
-    if fam is None or prog is None:
-        return _failed(spec, prog, spec.groove, spec.family, f"unknown groove family {spec.family!r}")
+    rows: dict[str, dict] = {}
+    charts: dict[str, tuple[Chart, Progression]] = {}
+    for spec in specs:
+        fam: GrooveFamily | None = _WORKER["families"].get(spec.family)
+        prog = progs[spec.progression] if 0 <= spec.progression < len(progs) else None
+        if fam is None or prog is None:
+            rows[spec.id] = _failed(spec, prog, spec.groove, spec.family, f"unknown groove family {spec.family!r}")
+            continue
+        try:
+            charts[spec.id] = (chart_for(spec, prog, fam, _WORKER["two_chord"]), prog)
+        except Exception as exc:  # one bad piece is recorded, never stops the build
+            rows[spec.id] = _failed(spec, prog, spec.groove, spec.family, f"{type(exc).__name__}: {exc}")
+    todo = [s for s in specs if s.id in charts]
+    rendered: dict[str, object] = {}
     try:
-        chart = chart_for(spec, prog, fam, _WORKER["two_chord"])
-        with tempfile.TemporaryDirectory(prefix="mma-") as tmp:
-            score = symusic.Score(str(run_mma(_WORKER["mma"], chart.mma, Path(tmp))))
-        check_render(score, chart.labels)
-        rng = np.random.default_rng(spec.program_seed)
-        vary_programs(score, rng)
-        if chart.melody:
-            add_melody(score, chart.melody, rng)
-        return _finish(score, chart.labels, spec.id, "mma", prog, spec.groove, spec.family, bool(chart.melody))
-    except Exception as exc:  # one bad piece is recorded, never stops the build
-        return _failed(spec, prog, spec.groove, spec.family, f"{type(exc).__name__}: {exc}")
+        rendered = dict(zip([s.id for s in todo], render_charts(_WORKER["mma"], [charts[s.id][0] for s in todo]),
+                            strict=True))
+    except Exception:  # a bad piece spoils its batch's run: render each alone to find it
+        for spec in todo:
+            try:
+                rendered[spec.id] = render_charts(_WORKER["mma"], [charts[spec.id][0]])[0]
+            except Exception as exc:
+                rows[spec.id] = _failed(spec, charts[spec.id][1], spec.groove, spec.family,
+                                        f"{type(exc).__name__}: {exc}")
+    for spec in todo:
+        if spec.id in rows or spec.id in skip:
+            continue
+        chart, prog = charts[spec.id]
+        try:
+            score = rendered[spec.id]
+            check_render(score, chart.labels)  # type: ignore[arg-type]
+            rng = np.random.default_rng(spec.program_seed)
+            vary_programs(score, rng)  # type: ignore[arg-type]
+            if chart.melody:
+                add_melody(score, chart.melody, rng)  # type: ignore[arg-type]
+            rows[spec.id] = _finish(score, chart.labels, spec.id, "mma", prog, spec.groove, spec.family,
+                                    bool(chart.melody))
+        except Exception as exc:  # one bad piece is recorded, never stops the build
+            rows[spec.id] = _failed(spec, prog, spec.groove, spec.family, f"{type(exc).__name__}: {exc}")
+    return [rows[s.id] for s in specs if s.id not in skip]
 
 
 def build_v1_piece(spec: V1Spec) -> dict:
@@ -300,7 +366,16 @@ def build_v1_piece(spec: V1Spec) -> dict:
 
 
 def build_piece(spec: PieceSpec | V1Spec) -> dict:
-    return build_v1_piece(spec) if isinstance(spec, V1Spec) else build_mma_piece(spec)
+    return build_v1_piece(spec) if isinstance(spec, V1Spec) else build_mma_batch([spec])[0]
+
+
+def build_batch(job: tuple[list[PieceSpec | V1Spec], frozenset[str]]) -> list[dict]:
+    """Rows of one fixed batch's pieces that are not in its skip set (built before a resume)."""
+    specs, skip = job
+    mma_specs = [s for s in specs if isinstance(s, PieceSpec)]
+    rows = {r["id"]: r for r in build_mma_batch(mma_specs, skip)} if mma_specs else {}
+    rows.update({s.id: build_v1_piece(s) for s in specs if isinstance(s, V1Spec) and s.id not in skip})
+    return [rows[s.id] for s in specs if s.id not in skip]
 
 
 # ---- the plan and the build ----------------------------------------------------------------------
@@ -379,7 +454,7 @@ def _imap(fn: Callable, items: list, workers: int, initargs: tuple | None = None
     ctx = get_context("fork")
     kwargs = {"initializer": _init_worker, "initargs": initargs} if initargs is not None else {}
     with ctx.Pool(workers, **kwargs) as pool:
-        yield from pool.imap_unordered(fn, items, chunksize=4)
+        yield from pool.imap_unordered(fn, items, chunksize=1 if initargs is not None else 4)
 
 
 def _audition_family(args: tuple[str, list[str], int, str]) -> dict[str, str]:
@@ -454,16 +529,22 @@ def build_corpus(out: Path, limit: int, workers: int = 2, seed: int = 0, stdlib:
     rows = read_manifest_lines(manifest)
     _repair_torn_line(manifest)
     done = {r["id"] for r in rows}
-    todo = [s for s in specs if s.id not in done]
+    # Batches are fixed groups of ids, so a resumed build renders the same pieces together.
+    groups = [specs[i : i + BATCH] for i in range(0, len(specs), BATCH)]
+    batches = [(g, frozenset(s.id for s in g if s.id in done)) for g in groups if any(s.id not in done for s in g)]
+    n_todo = sum(len(g) - len(skip) for g, skip in batches)
     summary = BuildSummary(out, pieces=limit, skipped=len(done))
     with manifest.open("a") as fh:
-        for k, row in enumerate(_imap(build_piece, todo, workers, (progressions, families, str(out), mma, two_chord))):
-            fh.write(json.dumps(row) + "\n")
+        finished = 0
+        for batch_rows in _imap(build_batch, batches, workers, (progressions, families, str(out), mma, two_chord)):
+            fh.write("".join(json.dumps(row) + "\n" for row in batch_rows))
             fh.flush()
-            if row["status"] != "ok":
-                summary.failures[row["reason"].split(":")[0]] += 1
+            for row in batch_rows:
+                if row["status"] != "ok":
+                    summary.failures[row["reason"].split(":")[0]] += 1
+            finished += len(batch_rows)
             if progress:
-                progress("pieces", k + 1, len(todo))
+                progress("pieces", finished, n_todo)
     rows = sorted(read_manifest_lines(manifest), key=lambda r: r["id"])
     tmp = manifest.with_suffix(".jsonl.tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -108,16 +108,16 @@ def test_a_killed_build_resumes_to_the_same_corpus(corpus: Path, tmp_path: Path)
     shutil.copytree(corpus, copy)
     manifest = copy / "manifest.jsonl"
     lines = manifest.read_text().splitlines(keepends=True)
-    # as if killed: the last 3 pieces never written, the one before torn half way through its line
-    for line in lines[-4:]:
+    # as if killed: the last 4 pieces never written (one batch half done), the one before torn
+    for line in lines[-5:]:
         piece_id = json.loads(line)["id"]
         (copy / "midi" / f"{piece_id}.mid").unlink()
         (copy / "labels" / f"{piece_id}.json").unlink()
-    manifest.write_text("".join(lines[:-4]) + lines[-4][:40])
+    manifest.write_text("".join(lines[:-5]) + lines[-5][:40])
     summary = build_corpus(copy, LIMIT, workers=1, seed=3, families=FAMILIES)
-    assert summary.skipped == LIMIT - 4
+    assert summary.skipped == LIMIT - 5
     assert read_manifest_lines(manifest) == read_manifest_lines(corpus / "manifest.jsonl")
-    for line in lines[-4:]:
+    for line in lines[-5:]:
         piece_id = json.loads(line)["id"]
         assert (copy / "midi" / f"{piece_id}.mid").read_bytes() == (corpus / "midi" / f"{piece_id}.mid").read_bytes()
 
