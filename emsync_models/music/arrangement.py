@@ -22,7 +22,7 @@ from emsync_models.music.corpus_v2 import (
     chord_symbol,
 )
 from emsync_models.music.grooves import GrooveFamily
-from emsync_models.music.progressions import Progression, RelChord
+from emsync_models.music.progressions import Progression, RelChord, parallel_mode
 
 MIN_S, MAX_S = 30.0, 90.0
 INTRO_BARS, END_BARS, FILL_BARS = 2, 2, 1
@@ -45,6 +45,7 @@ class PieceSpec:
     tempo_factor: float  # tempo multiplier after the fill, 1.0 = none
     melody: bool
     program_seed: int  # seeds the GM program choice inside each family
+    mode_swap: bool = False  # play the progression in its parallel mode
 
 
 def plan_piece(
@@ -73,6 +74,8 @@ def plan_piece(
         id=piece_id, progression=p_index, family=fam.name, groove=groove, intro=intro, fill=fill, end=end,
         tempo_bpm=tempo, tonic_pc=int(rng.integers(12)), target_s=float(rng.uniform(35.0, 85.0)),
         key_change=key_change, tempo_factor=tempo_factor, melody=melody, program_seed=int(rng.integers(2**31)),
+        # most sources are major: half of those are heard in minor, so both modes are well represented
+        mode_swap=bool(rng.random() < (0.5 if prog.mode == "major" else 0.1)),
     )
 
 
@@ -109,6 +112,8 @@ def chart_for(spec: PieceSpec, prog: Progression, fam: GrooveFamily,
     """
     if not prog.bars:
         raise ValueError(f"progression {prog.item!r} has no bars")
+    if spec.mode_swap:
+        prog = parallel_mode(prog)
     bpb = fam.beats_per_bar
     tempo2 = int(round(spec.tempo_bpm * spec.tempo_factor))
     mean_bpm = (spec.tempo_bpm + tempo2) / 2

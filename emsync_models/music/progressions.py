@@ -314,3 +314,27 @@ def _folk_tune(score: object, item: str) -> Progression | None:
     shift = int(round((72 - mean) / 12.0)) * 12
     melody = tuple(RelNote(o, d, p + shift) for o, d, p in rel)
     return Progression("folk", item, mode, int(bar_len), _bars_from_slots(list(slots), per_bar), melody)
+
+
+# Parallel mode: the same progression and tune with the modal degrees flipped (major I-ii-iii-IV-V-vi
+# <-> harmonic minor i-ii(o)-III-iv-V-VI), so every source can be heard in both modes.
+_TO_MINOR = {(0, "maj"): (0, "min"), (0, "maj7"): (0, "min"), (2, "min"): (2, "dim"), (2, "m7"): (2, "m7b5"),
+             (4, "min"): (3, "maj"), (4, "m7"): (3, "maj7"), (5, "maj"): (5, "min"), (5, "maj7"): (5, "m7"),
+             (9, "min"): (8, "maj"), (9, "m7"): (8, "maj7"), (11, "dim"): (11, "dim7")}
+_TO_MAJOR = {(0, "min"): (0, "maj"), (0, "m7"): (0, "maj7"), (2, "dim"): (2, "min"), (2, "m7b5"): (2, "m7"),
+             (3, "maj"): (4, "min"), (3, "maj7"): (4, "m7"), (5, "min"): (5, "maj"), (5, "m7"): (5, "maj7"),
+             (8, "maj"): (9, "min"), (8, "maj7"): (9, "m7"), (10, "maj"): (7, "maj"), (10, "7"): (7, "7")}
+_MELODY_TO_MINOR = {4: -1, 9: -1}  # E -> Eb, A -> Ab (B stays: the harmonic minor's leading tone)
+_MELODY_TO_MAJOR = {3: 1, 8: 1, 10: 1}
+
+
+def parallel_mode(prog: Progression) -> Progression:
+    """The progression (and melody) in the other mode, tonic kept."""
+    to_minor = prog.mode == "major"
+    table = _TO_MINOR if to_minor else _TO_MAJOR
+    shift = _MELODY_TO_MINOR if to_minor else _MELODY_TO_MAJOR
+    bars = tuple(tuple(RelChord(*table.get((c.root, c.quality), (c.root, c.quality))) for c in bar)
+                 for bar in prog.bars)
+    melody = prog.melody if prog.source != "folk" else tuple(
+        RelNote(n.onset_beat, n.duration_beats, n.pitch + shift.get(n.pitch % 12, 0)) for n in prog.melody)
+    return Progression(prog.source, prog.item, "minor" if to_minor else "major", prog.beats_per_bar, bars, melody)

@@ -5,7 +5,9 @@ by duration; bright = major, dominant and major-seventh, sus and augmented chord
 minor-seventh and diminished chords.
 
 arousal = 0.35 x tempo + 0.30 x onset density + 0.20 x drum activity + 0.15 x velocity, each term
-scaled to [-1, 1] around a moderate middle (115 BPM, 4 pitched onsets/s, 4 drum hits/s, velocity 80).
+scaled to [-1, 1] around the corpus's median piece (measured on a 300-piece build: 118 BPM, 2.75
+distinct pitched onsets/s, 2.6 drum onsets/s, velocity 75; tempo +-45 BPM, densities +-1.5 octaves
+of rate, velocity +-15 map to +-1), so the proxy spreads over its range instead of bunching.
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ def _scaled(x: float, mid: float, half_range: float) -> float:
 
 def arousal_proxy(mean_bpm: float, pitched_onsets_per_s: float, drum_onsets_per_s: float,
                   mean_velocity: float) -> float:
-    tempo = _scaled(mean_bpm, 115.0, 50.0)
-    density = float(np.clip(np.log2(max(pitched_onsets_per_s, 0.25) / 4.0) / 2.0, -1.0, 1.0))
-    drums = float(np.clip(np.log2(max(drum_onsets_per_s, 0.25) / 4.0) / 2.0, -1.0, 1.0))
-    velocity = _scaled(mean_velocity, 80.0, 30.0)
+    tempo = _scaled(mean_bpm, 115.0, 45.0)
+    density = float(np.clip(np.log2(max(pitched_onsets_per_s, 0.1) / 2.75) / 1.5, -1.0, 1.0))
+    drums = float(np.clip(np.log2(max(drum_onsets_per_s, 0.1) / 2.6) / 1.5, -1.0, 1.0))
+    velocity = _scaled(mean_velocity, 75.0, 15.0)
     return float(np.clip(0.35 * tempo + 0.30 * density + 0.20 * drums + 0.15 * velocity, -1.0, 1.0))
 
 

@@ -121,3 +121,15 @@ def test_beat_to_seconds_integrates_the_tempo_map() -> None:
     labels = PieceLabels("x", 4, 4, (), (TempoPoint(0.0, 120.0), TempoPoint(8.0, 60.0)), (), (), "chart")
     assert labels.beat_to_seconds(8) == pytest.approx(4.0)
     assert labels.beat_to_seconds(12) == pytest.approx(8.0)
+
+
+def test_parallel_mode_flips_the_modal_degrees() -> None:
+    from emsync_models.music.progressions import parallel_mode
+
+    minor = parallel_mode(PROG)
+    assert minor.mode == "minor"
+    assert [[(c.root, c.quality) for c in bar] for bar in minor.bars] == [[(0, "min")], [(5, "min"), (7, "7")],
+                                                                          [(8, "maj")]]
+    assert parallel_mode(minor).bars == PROG.bars
+    chart = chart_for(_spec(mode_swap=True), PROG, FAM)
+    assert chart.labels.keys[0].mode == "minor" and chart.labels.chords[0].quality == "min"
