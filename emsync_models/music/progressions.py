@@ -284,7 +284,7 @@ def folk_progressions(path: str, max_tunes: int | None = None) -> list[Progressi
     out: list[Progression] = []
     for i, score in enumerate(scores[:max_tunes] if max_tunes else scores):
         try:
-            prog = _folk_tune(score, f"{path}#{i}")
+            prog = folk_tune(score, f"{path}#{i}")
         except Exception as exc:  # one odd tune should not cost the file's others
             log.debug("skipping %s#%d: %s", path, i, exc)
             continue
@@ -293,7 +293,7 @@ def folk_progressions(path: str, max_tunes: int | None = None) -> list[Progressi
     return out
 
 
-def _folk_tune(score: object, item: str) -> Progression | None:
+def folk_tune(score: object, item: str) -> Progression | None:
     bar_len = _bar_length(score)
     if bar_len not in (2.0, 3.0, 4.0, 1.5):
         return None

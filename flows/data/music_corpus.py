@@ -135,7 +135,7 @@ def extract_item(item: tuple[str, str]) -> dict:
             score = converter.parse(_abc_tune(file, int(index)), format="abc") if index else converter.parse(file)
             if hasattr(score, "scores"):
                 score = score.scores[0]
-            found = [p for p in [prog._folk_tune(score, item_name)] if p is not None]
+            found = [p for p in [prog.folk_tune(score, item_name)] if p is not None]
     except Exception as exc:  # a source that will not parse is skipped, with its reason kept
         return {"kind": kind, "item": item_name, "progressions": [],
                 "reason": f"{type(exc).__name__}: {exc}"[:300]}

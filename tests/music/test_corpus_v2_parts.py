@@ -133,3 +133,20 @@ def test_parallel_mode_flips_the_modal_degrees() -> None:
     assert parallel_mode(minor).bars == PROG.bars
     chart = chart_for(_spec(mode_swap=True), PROG, FAM)
     assert chart.labels.keys[0].mode == "minor" and chart.labels.chords[0].quality == "min"
+
+
+def test_cli_refuses_bad_arguments_in_one_line(tmp_path) -> None:  # noqa: ANN001
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from flows.cli.app import app
+
+    runner = CliRunner(env={"COLUMNS": "400", "NO_COLOR": "1"})
+    result = runner.invoke(app, ["data", "music", "build", "--out", str(tmp_path / "c"), "--limit", "0"])
+    assert result.exit_code == 2 and "--limit must be >= 1" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    if shutil.which("mma") and DEFAULT_STDLIB.is_dir():
+        result = runner.invoke(app, ["data", "music", "build", "--out", str(tmp_path / "c"), "--limit", "5",
+                                     "--families", "nosuchstyle"])
+        assert result.exit_code == 2 and "unknown groove families ['nosuchstyle']" in result.output
