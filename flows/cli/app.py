@@ -26,11 +26,15 @@ eval_app = typer.Typer(help="Evaluate a model and print its metrics.", no_args_i
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Catalog-scale batch work.", no_args_is_help=True)
 metrics_app = typer.Typer(help="Prometheus metrics.", no_args_is_help=True)
+data_app = typer.Typer(help="Training data (built, never committed).", no_args_is_help=True)
+data_music_app = typer.Typer(help="Music training data.", no_args_is_help=True)
+data_app.add_typer(data_music_app, name="music")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(data_app, name="data")
 
 # Commands that run the soundtrack job in this process (catalog commands size their pools at flow start).
 JOB_COMMANDS = frozenset({"soundtrack", "demo"})
@@ -216,6 +220,7 @@ def demo(
 def _register() -> None:
     """Commands whose code lives with the layer it drives; imported here so `--help` lists them all."""
     from flows.cli import catalog as cli_catalog
+    from flows.cli import data as cli_data
     from flows.cli import emotion as cli_emotion
     from flows.cli import music as cli_music
     from flows.cli import ops as cli_ops
@@ -231,6 +236,7 @@ def _register() -> None:
     app.command("status")(cli_catalog.status)
     metrics_app.command("serve")(cli_ops.metrics_serve)
     app.command("dashboard")(cli_ops.dashboard)
+    data_music_app.command("build")(cli_data.build_music)
 
 
 _register()
