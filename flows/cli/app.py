@@ -138,8 +138,10 @@ def _register() -> None:
     from flows.cli import catalog as cli_catalog
     from flows.cli import emotion as cli_emotion
     from flows.cli import music as cli_music
+    from flows.cli import music_v2 as cli_music_v2
 
     train_app.command("music")(cli_music.train_music)
+    train_app.command("music-v2")(cli_music_v2.train_music_v2)
     train_app.command("emotion")(cli_emotion.train_emotion)
     eval_app.command("music")(cli_music.eval_music)
     db_app.command("upgrade")(cli_catalog.db_upgrade)
