@@ -128,6 +128,8 @@ def generate_v2(
         allowed = base_allowed.clone()
         if sounding >= 0:
             allowed[sounding] = False
+        if not is_position[tokens[-1]]:  # a chord sits right after the position it starts on
+            allowed &= ~is_chord
         if bar < n_bars - 1:
             allowed[tok.eos] = False
         if pos >= 0:  # positions move forward within a bar

@@ -144,6 +144,7 @@ def _register() -> None:
     train_app.command("music-v2")(cli_music_v2.train_music_v2)
     train_app.command("emotion")(cli_emotion.train_emotion)
     eval_app.command("music")(cli_music.eval_music)
+    eval_app.command("music-v2")(cli_music_v2.eval_music_v2)
     db_app.command("upgrade")(cli_catalog.db_upgrade)
     catalog_app.command("ingest")(cli_catalog.catalog_ingest)
     catalog_app.command("score")(cli_catalog.catalog_score)
