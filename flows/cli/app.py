@@ -23,10 +23,14 @@ train_app = typer.Typer(help="Train a model (never run by CI).", no_args_is_help
 eval_app = typer.Typer(help="Evaluate a model and print its metrics.", no_args_is_help=True)
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Catalog-scale batch work.", no_args_is_help=True)
+data_app = typer.Typer(help="Training data (built, never committed).", no_args_is_help=True)
+data_music_app = typer.Typer(help="Music training data.", no_args_is_help=True)
+data_app.add_typer(data_music_app, name="music")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(data_app, name="data")
 
 err = Console(stderr=True)
 out = Console()
@@ -136,6 +140,7 @@ def demo(
 def _register() -> None:
     """Commands whose code lives with the layer it drives; imported here so `--help` lists them all."""
     from flows.cli import catalog as cli_catalog
+    from flows.cli import data as cli_data
     from flows.cli import emotion as cli_emotion
     from flows.cli import music as cli_music
     from flows.cli import music_v2 as cli_music_v2
@@ -150,6 +155,7 @@ def _register() -> None:
     catalog_app.command("score")(cli_catalog.catalog_score)
     catalog_app.command("backfill")(cli_catalog.catalog_backfill)
     app.command("status")(cli_catalog.status)
+    data_music_app.command("build")(cli_data.build_music)
 
 
 _register()
