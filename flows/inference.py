@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from emsync_models.errors import InputError
 from flows.settings import Settings
 from serving.client import InferenceClient
 
@@ -31,27 +32,33 @@ def make_inference_client(settings: Settings) -> InferenceClient:
     if settings.model_backend == "triton":
         from serving.triton_http import TritonHttpClient
 
+        if settings.music_model != "v1":
+            raise InputError("EMSYNC_MUSIC_MODEL", "Triton's midi_generator serves v1 in this build; "
+                             "use EMSYNC_MODEL_BACKEND=inprocess for v2")
+
         return TritonHttpClient(settings.triton_url, timeout_s=settings.triton_timeout_s,
                                 retries=settings.triton_retries)
     from serving.inprocess import InProcessClient
 
     return InProcessClient(emotion_checkpoint=settings.emotion_checkpoint,
-                           music_checkpoint=settings.music_checkpoint)
+                           music_checkpoint=settings.music_checkpoint, music_model=settings.music_model)
 
 
 def inference_client(settings: Settings) -> InferenceClient:
     """The process-wide client for these settings, checked ready (raises ServingUnavailable)."""
     return _cached_client(settings.model_backend, settings.triton_url, settings.triton_timeout_s,
-                          settings.triton_retries, settings.emotion_checkpoint, settings.music_checkpoint)
+                          settings.triton_retries, settings.emotion_checkpoint, settings.music_checkpoint,
+                          settings.music_model)
 
 
 @lru_cache(maxsize=4)
 def _cached_client(backend: str, url: str, timeout_s: float, retries: int, emotion_checkpoint: Path | None,
-                   music_checkpoint: Path | None) -> InferenceClient:
+                   music_checkpoint: Path | None, music_model: str = "v1") -> InferenceClient:
     # Keyed on the fields that matter (Settings is not hashable); a failed readiness check is an
     # exception, so lru_cache keeps no broken client and the next call checks again.
     settings = Settings(model_backend=backend, triton_url=url, triton_timeout_s=timeout_s, triton_retries=retries,
-                        emotion_checkpoint=emotion_checkpoint, music_checkpoint=music_checkpoint)
+                        emotion_checkpoint=emotion_checkpoint, music_checkpoint=music_checkpoint,
+                        music_model=music_model)
     client = make_inference_client(settings)
     client.wait_ready()
     return client

@@ -14,8 +14,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Debian's General MIDI SoundFonts, smallest first: the first one present is used when none is set.
+# Debian's General MIDI SoundFonts, best first: the first one present is used when none is set.
+# MuseScore General (Lite, 40 MB, sf3) sounds far less synthetic than TimGM6mb, which stays as fallback.
 KNOWN_SOUNDFONTS: tuple[Path, ...] = (
+    Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
+    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
     Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/soundfonts/default.sf2"),
@@ -50,6 +53,8 @@ class Settings(BaseSettings):
     triton_url: str = "127.0.0.1:8000"
     triton_timeout_s: float = 300.0
     triton_retries: int = 3
+    music_model: Literal["v1", "v2"] = Field(
+        default="v1", description="music generator: v1 (event stream) or v2 (beat grid, hit points)")
     music_checkpoint: Path | None = None
     emotion_checkpoint: Path | None = None
     clip_weights: Path | None = None

@@ -197,6 +197,9 @@ class ComposedMusic:
     chord_markers_s: list[float]  # where the model emitted CHORD: where it meant the harmony to turn
     model_name: str
     model_version: str
+    # v2: per kept cut, the beat it was mapped to and when its new chord sounds (hit points)
+    cut_chords: list[dict] = field(default_factory=list)
+    tempo_map: dict = field(default_factory=dict)
 
 
 def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
@@ -211,7 +214,9 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     music = generator.generate(request)
     return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
-                         model_name=generator.name, model_version=generator.version)
+                         model_name=generator.name, model_version=generator.version,
+                         cut_chords=list(getattr(music, "cut_chords", [])),
+                         tempo_map=dict(getattr(music, "tempo_map", {})))
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings) -> Path:
@@ -357,7 +362,8 @@ def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: 
         "scenes": [{"start_s": s, "end_s": e} for s, e in scene_spans(cuts, probe.duration_s)],
         "emotion": emotion,
         "music": {"model_name": music.model_name, "model_version": music.model_version,
-                  "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s},
+                  "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s,
+                  "cut_chords": music.cut_chords, "tempo_map": music.tempo_map},
         "models": model_versions,
         "backend": backend,
         "threads": threads,  # the thread budget this process ran under (flows.runtime)

@@ -21,9 +21,10 @@ class InProcessClient(InferenceClient):
     backend = "inprocess"
 
     def __init__(self, emotion_checkpoint: Path | None = None, music_checkpoint: Path | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", music_model: str = "v1") -> None:
         self.emotion_checkpoint = emotion_checkpoint
         self.music_checkpoint = music_checkpoint
+        self.music_model = music_model
         self.device = device
         self._lock = threading.Lock()
         self._predictor: Any = None
@@ -40,7 +41,11 @@ class InProcessClient(InferenceClient):
 
     def _music(self) -> Any:  # noqa: ANN401 - MusicGenerator
         with self._lock:
-            if self._generator is None:
+            if self._generator is None and self.music_model == "v2":
+                from emsync_models.music.api_v2 import load_generator_v2
+
+                self._generator = load_generator_v2(self.music_checkpoint)
+            elif self._generator is None:
                 from emsync_models.music.api import load_generator
 
                 self._generator = load_generator(self.music_checkpoint, device=self.device)

@@ -16,7 +16,7 @@ from emsync_models.errors import InputError
 
 _PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for lossy encoders that overshoot
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
-_CHANNELS, _SAMPLE_BYTES = 2, 2  # FluidSynth's file output: stereo, signed 16-bit
+_CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
 
 
 class RenderError(RuntimeError):
@@ -25,10 +25,24 @@ class RenderError(RuntimeError):
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
                 duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1) -> Path:
-    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s` and normalise loudness.
+    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s`, fade out and normalise loudness.
 
     `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
     """
+    audio, sr = synthesize_midi(midi_path, soundfont, sample_rate=sample_rate, duration_s=duration_s, threads=threads)
+    if duration_s is not None:
+        audio = fit_length(audio, round(duration_s * sr))
+        audio = fade_out(audio, sr)
+    audio = normalise_loudness(audio, sr, target_lufs)
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(wav_path, audio, sr, subtype="PCM_16")
+    return wav_path
+
+
+def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 44100, duration_s: float | None = None,
+                    threads: int = 1) -> tuple[np.ndarray, int]:
+    """The raw FluidSynth render as float32 (frames, channels), before any gain or normalisation, bounded
+    by the length it must have (`duration_s`, else the MIDI's own end) plus a short tail."""
     from emsync_models.threads import fluidsynth_options
 
     binary = shutil.which("fluidsynth")
@@ -39,13 +53,7 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     length_s = duration_s if duration_s is not None else _midi_end_s(midi_path)
     audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S,
                        options=fluidsynth_options(threads))
-    sr = sample_rate
-    if duration_s is not None:
-        audio = fit_length(audio, round(duration_s * sr))
-    audio = normalise_loudness(audio, sr, target_lufs)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(wav_path, audio, sr, subtype="PCM_16")
-    return wav_path
+    return audio, sample_rate
 
 
 class RenderOverrun(InputError):
@@ -66,8 +74,10 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.pcm"
         log = Path(tmp) / "fluidsynth.log"
-        cmd = [binary, "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), *(options or []),
-               "-T", "raw", "-O", "s16", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
+        # Float output keeps peaks above full scale instead of clipping them; the gain that matters is
+        # applied afterwards by loudness normalisation, under a peak ceiling.
+        cmd = [binary, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), *(options or []),
+               "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
@@ -86,8 +96,7 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
         with raw.open("rb") as fh:
             data = fh.read(cap)
     usable = len(data) - len(data) % (_CHANNELS * _SAMPLE_BYTES)
-    pcm = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, _CHANNELS)
-    return (pcm.astype(np.float32) / 32768.0).copy()
+    return np.frombuffer(data[:usable], dtype="<f4").reshape(-1, _CHANNELS).copy()
 
 
 def _size(path: Path) -> int:
@@ -144,3 +153,20 @@ def normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) 
     if peak > _PEAK_CEILING:
         gain *= _PEAK_CEILING / peak  # give up loudness before headroom
     return (audio * gain).astype(np.float32)
+
+
+FADE_S = 0.6
+
+
+def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np.ndarray:
+    """A short linear fade at the end: the final chord rings and then fades with the picture."""
+    n = min(len(audio), int(seconds * sample_rate))
+    if n:
+        audio = audio.copy()
+        audio[len(audio) - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)[:, None]
+    return audio
+
+
+def clipped_samples(audio: np.ndarray) -> int:
+    """Samples at or beyond full scale (what a 16-bit render would have clipped)."""
+    return int(np.count_nonzero(np.abs(audio) >= 1.0))

@@ -223,11 +223,14 @@ def _register() -> None:
     from flows.cli import data as cli_data
     from flows.cli import emotion as cli_emotion
     from flows.cli import music as cli_music
+    from flows.cli import music_v2 as cli_music_v2
     from flows.cli import ops as cli_ops
 
     train_app.command("music")(cli_music.train_music)
+    train_app.command("music-v2")(cli_music_v2.train_music_v2)
     train_app.command("emotion")(cli_emotion.train_emotion)
     eval_app.command("music")(cli_music.eval_music)
+    eval_app.command("music-v2")(cli_music_v2.eval_music_v2)
     db_app.command("upgrade")(cli_catalog.db_upgrade)
     catalog_app.command("ingest")(cli_catalog.catalog_ingest)
     catalog_app.command("score")(cli_catalog.catalog_score)

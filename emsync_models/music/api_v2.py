@@ -1,0 +1,205 @@
+"""The v2 music generator as the rest of EMSYNC sees it: the same request in, MIDI with hit points out.
+
+Steps: base tempo from the opening arousal -> tempo map that puts each kept cut on a downbeat
+(hitpoints) -> the mode of the opening tonic from valence (a composer's choice of key, like the tempo)
+-> constrained sampling on the beat grid (generate_v2) -> notes that would clash with a new chord are
+released at the change -> a V-I cadence whose tonic rings to the end -> MIDI written with the tempo map,
+moved to a key chosen by the seed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import symusic
+import torch
+
+from emsync_models.errors import InputError
+from emsync_models.music.api import GeneratedMusic, GenerationRequest, file_sha256, output_key_shift, validate_request
+from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
+from emsync_models.music.chords import chord_change_times
+from emsync_models.music.generate import emotion_at
+from emsync_models.music.generate_v2 import SamplingV2, TraceV2, forced_plan, generate_v2, phrase_beats
+from emsync_models.music.hitpoints import TempoMap, base_tempo, tempo_map
+from emsync_models.music.model_v2 import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
+from emsync_models.music.remi import (
+    BEATS_PER_BAR,
+    QUALITY_INTERVALS,
+    RESOLUTION,
+    TICKS_PER_BEAT,
+    BeatTokenizer,
+    chord_token,
+    parse_chord_token,
+)
+
+CHECKPOINT_V2 = Path(__file__).resolve().parent.parent / "checkpoints" / "music-v2.pt"
+RING_S = 1.5  # the final chord sounds at least this long before the video ends
+
+
+@dataclass
+class PlannedPiece:
+    tempo: TempoMap
+    n_bars: int
+    cut_beats: list[int]
+    minor: bool
+    style: int
+    key_shift: int
+
+
+@dataclass
+class GeneratedMusicV2(GeneratedMusic):
+    tempo_map: dict = field(default_factory=dict)
+    cut_chords: list[dict] = field(default_factory=list)  # per cut: the time its new chord sounds
+    style: str = ""
+
+
+class MusicGeneratorV2:
+    """A loaded v2 checkpoint plus the tokenizer; one per worker thread."""
+
+    def __init__(self, model: MusicTransformerV2, metadata: dict | None = None, version: str = "untrained",
+                 name: str = "emsync-music-v2", guidance: float = 1.5, min_gap_s: float = DEFAULT_MIN_GAP_S) -> None:
+        self.model = model.eval()
+        self.tokenizer = BeatTokenizer()
+        if len(self.tokenizer) != model.config.vocab_size:
+            raise InputError("checkpoint", f"vocabulary {model.config.vocab_size} != tokenizer's {len(self.tokenizer)}")
+        self.metadata = metadata or {}
+        self.version, self.name, self.guidance, self.min_gap_s = version, name, guidance, min_gap_s
+        self.style_means: dict[int, tuple[float, float]] = {
+            int(k): tuple(v) for k, v in self.metadata.get("style_means", {}).items()  # type: ignore[misc]
+        }
+        self.max_note_s = None
+
+    # --- planning --------------------------------------------------------------------------------
+    def choose_style(self, valence: float, arousal: float) -> int:
+        """The style family whose training pieces' mean (V, A) is nearest; 'other' without statistics."""
+        if not self.style_means:
+            return STYLE_FAMILIES.index("other")
+        return min(self.style_means, key=lambda s: (self.style_means[s][0] - valence) ** 2
+                   + (self.style_means[s][1] - arousal) ** 2)
+
+    def plan(self, request: GenerationRequest, style: str | None = None) -> PlannedPiece:
+        validate_request(request)
+        _, v0, a0 = request.emotion[0]
+        cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
+        tm = tempo_map(cuts, request.duration_s, base_tempo(a0), BEATS_PER_BAR)
+        last_downbeat = int(np.floor(tm.beat_of(max(request.duration_s - RING_S, 0.0)) / BEATS_PER_BAR))
+        n_bars = max(last_downbeat + 1, 2)
+        if style is not None and style not in STYLE_FAMILIES:
+            raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
+        style_id = STYLE_FAMILIES.index(style) if style else self.choose_style(v0, a0)
+        return PlannedPiece(tm, n_bars, [h.beat for h in tm.hits], v0 < 0, style_id, output_key_shift(request.seed))
+
+    # --- generation ------------------------------------------------------------------------------
+    def trace(self, request: GenerationRequest, style: str | None = None) -> tuple[PlannedPiece, TraceV2]:
+        plan = self.plan(request, style)
+        tok = self.tokenizer
+        tonic = tok.vocab[chord_token(0, "min" if plan.minor else "maj")]
+        dominant = tok.vocab[chord_token(7, "7")]
+        forced = forced_plan(plan.n_bars, plan.cut_beats, tonic, dominant)
+
+        def condition_at(beat: float) -> tuple[float, float]:
+            return emotion_at(request.emotion, plan.tempo.time_of(beat))
+
+        trace = generate_v2(
+            self.model, tok, plan.n_bars, condition_at, forced,
+            [float(b) for b in plan.cut_beats] + phrase_beats(plan.n_bars, plan.cut_beats), plan.style,
+            seed=request.seed, opts=SamplingV2(request.temperature, request.top_p, self.guidance),
+        )
+        return plan, trace
+
+    def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        return np.asarray(self.trace(request)[1].tokens, dtype=np.int64)
+
+    def generate(self, request: GenerationRequest, style: str | None = None) -> GeneratedMusicV2:
+        plan, trace = self.trace(request, style)
+        score = self.to_score(plan, trace.tokens, request.duration_s)
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
+        chord_beats = [step / RESOLUTION for step, _ in trace.chord_steps]
+        markers = [round(plan.tempo.time_of(b), 6) for b in chord_beats]
+        cut_chords = []
+        for hit in plan.tempo.hits:
+            step = hit.beat * RESOLUTION
+            written = next((s for s, _ in trace.chord_steps if s == step), None)
+            cut_chords.append({"cut_s": hit.cut_s, "beat": hit.beat, "downbeat": hit.downbeat,
+                               "chord_sounds_s": round(plan.tempo.time_of(written / RESOLUTION), 6)
+                               if written is not None else None,
+                               "residual_s": round(hit.residual_s, 6)})
+        return GeneratedMusicV2(midi, list(trace.tokens), chord_change_times(midi), markers,
+                                tempo_map=plan.tempo.to_dict(), cut_chords=cut_chords,
+                                style=STYLE_FAMILIES[plan.style])
+
+    # --- writing ---------------------------------------------------------------------------------
+    def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float) -> symusic.Score:
+        """MIDI of the tokens: releases at chord changes, the ringing final tonic, tempo map, key."""
+        tok = self.tokenizer
+        score = tok.decode(tokens)
+        changes = [(beat, parse_chord_token(tok.names[i]))
+                   for beat, i in tok.timeline(tokens) if tok.kind[i] == "Chord"]
+        release_at_changes(score, [(round(b * TICKS_PER_BEAT), r, q) for b, (r, q) in changes])
+        final_beat = (plan.n_bars - 1) * BEATS_PER_BAR
+        end_beat = plan.tempo.beat_of(duration_s)
+        ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
+        score.tempos.clear()
+        for beat, bpm in plan.tempo.tempo_changes():
+            score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
+        score.time_signatures.clear()
+        score.time_signatures.append(symusic.TimeSignature(0, BEATS_PER_BAR, 4))
+        for track in score.tracks:
+            if not track.is_drum:
+                track.shift_pitch(plan.key_shift, inplace=True)
+        return score
+
+
+def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]) -> None:
+    """End each pitched note that is still sounding at a chord change and is not in the new chord."""
+    if not changes:
+        return
+    times = np.array([t for t, _, _ in changes])
+    sets = [{(r + i) % 12 for i in QUALITY_INTERVALS.get(q, ())} for _, r, q in changes]
+    for track in score.tracks:
+        if track.is_drum:
+            continue
+        for note in track.notes:
+            start, end = note.time, note.time + note.duration
+            k = int(np.searchsorted(times, start, side="right"))
+            while k < len(times) and times[k] < end:
+                if sets[k] and note.pitch % 12 not in sets[k]:
+                    note.duration = max(int(times[k] - start), 1)
+                    break
+                k += 1
+
+
+def ring_final_chord(score: symusic.Score, final_beat: float, end_beat: float, root: int, quality: str) -> None:
+    """From the last downbeat: drop what the model wrote, sound the tonic (bass + triad) to the end."""
+    start, end = int(final_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
+    pitched = [t for t in score.tracks if not t.is_drum]
+    for track in score.tracks:
+        keep = [n for n in track.notes if n.time < start]
+        for n in keep:  # nothing from before runs over the final chord
+            n.duration = min(n.duration, max(start - n.time, 1))
+        track.notes.clear()
+        track.notes.extend(keep)
+        if track.is_drum and keep:  # one last crash/kick on the downbeat
+            track.notes.append(symusic.Note(start, TICKS_PER_BEAT, 36, 90))
+    target = pitched[0] if pitched else score.tracks.append(symusic.Track("ending", 0)) or score.tracks[-1]
+    intervals = QUALITY_INTERVALS[quality]
+    pitches = [36 + root] + [60 + root + i for i in intervals]
+    for p in pitches:
+        target.notes.append(symusic.Note(start, max(end - start, TICKS_PER_BEAT), p, 80))
+    for track in score.tracks:
+        track.notes.sort()
+
+
+def load_generator_v2(checkpoint: Path | None = None) -> MusicGeneratorV2:
+    path = Path(checkpoint) if checkpoint is not None else CHECKPOINT_V2
+    if not path.is_file():
+        raise InputError(path, "music v2 checkpoint not found")
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = MusicTransformerV2(MusicV2Config(**payload["model_config"]))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    meta = {k: v for k, v in payload.items() if k not in ("state_dict", "optimizer")}
+    return MusicGeneratorV2(model, meta, version=file_sha256(path)[:12], guidance=float(payload.get("guidance", 1.5)))
