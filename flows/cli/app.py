@@ -123,10 +123,9 @@ def stage_progress(enabled: bool) -> Iterator[Callable[[str, float], None] | Non
         started = time.monotonic()
 
         def plain(stage: str, done: float) -> None:
+            # Only finished stages: a run that fails on bad input stays the promised single error line.
             if done >= 1.0:
                 print(f"stage {stage} done, elapsed {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
-            else:
-                print(f"stage {stage} …", file=sys.stderr, flush=True)
 
         yield plain
         return
