@@ -147,6 +147,9 @@ def generate_v2(
             elif bar == f_bar:  # in its bar, before it: no Bar, no position past it
                 allowed[tok.bar] = False
                 allowed &= ~(is_position & (position_of > f_pos))
+        if bar < 0:  # REMI starts with a bar line: nothing may come before the first Bar
+            allowed = torch.zeros(vocab, dtype=torch.bool)
+            allowed[tok.bar] = True
         token = _filtered_sample(logits, allowed, opts, gen)
         if token == tok.eos or (token == tok.bar and bar + 1 >= n_bars):
             break

@@ -157,15 +157,16 @@ def splice_chords(tokens: list[str], chart: Sequence[ChartChord]) -> list[str]:
     Chords are snapped to the position grid; two chords on one position keep the later; a chord that
     repeats the one sounding is dropped (a chord token always means a change).
     """
+    on_step: dict[int, ChartChord] = {}
+    for chord in sorted(chart):  # one chord per grid step: the later wins
+        on_step[round(chord.beat * RESOLUTION)] = chord
     wanted: dict[tuple[int, int], str] = {}
     sounding = None
-    for chord in sorted(chart):
-        step = round(chord.beat * RESOLUTION)
-        key = (step // POSITIONS_PER_BAR, step % POSITIONS_PER_BAR)
-        if chord.name == sounding:
-            continue
-        wanted[key] = chord_token(chord.root, chord.quality)
-        sounding = chord.name
+    for step in sorted(on_step):
+        chord = on_step[step]
+        if chord.name != sounding:
+            wanted[(step // POSITIONS_PER_BAR, step % POSITIONS_PER_BAR)] = chord_token(chord.root, chord.quality)
+            sounding = chord.name
     pending = sorted(wanted.items())
     out: list[str] = []
     bar, k = -1, 0

@@ -71,6 +71,7 @@ def eval_music_v2(
     renders: int = typer.Option(9, help="raw renders measured per model (0 = skip audio measures)"),
     models: str = typer.Option("v1,v2", help="which generators to run, comma-separated"),
     threads: int = typer.Option(1, help="torch CPU threads"),
+    corpus_pieces: int = typer.Option(60, help="held-out corpus pieces measured"),
 ) -> None:
     """v1 and v2 side by side on a 3x3 valence/arousal grid with irregular cuts, and the corpus beside them."""
     import torch
@@ -88,7 +89,8 @@ def eval_music_v2(
         raise typer.BadParameter(f"choose from v1, v2; got {models!r}", param_hint="--models")
     torch.set_num_threads(threads)
     soundfont = get_settings().resolved_soundfont() if renders else None
-    cfg = CompareConfig(seeds=tuple(range(seeds)), duration_s=duration, renders_per_model=renders)
+    cfg = CompareConfig(seeds=tuple(range(seeds)), duration_s=duration, renders_per_model=renders,
+                        corpus_pieces=corpus_pieces)
     result: dict = {"config": {"seeds": seeds, "duration_s": duration, "grid": list(cfg.grid),
                                "soundfont": str(soundfont) if soundfont else None}}
     try:

@@ -1,0 +1,63 @@
+"""The issue's measures on hand-made notes, and a render that keeps its peaks (float) and fades out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+
+from emsync_models.music.measures import (
+    on_grid_share,
+    pulse_clarity,
+    semitone_clash_share,
+    silence_share,
+)
+from emsync_models.music.vocab import Note
+from emsync_models.render.audio import clipped_samples, fade_out, render_midi, synthesize
+from flows.settings import KNOWN_SOUNDFONTS
+
+
+def test_clash_silence_grid_and_pulse_on_known_notes() -> None:
+    triad = [Note(1, p, 80, 0.0, 2.0) for p in (60, 64, 67)]
+    assert semitone_clash_share(triad, 4.0) == 0.0
+    assert semitone_clash_share([Note(1, 60, 80, 0.0, 2.0), Note(1, 61, 80, 0.0, 2.0)], 2.0) == 1.0
+    assert silence_share(triad, 4.0) == pytest.approx(0.5, abs=0.02)
+    assert on_grid_share([0.0, 0.25, 1 / 3, 2.5]) == 1.0
+    assert on_grid_share([0.13]) == 0.0
+    metronome = [Note(0, 36, 100, 0.5 * i, 0.5 * i + 0.1) for i in range(40)]
+    rng = np.random.default_rng(0)
+    scattered = [Note(0, 36, 100, t, t + 0.1) for t in np.sort(rng.uniform(0, 20, 40))]
+    assert pulse_clarity(metronome) > 0.8 > pulse_clarity(scattered)
+
+
+def _soundfont() -> Path:
+    found = next((p for p in KNOWN_SOUNDFONTS if p.is_file()), None)
+    if found is None:
+        pytest.skip("no General MIDI SoundFont installed")
+    return found
+
+
+def test_dense_render_is_not_clipped_and_fades(tmp_path: Path) -> None:
+    midi = pretty_midi.PrettyMIDI()
+    for program in (0, 48, 32, 61):
+        inst = pretty_midi.Instrument(program)
+        for k in range(8):
+            for p in (48, 52, 55, 60, 64, 67):
+                inst.notes.append(pretty_midi.Note(127, p, k * 0.25, k * 0.25 + 0.5))
+        midi.instruments.append(inst)
+    path = tmp_path / "dense.mid"
+    midi.write(str(path))
+    raw, sr = synthesize(path, _soundfont())
+    assert raw.dtype == np.float32 and np.isfinite(raw).all()  # float: peaks above 1 would survive here
+    out = render_midi(path, tmp_path / "out.wav", _soundfont(), duration_s=2.0)
+    audio, _ = sf.read(out, dtype="float32", always_2d=True)
+    assert clipped_samples(audio) == 0 and np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-3
+    assert np.abs(audio[-50:]).max() < 0.02  # the short fade reaches silence at the end
+
+
+def test_fade_out_is_linear_to_zero() -> None:
+    faded = fade_out(np.ones((44100, 2), dtype=np.float32), 44100, 0.5)
+    assert faded[0, 0] == 1.0 and faded[-1, 0] == 0.0 and faded[-11025, 0] == pytest.approx(0.5, abs=0.01)
