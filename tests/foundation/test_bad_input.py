@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,10 @@ def out_dir(tmp_path: Path) -> Path:
 def assert_clean_failure(code: int, output: str, subject: str, problem: str, out_dir: Path, data_dir: Path) -> None:
     assert code == 2, output
     assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if line.strip()]
-    assert len(lines) == 1, output
+    # Off a terminal the CLI logs each finished stage ("stage probe done, elapsed 0.1s"); the failure
+    # itself is one line.
+    lines = [line for line in output.splitlines() if line.strip() and not re.match(r"stage \w+ done, elapsed ", line)]
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
     assert subject in output.replace("\n", "") and problem in output, output
     assert leftovers(out_dir, data_dir) == []
 
