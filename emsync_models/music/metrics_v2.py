@@ -113,7 +113,7 @@ def _triad_pcs(label: str) -> set[int] | None:
 class ChartAgreement:
     spans: int  # chart chords that a major/minor triad analysis can judge
     agreeing: int
-    unjudged: int  # dim7 / sus4 / aug chords (no major or minor triad inside them)
+    unjudged: int  # dim / dim7 / sus4 / aug chords (no major or minor triad inside them)
 
     @property
     def share(self) -> float:
@@ -132,7 +132,7 @@ def chart_agreement(labels: PieceLabels, notes: Sequence[Note]) -> ChartAgreemen
     agreeing = spans = unjudged = 0
     for chord in labels.chords:
         pcs = {(chord.root_pc + i) % 12 for i in QUALITY_INTERVALS[chord.quality]}
-        if chord.quality in ("dim7", "sus4", "aug"):
+        if chord.quality in ("dim", "dim7", "sus4", "aug"):  # no major or minor triad inside them
             unjudged += 1
             continue
         t0 = labels.beat_to_seconds(chord.onset_beat)

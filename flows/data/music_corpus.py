@@ -52,12 +52,14 @@ V1_SHARE = 0.04  # share of pieces that are real chorale scores played as writte
 MMA_TIMEOUT_S = 60.0
 BATCH = 8  # pieces per mma run: its start-up (~0.16 CPU-s) costs more than rendering a piece
 SEPARATOR_BARS = 2
+TOKEN_CHECK_EVERY = 25  # every 25th piece's token count is checked against MidiTok's encoder
 TOKENIZER_CONFIG = {
     "tokenizer": "REMI", "miditok": "3.1.0", "use_programs": True, "one_token_stream_for_programs": True,
     "use_tempos": True, "num_tempos": 161, "tempo_range": [40, 200], "use_time_signatures": True,
     "use_chords": False, "chart_chord_tokens": True,
     "note": "token_count = REMI tokens + one token per chart chord (MidiTok's own chord detection is off; "
-            "the chart's chords are the chord tokens)",
+            "the chart's chords are the chord tokens). REMI tokens are counted by render_v2.remi_token_count "
+            "and checked against MidiTok's encoder on every 25th piece",
 }
 
 
@@ -197,7 +199,7 @@ def _finish(score: object, labels: PieceLabels, spec_id: str, source: str, prog:
             family: str, has_melody: bool) -> dict:
     """Write MIDI + labels atomically, then the manifest row (proxies and token count)."""
     from emsync_models.music.proxies import proxies_for
-    from emsync_models.music.render_v2 import piece_notes_seconds
+    from emsync_models.music.render_v2 import piece_notes_seconds, remi_token_count
 
     out: Path = _WORKER["out"]
     notes = piece_notes_seconds(score)  # type: ignore[arg-type]
@@ -206,8 +208,13 @@ def _finish(score: object, labels: PieceLabels, spec_id: str, source: str, prog:
     if not MIN_S - 1.0 <= duration_s <= MAX_S + 1.0:
         raise ValueError(f"duration {duration_s:.1f} s is outside {MIN_S:g}-{MAX_S:g} s")
     valence, arousal = proxies_for(labels, notes, velocities, duration_s)
-    tokens = _tokenizer()(score)  # type: ignore[operator]
-    token_count = len(tokens.ids if hasattr(tokens, "ids") else tokens[0].ids) + len(labels.chords)
+    remi = remi_token_count(score)  # type: ignore[arg-type]
+    if int(spec_id) % TOKEN_CHECK_EVERY == 0:  # the fast count must be MidiTok's: check a sample
+        tokens = _tokenizer()(score)  # type: ignore[operator]
+        encoded = len(tokens.ids if hasattr(tokens, "ids") else tokens[0].ids)
+        if encoded != remi:
+            raise ValueError(f"REMI token count {remi} differs from MidiTok's {encoded}")
+    token_count = remi + len(labels.chords)
     mid, lab = midi_path(out, spec_id), labels_path(out, spec_id)
     tmp_mid, tmp_lab = mid.with_suffix(".mid.tmp"), lab.with_suffix(".json.tmp")
     score.dump_midi(str(tmp_mid))  # type: ignore[attr-defined]
@@ -412,7 +419,9 @@ class BuildSummary:
 
 
 def _source_budget(limit: int) -> int:
-    return int(np.clip(limit // 12, 24, 1600))
+    """Source items to parse: music21 takes ~1 CPU-s per score, so about one item per 50 pieces (each
+    is heard in 12 keys, both modes and many grooves), at most 400."""
+    return int(np.clip(limit // 50, 24, 400))
 
 
 def _check_params(out: Path, params: dict) -> None:

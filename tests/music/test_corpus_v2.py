@@ -163,3 +163,13 @@ def test_bad_pieces_are_recorded_not_raised(corpus: Path, tmp_path: Path) -> Non
 def test_loader_errors_name_the_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         load_manifest(tmp_path)
+
+
+def test_token_counts_are_midi_toks_remi_counts(corpus: Path) -> None:
+    from flows.data.music_corpus import _tokenizer
+
+    for row in load_manifest(corpus):
+        piece = load_piece(corpus, row.id, row)
+        tokens = _tokenizer()(symusic.Score(str(piece.midi_path)))
+        encoded = len(tokens.ids if hasattr(tokens, "ids") else tokens[0].ids)
+        assert row.token_count == encoded + len(piece.labels.chords), row.id
