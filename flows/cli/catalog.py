@@ -41,6 +41,7 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
         source = resolve_source(value, Path("."), [])
         if Path(source.key or "").suffix.lower() not in MANIFEST_SUFFIXES:
             raise InputError(value, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
+        _check_manifest_object(source.uri, source.bucket or "", source.key or "")
         return source.uri, None
     path = Path(value).expanduser()
     if path.is_file():
@@ -98,6 +99,18 @@ def _emit(title: str, result: dict[str, Any], as_json: bool) -> None:
         if not as_json:
             err.print(f"{len(result['failures'])} failed (listed above); exit code {code}", highlight=False)
         raise typer.Exit(code)
+def _check_manifest_object(uri: str, bucket: str, key: str) -> None:
+    """A missing object is bad input, said in one line before any flow starts (like a missing local file)."""
+    from minio.error import S3Error
+
+    from flows.storage.store import s3_store_from_settings
+
+    try:
+        s3_store_from_settings(get_settings(), bucket=bucket).client.stat_object(bucket_name=bucket, object_name=key)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject", "AccessDenied"):
+            raise InputError(uri, f"cannot read the manifest object ({exc.code})") from None
+        raise
 
 
 def _print_summary(title: str, result: dict[str, Any]) -> None:
