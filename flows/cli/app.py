@@ -56,6 +56,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     log_level: Annotated[str, typer.Option(
         "--log-level", help=f"log detail: {', '.join(LOG_LEVELS)}", envvar="EMSYNC_LOG_LEVEL")] = "info",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors (same as --log-level warning)")
@@ -68,6 +69,11 @@ def main(
     if level not in LOG_LEVELS:
         raise fail(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
     configure_logging(level)
+    if ctx.invoked_subcommand in JOB_COMMANDS:
+        from flows.runtime import apply_thread_budget
+
+        with user_errors():
+            apply_thread_budget(get_settings())
 
 
 def configure_logging(level: str) -> None:
@@ -79,6 +85,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("emsync_models", "flows", "db", "serving", "prefect"):
         logging.getLogger(name).setLevel(level.upper())
+
+
 class _InputErrorsWithoutTraceback(logging.Filter):
     """Prefect logs a flow's or task's exception with its traceback; for bad input the CLI's one line
     says everything, so such records keep their message and lose the traceback."""
@@ -154,16 +162,6 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
     out.print(table)
-
-
-@app.callback()
-def startup(ctx: typer.Context) -> None:
-    """EMSYNC: free, automatic soundtracks for video."""
-    if ctx.invoked_subcommand in JOB_COMMANDS:
-        from flows.runtime import apply_thread_budget
-
-        with user_errors():
-            apply_thread_budget(get_settings())
 
 
 @app.command()
