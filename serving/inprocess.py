@@ -24,7 +24,7 @@ class InProcessClient(InferenceClient):
                  device: str = "cpu", music_model: str = "v1") -> None:
         self.emotion_checkpoint = emotion_checkpoint
         self.music_checkpoint = music_checkpoint
-        self.music_model = music_model
+        self.music_variant = music_model  # v1 | v2 (not `music_model`: that is the ModelInfo method)
         self.device = device
         self._lock = threading.Lock()
         self._predictor: Any = None
@@ -41,7 +41,7 @@ class InProcessClient(InferenceClient):
 
     def _music(self) -> Any:  # noqa: ANN401 - MusicGenerator
         with self._lock:
-            if self._generator is None and self.music_model == "v2":
+            if self._generator is None and self.music_variant == "v2":
                 from emsync_models.music.api_v2 import load_generator_v2
 
                 self._generator = load_generator_v2(self.music_checkpoint)

@@ -16,7 +16,7 @@ from emsync_models.music.measures import (
     silence_share,
 )
 from emsync_models.music.vocab import Note
-from emsync_models.render.audio import clipped_samples, fade_out, render_midi, synthesize
+from emsync_models.render.audio import clipped_samples, fade_out, render_midi, synthesize_midi
 from flows.settings import KNOWN_SOUNDFONTS
 
 
@@ -50,7 +50,7 @@ def test_dense_render_is_not_clipped_and_fades(tmp_path: Path) -> None:
         midi.instruments.append(inst)
     path = tmp_path / "dense.mid"
     midi.write(str(path))
-    raw, sr = synthesize(path, _soundfont())
+    raw, sr = synthesize_midi(path, _soundfont())
     assert raw.dtype == np.float32 and np.isfinite(raw).all()  # float: peaks above 1 would survive here
     out = render_midi(path, tmp_path / "out.wav", _soundfont(), duration_s=2.0)
     audio, _ = sf.read(out, dtype="float32", always_2d=True)

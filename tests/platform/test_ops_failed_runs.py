@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,20 @@ def _setup(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch, name
     return paths
 
 
-def _latest_run(flow_name: str) -> tuple[object, list[str]]:
-    """The newest flow run of `flow_name` on the Prefect server, and its WARNING-or-worse log lines."""
+def _latest_run(flow_name: str, expect: str = "", count: int = 1, wait_s: float = 30.0) -> tuple[object, list[str]]:
+    """The newest flow run of `flow_name` on the Prefect server, and its WARNING-or-worse log lines.
+
+    Prefect ships logs to its API in batches from a background worker, so lines starting with `expect`
+    may arrive a little after the flow returned: wait for them (bounded)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        run, lines = _read_run(flow_name)
+        if not expect or sum(line.startswith(expect) for line in lines) >= count or time.monotonic() > deadline:
+            return run, lines
+        time.sleep(0.5)
+
+
+def _read_run(flow_name: str) -> tuple[object, list[str]]:
     with get_client(sync_client=True) as client:
         (run,) = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), sort="START_TIME_DESC", limit=1
@@ -85,7 +98,7 @@ def test_backfill_with_failures_fails_in_prefect_and_exits_3(
     assert sorted(int(f["where"].split()[1]) for f in summary["failures"]) == failed_ids
     assert "backfill mixed: 1 of 3" in result.stderr and "2 of 3" in result.stderr, "plain progress lines"
 
-    run, warnings = _latest_run("backfill")
+    run, warnings = _latest_run("backfill", expect="video ", count=len(failed_ids))
     assert run.state.is_failed() and run.state.message == "backfill mixed: 2 of 3 videos failed"
     assert "catalog:mixed" in run.tags
     for video_id in failed_ids:
