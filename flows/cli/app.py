@@ -82,7 +82,9 @@ def configure_logging(level: str) -> None:
     import os
 
     os.environ["PREFECT_LOGGING_LEVEL"] = level.upper()
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Other libraries (alembic, numba, ...) speak only at WARNING and above; the level chosen here is ours.
+    logging.basicConfig(level=max(logging.WARNING, logging.getLevelName(level.upper())),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("emsync_models", "flows", "db", "serving", "prefect"):
         logging.getLogger(name).setLevel(level.upper())
 

@@ -64,7 +64,8 @@ def test_nul_in_a_uri_is_that_rows_problem_on_postgres(
     ((row, subject, reason, kind),) = _failures(pg_url)
     assert (row, subject, kind) == (3, "b\\x00.mp4", "input") and "NUL" in reason
     (status,) = queries.catalog_status(pg_url)
-    assert status.videos == 1 and status.last_run is not None and status.last_state == "completed"
+    # The run is recorded (not "never"); a rejected row makes it end Failed (exit 3, issue 13).
+    assert status.videos == 1 and status.last_run is not None and status.last_state == "failed"
 
 
 def test_bad_rows_never_sink_their_batch_on_postgres_and_s3(
