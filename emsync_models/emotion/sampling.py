@@ -32,6 +32,21 @@ class AudioChunk:
     samples: np.ndarray  # float32 [n], mono, AUDIO_RATE Hz
 
 
+class MonoAudio:
+    """Resamples a stream's frames to mono AUDIO_RATE chunks, timestamped by counting samples (exact after
+    resampling); `chunks(None)` flushes the resampler at the end of the stream."""
+
+    def __init__(self) -> None:
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        self._pos = 0
+
+    def chunks(self, frame: av.AudioFrame | None) -> Iterator[AudioChunk]:
+        for out in self._resampler.resample(frame):
+            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            yield AudioChunk(self._pos / AUDIO_RATE, samples)
+            self._pos += samples.size
+
+
 def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     scale = min(1.0, max_side / max(width, height))
     # Even sizes keep swscale on its fast paths.
@@ -58,10 +73,9 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
             # (most B-frames) can go undecoded; the sampler just takes the next decoded frame.
             if s.average_rate and fps <= float(s.average_rate) / 2:
                 s.codec_context.skip_frame = "NONREF"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if astreams else None
+        resampler = MonoAudio() if astreams else None
         period = 1.0 / fps
         next_t = 0.0
-        audio_pos = 0  # samples emitted so far: timestamps from counting are exact after resampling
         for packet in container.demux(*vstreams, *astreams):
             try:
                 decoded = packet.decode()
@@ -77,15 +91,9 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
                     # Skip ahead instead of accumulating drift when the source fps is not a multiple.
                     next_t = max(next_t + period, float(item.time) + period * 0.5)
                 elif isinstance(item, av.AudioFrame) and resampler is not None:
-                    for out in resampler.resample(item):
-                        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                        yield AudioChunk(audio_pos / AUDIO_RATE, samples)
-                        audio_pos += samples.size
+                    yield from resampler.chunks(item)
         if resampler is not None:
-            for out in resampler.resample(None):
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                yield AudioChunk(audio_pos / AUDIO_RATE, samples)
-                audio_pos += samples.size
+            yield from resampler.chunks(None)
 
 
 def probe_duration(video: Path) -> float:

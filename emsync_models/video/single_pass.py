@@ -18,11 +18,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 from scenedetect import FrameTimecode
 from scenedetect.common import Timecode, framerate_to_fraction
 
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
+from emsync_models.emotion.sampling import AudioChunk, MonoAudio, VideoFrame
 from emsync_models.errors import InputError
 from emsync_models.video import safe_media
 from emsync_models.video.cuts import ANALYSIS_WIDTH, CutConfig, make_detector
@@ -96,13 +95,12 @@ class SinglePass:
         # frames shrunk to 256-640 px for analysis do not show (cut times measured unchanged).
         vstream.codec_context.options = {"skip_loop_filter": "all"}
         detector = make_detector(self.config, float(frame_rate))
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE) if astreams else None
+        resampler = MonoAudio() if astreams else None
         start_pts = vstream.start_time or 0
         stream_tb = vstream.time_base
         cuts: list[FrameTimecode] = []
         period = 1.0 / self.sample_hz if self.sample_hz else None
         next_t = 0.0
-        audio_pos = 0
         last: FrameTimecode | None = None
         last_t: float | None = None
         small: tuple[int, int] | None = None
@@ -131,15 +129,9 @@ class SinglePass:
                                                                              format="rgb24").to_ndarray())
                             next_t = max(next_t + period, float(item.time) + period * 0.5)
                     elif isinstance(item, av.AudioFrame) and resampler is not None:
-                        for out in resampler.resample(item):
-                            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                            yield AudioChunk(audio_pos / AUDIO_RATE, samples)
-                            audio_pos += samples.size
+                        yield from resampler.chunks(item)
             if resampler is not None:
-                for out in resampler.resample(None):
-                    samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                    yield AudioChunk(audio_pos / AUDIO_RATE, samples)
-                    audio_pos += samples.size
+                yield from resampler.chunks(None)
         except av.FFmpegError as exc:
             raise InputError(self.path, f"video stream is corrupt ({_reason(exc)})") from None
         if last is None:
