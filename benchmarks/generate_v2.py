@@ -24,6 +24,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--n-layer", type=int, default=3, help="shape of the random model (no --checkpoint)")
+    parser.add_argument("--d-model", type=int, default=192)
+    parser.add_argument("--context", type=int, default=256)
     args = parser.parse_args()
 
     import torch
@@ -38,8 +41,9 @@ def main() -> None:
         gen = load_generator_v2(args.checkpoint)
         max_tokens = None
     else:
-        model = MusicTransformerV2(MusicV2Config(vocab_size=len(BeatTokenizer()), n_layer=3, d_model=192,
-                                                 d_ff=768, block_size=256))
+        model = MusicTransformerV2(MusicV2Config(vocab_size=len(BeatTokenizer()), n_layer=args.n_layer,
+                                                 d_model=args.d_model, d_ff=4 * args.d_model,
+                                                 block_size=args.context))
         gen = MusicGeneratorV2(model)
         max_tokens = 800
     req = GenerationRequest(args.seconds, (6.3, 13.1, 19.7, 24.0), ((0.0, 0.3, 0.2),), seed=0)

@@ -72,6 +72,21 @@ class MusicGeneratorV2:
             int(k): tuple(v) for k, v in self.metadata.get("style_means", {}).items()  # type: ignore[misc]
         }
         self.max_note_s = None
+        # The user's valence/arousal scale [-1, 1] spans the training labels' 5-95 % range: the proxies
+        # rarely reach +-1 (arousal: sd 0.39), and conditioning far outside the data asks the model for
+        # music it never saw (high arousal wrote twice the corpus's densest pieces).
+        self.label_range: dict[str, tuple[float, float]] = {
+            k: (float(v[0]), float(v[1])) for k, v in self.metadata.get("label_p05_p95", {}).items()
+        }
+
+    def to_label_scale(self, valence: float, arousal: float) -> tuple[float, float]:
+        def scale(x: float, key: str) -> float:
+            if key not in self.label_range or np.isnan(x):
+                return x
+            lo, hi = self.label_range[key]
+            return lo + (float(np.clip(x, -1.0, 1.0)) + 1.0) / 2.0 * (hi - lo)
+
+        return scale(valence, "valence"), scale(arousal, "arousal")
 
     # --- planning --------------------------------------------------------------------------------
     def choose_style(self, valence: float, arousal: float) -> int:
@@ -90,7 +105,7 @@ class MusicGeneratorV2:
         n_bars = max(last_downbeat + 1, 2)
         if style is not None and style not in STYLE_FAMILIES:
             raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
-        style_id = STYLE_FAMILIES.index(style) if style else self.choose_style(v0, a0)
+        style_id = STYLE_FAMILIES.index(style) if style else self.choose_style(*self.to_label_scale(v0, a0))
         return PlannedPiece(tm, n_bars, [h.beat for h in tm.hits], v0 < 0, style_id, output_key_shift(request.seed))
 
     # --- generation ------------------------------------------------------------------------------
@@ -102,7 +117,7 @@ class MusicGeneratorV2:
         forced = forced_plan(plan.n_bars, plan.cut_beats, tonic, dominant)
 
         def condition_at(beat: float) -> tuple[float, float]:
-            return emotion_at(request.emotion, plan.tempo.time_of(beat))
+            return self.to_label_scale(*emotion_at(request.emotion, plan.tempo.time_of(beat)))
 
         trace = generate_v2(
             self.model, tok, plan.n_bars, condition_at, forced,

@@ -12,14 +12,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import symusic
 import torch
 
-from emsync_models.music.corpus_v2 import load_manifest, load_piece
+from emsync_models.music.corpus_v2 import PieceRow, load_manifest, load_piece
 from emsync_models.music.model_v2 import CAP_BEATS, STYLE_FAMILIES
-from emsync_models.music.remi import BeatTokenizer, ChartChord, chart_from_labels
+
+if TYPE_CHECKING:  # tokenising needs them, training does not (it runs on GPU images without them)
+    import symusic
+
+    from emsync_models.music.remi import BeatTokenizer, ChartChord
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ def key_shift(tonic_pc: int) -> int:
 
 
 def transpose(score: symusic.Score, chart: list[ChartChord], semitones: int) -> tuple[symusic.Score, list[ChartChord]]:
+    from emsync_models.music.remi import ChartChord
+
     score = score.copy()
     for track in score.tracks:
         if not track.is_drum:
@@ -100,6 +106,12 @@ class TokenCorpusV2:
     def piece_ids(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.split == split)
 
+    def label_range(self, lo: float = 5.0, hi: float = 95.0) -> dict[str, tuple[float, float]]:
+        """The training labels' percentile range per label (the generator maps the user's [-1, 1] onto it)."""
+        train = self.split == "train"
+        return {name: (float(np.percentile(values[train], lo)), float(np.percentile(values[train], hi)))
+                for name, values in (("valence", self.valence), ("arousal", self.arousal))}
+
     def style_means(self) -> dict[int, tuple[float, float]]:
         """Mean (valence, arousal) of each style family's training pieces (to pick a style from V/A)."""
         out = {}
@@ -110,37 +122,63 @@ class TokenCorpusV2:
         return out
 
 
+def _tokenise_piece(job: tuple[Path, PieceRow, BeatTokenizer]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    """(id, tokens, beats) of one corpus piece moved to C; (id, None, None) when its MIDI is unreadable."""
+    import symusic
+
+    from emsync_models.music.remi import chart_from_labels
+
+    corpus_dir, row, tokenizer = job
+    piece = load_piece(corpus_dir, row.id, row)
+    try:
+        score = symusic.Score(str(piece.midi_path))
+    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the build
+        log.warning("%s: unreadable MIDI (%s), skipped", row.id, exc)
+        return row.id, None, None
+    score, chart = transpose(score, chart_from_labels(piece.labels.chords), key_shift(row.tonic_pc))
+    ids = np.asarray(tokenizer.encode(score, chart), dtype=np.int32)
+    beats = np.asarray([b for b, _ in tokenizer.timeline(ids)], dtype=np.float32)
+    return row.id, ids, beats
+
+
 def build_token_corpus(
-    corpus_dir: Path, tokenizer: BeatTokenizer, progress: Callable[[str], None] | None = None
+    corpus_dir: Path, tokenizer: BeatTokenizer, progress: Callable[[str], None] | None = None, workers: int = 1
 ) -> TokenCorpusV2:
+    """The corpus's 4/4 pieces tokenised, in manifest order (the same arrays for any `workers`)."""
     rows = [r for r in load_manifest(corpus_dir) if r.beats_per_bar == 4]
     parts: dict[str, list] = {k: [] for k in ("tokens", "beats", "to_boundary")}
     meta: dict[str, list] = {k: [] for k in ("valence", "arousal", "style", "mode_minor", "split", "ids")}
     starts = [0]
     is_chord_id = np.zeros(len(tokenizer), dtype=bool)
     is_chord_id[tokenizer.chord_ids] = True
-    for n, row in enumerate(rows):
-        piece = load_piece(corpus_dir, row.id, row)
-        try:
-            score = symusic.Score(str(piece.midi_path))
-        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the build
-            log.warning("%s: unreadable MIDI (%s), skipped", row.id, exc)
-            continue
-        score, chart = transpose(score, chart_from_labels(piece.labels.chords), key_shift(row.tonic_pc))
-        ids = np.asarray(tokenizer.encode(score, chart), dtype=np.int32)
-        beats = np.asarray([b for b, _ in tokenizer.timeline(ids)], dtype=np.float32)
-        parts["tokens"].append(ids)
-        parts["beats"].append(beats)
-        parts["to_boundary"].append(beats_to_next_chord(ids, beats, is_chord_id[ids]))
-        starts.append(starts[-1] + len(ids))
-        meta["valence"].append(row.valence)
-        meta["arousal"].append(row.arousal)
-        meta["style"].append(style_family(row.groove_family or row.source))
-        meta["mode_minor"].append(row.mode == "minor")
-        meta["split"].append(row.split)
-        meta["ids"].append(row.id)
-        if progress and (n + 1) % 50 == 0:
-            progress(f"tokenised {n + 1}/{len(rows)} pieces")
+    jobs = [(Path(corpus_dir), row, tokenizer) for row in rows]
+    if workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+        results = pool.imap(_tokenise_piece, jobs, chunksize=16)
+    else:
+        pool, results = None, map(_tokenise_piece, jobs)
+    try:
+        for n, (row, (_, ids, beats)) in enumerate(zip(rows, results, strict=True)):
+            if ids is None or beats is None:
+                continue
+            parts["tokens"].append(ids)
+            parts["beats"].append(beats)
+            parts["to_boundary"].append(beats_to_next_chord(ids, beats, is_chord_id[ids]))
+            starts.append(starts[-1] + len(ids))
+            meta["valence"].append(row.valence)
+            meta["arousal"].append(row.arousal)
+            meta["style"].append(style_family(row.groove_family or row.source))
+            meta["mode_minor"].append(row.mode == "minor")
+            meta["split"].append(row.split)
+            meta["ids"].append(row.id)
+            if progress and (n + 1) % 500 == 0:
+                progress(f"tokenised {n + 1}/{len(rows)} pieces")
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     return TokenCorpusV2(
         tokens=np.concatenate(parts["tokens"]), beats=np.concatenate(parts["beats"]),
         to_boundary=np.concatenate(parts["to_boundary"]), starts=np.asarray(starts, dtype=np.int64),

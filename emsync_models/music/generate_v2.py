@@ -17,7 +17,29 @@ import numpy as np
 import torch
 
 from emsync_models.music.model_v2 import CAP_BEATS, MusicTransformerV2
-from emsync_models.music.remi import BEATS_PER_BAR, POSITIONS_PER_BAR, RESOLUTION, BeatTokenizer
+from emsync_models.music.remi import (
+    BEATS_PER_BAR,
+    CHORD_TOKENS,
+    POSITIONS_PER_BAR,
+    QUALITY_INTERVALS,
+    RESOLUTION,
+    BeatTokenizer,
+    parse_chord_token,
+)
+
+# A chord on a cut must bring at least this many pitch classes the sounding chord lacks: C -> Am or
+# C -> C7 keep most of what sounds and a listener hardly hears the cut; C -> F, G or Dm is heard.
+MIN_NEW_PITCH_CLASSES = 2
+
+
+def chord_pitch_classes(tok: BeatTokenizer) -> torch.Tensor:
+    """(vocab, 12) bool: the pitch classes of each chord token (no row set for other tokens or N)."""
+    table = torch.zeros(len(tok), 12, dtype=torch.bool)
+    for name in CHORD_TOKENS:
+        root, quality = parse_chord_token(name)
+        for interval in QUALITY_INTERVALS.get(quality, ()):
+            table[tok.vocab[name], (root + interval) % 12] = True
+    return table
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,9 @@ def generate_v2(
     base_allowed = torch.ones(vocab, dtype=torch.bool)
     base_allowed[[tok.pad, tok.bos]] = False
     base_allowed[no_chord] = False  # generated music always has a harmony
+    pitch_classes = chord_pitch_classes(tok)
+    is_onset = torch.from_numpy(np.char.startswith(tok.kind.astype(str), "Pitch"))
+    onset_in_bar = False
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
     limit = max_tokens or n_bars * 400 + 64
@@ -143,10 +168,17 @@ def generate_v2(
                     only[pending.chord_id] = True
                 else:
                     only = is_chord & allowed
+                    if sounding >= 0:  # a change the ear hears: enough new pitch classes
+                        new = (pitch_classes & ~pitch_classes[sounding]).sum(dim=1)
+                        heard = only & (new >= MIN_NEW_PITCH_CLASSES)
+                        only = heard if bool(heard.any()) else only
                 allowed = only
             elif bar == f_bar:  # in its bar, before it: no Bar, no position past it
                 allowed[tok.bar] = False
                 allowed &= ~(is_position & (position_of > f_pos))
+        if bar >= 0 and not onset_in_bar:  # no silent bars: each bar strikes at least one note
+            allowed[tok.bar] = False
+            allowed[tok.eos] = False
         if bar < 0:  # REMI starts with a bar line: nothing may come before the first Bar
             allowed = torch.zeros(vocab, dtype=torch.bool)
             allowed[tok.bar] = True
@@ -155,7 +187,9 @@ def generate_v2(
             break
         tokens.append(token)
         if token == tok.bar:
-            bar, pos = bar + 1, -1
+            bar, pos, onset_in_bar = bar + 1, -1, False
+        elif is_onset[token]:
+            onset_in_bar = True
         elif is_position[token]:
             pos = int(position_of[token])
         elif is_chord[token]:

@@ -85,7 +85,7 @@ class CausalSelfAttention(nn.Module):
             elif start == 0:
                 y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
             else:  # a chunk after a prefix: each new query sees the prefix and the chunk up to itself
-                mask = torch.ones(t, start + t, dtype=torch.bool).tril(diagonal=start)
+                mask = torch.ones(t, start + t, dtype=torch.bool, device=q.device).tril(diagonal=start)
                 y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))
 
@@ -141,7 +141,7 @@ class ScalarEmbedding(nn.Module):
         table = self._table
         if table is None:
             n = round((self.hi - self.lo) / self.step) + 1
-            grid = torch.linspace(self.lo, self.hi, n).unsqueeze(-1)
+            grid = torch.linspace(self.lo, self.hi, n, device=self.null.device).unsqueeze(-1)
             table = self._table = torch.cat([self.mlp(grid), self.null[None]], dim=0)
         index = ((value.clamp(self.lo, self.hi) - self.lo) / self.step).round().long()
         index = torch.where(torch.isnan(value), table.shape[0] - 1, index)

@@ -92,7 +92,7 @@ class MusicTransformerV2(nn.Module):
         style: (B,) long, -1 = unknown. With a cache, the tokens continue what it holds."""
         b, t = tokens.shape
         past = cache.length if cache is not None else 0
-        positions = torch.arange(past, past + t)
+        positions = torch.arange(past, past + t, device=tokens.device)
         style_row = torch.where(style < 0, self.config.n_styles, style)
         x = (
             self.tok_emb(tokens)

@@ -37,6 +37,7 @@ class TrainV2Config:
     threads: int = 1
     label_dropout: float = 0.1
     max_minutes: float | None = None
+    device: str = "cpu"  # "cuda" trains in bf16 autocast on a GPU
 
 
 def lr_at(step: int, cfg: TrainV2Config) -> float:
@@ -66,6 +67,8 @@ def train_v2(
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model = MusicTransformerV2(model_config)
+    device = torch.device(cfg.device)
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     history: dict = {"step": [], "train_loss": [], "val_step": [], "val_loss": [], "seconds": 0.0,
                      "train_config": asdict(cfg), "model_config": model_config.to_dict()}
@@ -75,16 +78,26 @@ def train_v2(
         if state["model_config"] != model_config.to_dict():
             raise ValueError(f"{state_path}: saved for a different model shape; remove it or pass resume=False")
         model.load_state_dict(state["state_dict"])
+        model.to(device)
         opt.load_state_dict(state["optimizer"])
         history, step = state["history"], int(state["step"])
         log(f"resumed at step {step}")
     train = BatchSamplerV2(corpus, "train", model_config.block_size, cfg.label_dropout, seed=cfg.seed + step)
     val = BatchSamplerV2(corpus, "val", model_config.block_size, 0.0, seed=999)
     val_batches = [val.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
-    log(f"model {model.num_params() / 1e6:.2f} M parameters; {len(train.pieces)} train pieces")
+    log(f"model {model.num_params() / 1e6:.2f} M parameters; {len(train.pieces)} train pieces; {device}")
+
+    def to_device(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+    def loss_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        # bf16 autocast only on a GPU: CPU training stays in fp32 (bf16 matmuls are slow on most CPUs)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            return model.loss(to_device(batch))
 
     def save() -> None:
-        _atomic_save({"model_config": model_config.to_dict(), "state_dict": model.state_dict(),
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _atomic_save({"model_config": model_config.to_dict(), "state_dict": weights,
                       "optimizer": opt.state_dict(), "history": history, "step": step, **(extra or {})}, state_path)
 
     t0, window = time.time(), []
@@ -92,7 +105,7 @@ def train_v2(
     while step < cfg.steps:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        loss = model.loss(train.sample(cfg.batch_size))
+        loss = loss_of(train.sample(cfg.batch_size))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -102,7 +115,7 @@ def train_v2(
         if step % cfg.eval_every == 0 or step == cfg.steps:
             model.eval()
             with torch.no_grad():
-                vl = float(np.mean([float(model.loss(b)) for b in val_batches]))
+                vl = float(np.mean([float(loss_of(b)) for b in val_batches]))
             model.train()
             history["step"].append(step)
             history["train_loss"].append(float(np.mean(window)))

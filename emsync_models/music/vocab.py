@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pretty_midi
+
+if TYPE_CHECKING:  # imported where used: the model's training path (a bare GPU image) never needs it
+    import pretty_midi
 
 FAMILIES: tuple[str, ...] = ("drums", "piano", "guitar", "bass", "strings")
 # General MIDI programs LPD-5 uses for each family when writing MIDI back out.
@@ -274,6 +277,8 @@ class EventTokenizer:
 
 
 def notes_to_midi(notes: Sequence[Note]) -> pretty_midi.PrettyMIDI:
+    import pretty_midi
+
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     instruments: dict[int, pretty_midi.Instrument] = {}
     for n in notes:

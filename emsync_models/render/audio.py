@@ -17,6 +17,10 @@ from emsync_models.errors import InputError
 _PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for lossy encoders that overshoot
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
 _CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
+# Synth gain with headroom: a dense mix (a dozen voices struck together at high velocity) peaked near
+# 6x full scale at FluidSynth's 0.5. Float output would carry that without clipping anyway, but the raw
+# render then stays under full scale too; loudness normalisation sets the level afterwards.
+SYNTH_GAIN = 0.1
 
 
 class RenderError(RuntimeError):
@@ -76,7 +80,7 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
         log = Path(tmp) / "fluidsynth.log"
         # Float output keeps peaks above full scale instead of clipping them; the gain that matters is
         # applied afterwards by loudness normalisation, under a peak ceiling.
-        cmd = [binary, "-ni", "-q", "-g", "0.5", "-r", str(sample_rate), *(options or []),
+        cmd = [binary, "-ni", "-q", "-g", str(SYNTH_GAIN), "-r", str(sample_rate), *(options or []),
                "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
         with log.open("wb") as log_fh:
             proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -26,6 +26,8 @@ def train_music_v2(
     d_model: int = typer.Option(256, help="width (ff 4x, 4 heads)"),
     lr: float = typer.Option(1e-3, help="peak learning rate"),
     threads: int = typer.Option(1, help="torch CPU threads"),
+    device: str = typer.Option("cpu", help="cpu, or cuda to train in bf16 on a GPU"),
+    workers: int = typer.Option(1, help="processes that tokenise the corpus (first run only; cached)"),
     max_minutes: float | None = typer.Option(None, help="stop (and checkpoint) after this many minutes"),
     fresh: bool = typer.Option(False, help="ignore an existing training state"),
 ) -> None:
@@ -40,6 +42,13 @@ def train_music_v2(
             raise typer.BadParameter(f"must be > 0, got {value}", param_hint=f"--{name.replace('_', '-')}")
     if not (corpus / "manifest.jsonl").is_file():
         raise typer.BadParameter(f"{corpus}: no manifest.jsonl (not a music corpus v2 folder)", param_hint="--corpus")
+    if device not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"choose cpu or cuda, got {device!r}", param_hint="--device")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise typer.BadParameter("no CUDA GPU is visible to torch here", param_hint="--device")
     if out.suffix != ".pt":
         raise typer.BadParameter(f"{out}: the checkpoint must be a .pt file", param_hint="--out")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -48,13 +57,15 @@ def train_music_v2(
     if cache.is_file():
         data = TokenCorpusV2.load(cache)
     else:
-        data = build_token_corpus(corpus, tok, progress=console.print)
+        data = build_token_corpus(corpus, tok, progress=console.print, workers=max(workers, 1))
         data.save(cache)
     console.print(f"corpus: {len(data.ids)} pieces ({len(data.piece_ids('val'))} val), {len(data.tokens)} tokens")
     model_config = MusicV2Config(vocab_size=len(tok), block_size=context, n_layer=n_layer, n_head=4,
                                  d_model=d_model, d_ff=4 * d_model)
-    cfg = TrainV2Config(steps=steps, batch_size=batch_size, lr=lr, threads=threads, max_minutes=max_minutes)
-    extra = {"style_means": data.style_means(), "corpus": str(corpus), "tokenizer": repr(tok), "guidance": 1.5}
+    cfg = TrainV2Config(steps=steps, batch_size=batch_size, lr=lr, threads=threads, max_minutes=max_minutes,
+                        device=device)
+    extra = {"style_means": data.style_means(), "label_p05_p95": data.label_range(), "corpus": str(corpus),
+             "tokenizer": repr(tok), "guidance": 1.5}
     history = train_v2(data, model_config, cfg, state, resume=not fresh, log=console.print, extra=extra)
     export_checkpoint(state, out, extra)
     console.print(json.dumps({"steps": history["step"][-1] if history["step"] else 0,
