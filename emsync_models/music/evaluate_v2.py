@@ -28,6 +28,7 @@ from emsync_models.music.measures import (
     audio_measures,
     bass_presence,
     harmony_at_cuts,
+    local_pulse_clarity,
     on_grid_share,
     pulse_clarity,
     semitone_clash_share,
@@ -69,6 +70,7 @@ def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequen
         "bass": bass_presence(notes, duration_s),
         "velocity_sd": velocity_spread(notes),
         "pulse_clarity": pulse_clarity(notes),
+        "local_pulse_clarity": local_pulse_clarity(notes),
         "on_grid": on_grid_share(onset_beats(midi, notes)),
         "mode_score": mode_score(pitch_class_histogram(notes)),
         "density": note_density(notes, duration_s),
@@ -100,6 +102,8 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
     out: dict[str, Any] = {k: mean(k) for k in ("clash", "silence", "bass", "velocity_sd", "pulse_clarity",
                                                  "on_grid", "density", "cut_hit", "random_hit", "changes_per_s")}
     out["pulse_clarity_median"] = float(np.median([r["pulse_clarity"] for r in rows])) if rows else float("nan")
+    out["local_pulse_clarity_median"] = (float(np.median([r["local_pulse_clarity"] for r in rows])) if rows
+                                         else float("nan"))
     out["hit_error_median_s"] = float(np.median(errors)) if errors else float("nan")
     if rows and "valence" in rows[0]:
         out["valence_mode_rho"] = spearman([r["valence"] for r in rows], [r["mode_score"] for r in rows])

@@ -30,6 +30,14 @@ from emsync_models.music.remi import (
 # A chord on a cut must bring at least this many pitch classes the sounding chord lacks: C -> Am or
 # C -> C7 keep most of what sounds and a listener hardly hears the cut; C -> F, G or Dm is heard.
 MIN_NEW_PITCH_CLASSES = 2
+# The longest stretch (grid steps: half a bar) without a new pitched note: drums alone for bars on
+# end read as silence under the music (a third of some calm pieces), so the clock may not pass this
+# far beyond the last pitched onset until another is struck.
+MAX_PITCHED_GAP = POSITIONS_PER_BAR // 2
+# Onsets on one grid position at most (the corpus's busiest positions, drums + chord + bass + lead,
+# hold about ten). Cornered by the constraints, the model could otherwise stack notes on one position
+# by the hundred rather than move on.
+MAX_ONSETS_PER_POSITION = 12
 
 
 def chord_pitch_classes(tok: BeatTokenizer) -> torch.Tensor:
@@ -102,8 +110,11 @@ def generate_v2(
     base_allowed[[tok.pad, tok.bos]] = False
     base_allowed[no_chord] = False  # generated music always has a harmony
     pitch_classes = chord_pitch_classes(tok)
-    is_onset = torch.from_numpy(np.char.startswith(tok.kind.astype(str), "Pitch"))
-    onset_in_bar = False
+    is_pitched = torch.from_numpy(tok.kind.astype(str) == "Pitch")  # not PitchDrum
+    last_pitched = 0  # grid step of the last pitched onset
+    is_program = torch.from_numpy(tok.kind.astype(str) == "Program")
+    is_any_pitch = torch.from_numpy(np.char.startswith(tok.kind.astype(str), "Pitch"))
+    onsets_here = 0  # notes struck on the current position
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
     limit = max_tokens or n_bars * 400 + 64
@@ -176,9 +187,14 @@ def generate_v2(
             elif bar == f_bar:  # in its bar, before it: no Bar, no position past it
                 allowed[tok.bar] = False
                 allowed &= ~(is_position & (position_of > f_pos))
-        if bar >= 0 and not onset_in_bar:  # no silent bars: each bar strikes at least one note
-            allowed[tok.bar] = False
-            allowed[tok.eos] = False
+        if onsets_here >= MAX_ONSETS_PER_POSITION and not is_program[tokens[-1]]:
+            allowed &= ~is_program  # this position is full: the next note goes on a later one
+        if bar >= 0:  # no long silences: a pitched note within MAX_PITCHED_GAP of the last one
+            due = last_pitched + MAX_PITCHED_GAP
+            if (bar + 1) * POSITIONS_PER_BAR > due:
+                allowed[tok.bar] = False
+                allowed[tok.eos] = False
+            allowed &= ~(is_position & (bar * POSITIONS_PER_BAR + position_of > due))
         if bar < 0:  # REMI starts with a bar line: nothing may come before the first Bar
             allowed = torch.zeros(vocab, dtype=torch.bool)
             allowed[tok.bar] = True
@@ -187,11 +203,13 @@ def generate_v2(
             break
         tokens.append(token)
         if token == tok.bar:
-            bar, pos, onset_in_bar = bar + 1, -1, False
-        elif is_onset[token]:
-            onset_in_bar = True
+            bar, pos, onsets_here = bar + 1, -1, 0
         elif is_position[token]:
-            pos = int(position_of[token])
+            pos, onsets_here = int(position_of[token]), 0
+        elif is_any_pitch[token]:
+            onsets_here += 1
+            if is_pitched[token]:
+                last_pitched = clock()
         elif is_chord[token]:
             sounding, chord_written_at = token, clock()
             trace.chord_steps.append((clock(), token))

@@ -74,6 +74,26 @@ def pulse_clarity(notes: Sequence[Note], min_lag_s: float = 0.25, max_lag_s: flo
     return float(ac[lo : hi + 1].max() / ac[0])
 
 
+def local_pulse_clarity(notes: Sequence[Note], window_s: float = 8.0, hop_s: float = 4.0) -> float:
+    """Mean `pulse_clarity` over `window_s` windows: the pulse a listener follows from moment to moment.
+
+    The whole-piece autocorrelation asks for one period across the piece, so music whose tempo steps
+    at scene cuts (a hit-point tempo map, +-12 %) scores as pulseless even when every section is
+    metronomic; windows of a few bars measure each section's own pulse.
+    """
+    starts = sorted(n.start for n in notes)
+    if len(starts) < 4:
+        return 0.0
+    end, values, t = starts[-1], [], 0.0
+    while t == 0.0 or t + window_s <= end + hop_s:
+        inside = [n for n in notes if t <= n.start < t + window_s]
+        if len({round(n.start, 3) for n in inside}) >= 4:
+            shifted = [Note(n.family, n.pitch, n.velocity, n.start - t, n.end - t) for n in inside]
+            values.append(pulse_clarity(shifted))
+        t += hop_s
+    return float(np.mean(values)) if values else 0.0
+
+
 def on_grid_share(onset_beats: Sequence[float], resolution: int = 12, tolerance: float = 0.02) -> float:
     """Share of onsets (in beats) within `tolerance` beats of the 1/resolution-beat grid."""
     b = np.asarray(onset_beats, dtype=np.float64)

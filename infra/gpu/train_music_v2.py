@@ -47,7 +47,7 @@ def calibrate_steps(data: TokenCorpusV2, config: MusicV2Config, args: argparse.N
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        float(loss)  # the training loop syncs here too (its running mean)
+        float(loss.detach())  # the training loop syncs here too (its running mean)
         times.append(time.perf_counter() - t0)
     per_step = sorted(times[10:])[len(times[10:]) // 2]
     steps = int(args.max_minutes * 60 * 0.9 / per_step)

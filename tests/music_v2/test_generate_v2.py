@@ -79,3 +79,38 @@ def test_decoding_stops_at_the_planned_length(bias: float) -> None:
     trace = generate_v2(_bar_loving_model(bias), TOK, 4, lambda beat: (0.0, 0.0), [], [], 0, seed=3,
                         max_tokens=2000)
     assert sum(1 for t in trace.tokens if t == TOK.bar) <= 4
+
+
+def test_cut_chords_are_heard_no_long_pitched_gaps_and_positions_do_not_pile_up() -> None:
+    """The three listening constraints on a random model that would break all of them unconstrained."""
+    from emsync_models.music.generate_v2 import (
+        MAX_ONSETS_PER_POSITION,
+        MAX_PITCHED_GAP,
+        MIN_NEW_PITCH_CLASSES,
+        chord_pitch_classes,
+    )
+
+    model = _bar_loving_model(6.0)
+    cut_steps = [2 * POSITIONS_PER_BAR + 12, 4 * POSITIONS_PER_BAR]
+    forced = [ForcedChord(0, TOK.vocab["Chord_C:maj"])] + [ForcedChord(s) for s in cut_steps]
+    trace = generate_v2(model, TOK, 6, lambda beat: (0.0, 0.0), forced, [s / RESOLUTION for s in cut_steps], 0,
+                        seed=3, opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=2500)
+    pcs = chord_pitch_classes(TOK)
+    steps = dict(trace.chord_steps)
+    order = [s for s, _ in trace.chord_steps]
+    for cut in cut_steps:
+        before = steps[order[order.index(cut) - 1]]
+        new = int((pcs[steps[cut]] & ~pcs[before]).sum())
+        assert new >= MIN_NEW_PITCH_CLASSES, f"cut at step {cut}: only {new} new pitch classes"
+    timeline = TOK.timeline(trace.tokens)
+    pitched = [round(b * RESOLUTION) for (b, _), t in zip(timeline, trace.tokens, strict=True)
+               if TOK.kind[t] == "Pitch"]
+    last_bar_step = (sum(1 for t in trace.tokens if t == TOK.bar) - 1) * POSITIONS_PER_BAR
+    gaps = [b - a for a, b in zip([0, *pitched], [*pitched, last_bar_step], strict=True)]
+    assert max(gaps) <= MAX_PITCHED_GAP
+    per_position: dict[int, int] = {}
+    for (b, _), t in zip(timeline, trace.tokens, strict=True):
+        if str(TOK.kind[t]).startswith("Pitch"):
+            key = round(b * RESOLUTION)
+            per_position[key] = per_position.get(key, 0) + 1
+    assert max(per_position.values()) <= MAX_ONSETS_PER_POSITION

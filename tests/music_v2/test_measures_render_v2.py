@@ -61,3 +61,17 @@ def test_dense_render_is_not_clipped_and_fades(tmp_path: Path) -> None:
 def test_fade_out_is_linear_to_zero() -> None:
     faded = fade_out(np.ones((44100, 2), dtype=np.float32), 44100, 0.5)
     assert faded[0, 0] == 1.0 and faded[-1, 0] == 0.0 and faded[-11025, 0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_windowed_pulse_clarity_hears_each_sections_own_tempo() -> None:
+    """Eighth notes at 120 BPM, then at 134 BPM (a hit-point tempo step): each section is metronomic."""
+    from emsync_models.music.measures import local_pulse_clarity, pulse_clarity
+
+    first = [Note(1, 60, 80, i * 0.25, i * 0.25 + 0.2) for i in range(60)]  # 15 s
+    step = 0.25 * 120 / 134
+    second = [Note(1, 64, 80, 15.0 + i * step, 15.0 + i * step + 0.15) for i in range(67)]
+    steady = [Note(1, 60, 80, i * 0.25, i * 0.25 + 0.2) for i in range(120)]
+    assert local_pulse_clarity(steady) > 0.9
+    assert local_pulse_clarity(first + second) > 0.8
+    assert pulse_clarity(first + second) < local_pulse_clarity(first + second)
+    assert local_pulse_clarity(first[:3]) == 0.0

@@ -55,8 +55,11 @@ def load_rapidocr() -> Callable[[np.ndarray], list[tuple[str, float]]]:
     from emsync_models.threads import rapidocr_thread_kwargs
 
     # Its ONNX Runtime sessions would otherwise take every core: size them to the process's budget.
-    engine: Any = RapidOCR(params={"Global.use_cls": False, "Det.limit_type": "max",
-                                   "Det.limit_side_len": 480}, **rapidocr_thread_kwargs())
+    # RapidOCR 1.4 takes its options as flat keyword arguments (det_* for the detector); a `params=`
+    # dict is silently ignored. Detection at most 480 px on the long side: captions stay legible and
+    # the detector no longer upscales every 720p frame to 736 px on its short side.
+    engine: Any = RapidOCR(use_cls=False, det_limit_type="max", det_limit_side_len=480,
+                           **rapidocr_thread_kwargs())
 
     def read(rgb: np.ndarray) -> list[tuple[str, float]]:
         result, _ = engine(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), use_cls=False)
