@@ -30,3 +30,14 @@ def make_clip(path: Path, *, seconds: float = 4.0, size: str = "320x180", fps: i
     args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "ultrafast", str(path)]
     ffmpeg(*args)
     return path
+
+
+def damaged_ts(path: Path) -> Path:
+    """A 4 s H.264 MPEG-TS whose middle half is overwritten with junk: intact headers, corrupt frames."""
+    good = path.with_name(path.stem + "-good.ts")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x180:r=25:d=4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-f", "mpegts", str(good))
+    data = bytearray(good.read_bytes())
+    data[len(data) // 4: 3 * len(data) // 4] = b"\xab" * (3 * len(data) // 4 - len(data) // 4)
+    path.write_bytes(bytes(data))
+    return path

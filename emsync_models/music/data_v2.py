@@ -122,13 +122,21 @@ class TokenCorpusV2:
         return out
 
 
-def _tokenise_piece(job: tuple[Path, PieceRow, BeatTokenizer]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+_TOKENISER: dict[str, BeatTokenizer] = {}  # the process's tokenizer: sent once per worker, not once per piece
+
+
+def _set_tokenizer(tokenizer: BeatTokenizer) -> None:
+    _TOKENISER["tok"] = tokenizer
+
+
+def _tokenise_piece(job: tuple[Path, PieceRow]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
     """(id, tokens, beats) of one corpus piece moved to C; (id, None, None) when its MIDI is unreadable."""
     import symusic
 
     from emsync_models.music.remi import chart_from_labels
 
-    corpus_dir, row, tokenizer = job
+    corpus_dir, row = job
+    tokenizer = _TOKENISER["tok"]
     piece = load_piece(corpus_dir, row.id, row)
     try:
         score = symusic.Score(str(piece.midi_path))
@@ -151,13 +159,15 @@ def build_token_corpus(
     starts = [0]
     is_chord_id = np.zeros(len(tokenizer), dtype=bool)
     is_chord_id[tokenizer.chord_ids] = True
-    jobs = [(Path(corpus_dir), row, tokenizer) for row in rows]
+    jobs = [(Path(corpus_dir), row) for row in rows]
     if workers > 1:
         import multiprocessing
 
-        pool = multiprocessing.get_context("spawn").Pool(workers)
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_set_tokenizer,
+                                                         initargs=(tokenizer,))
         results = pool.imap(_tokenise_piece, jobs, chunksize=16)
     else:
+        _set_tokenizer(tokenizer)
         pool, results = None, map(_tokenise_piece, jobs)
     try:
         for n, (row, (_, ids, beats)) in enumerate(zip(rows, results, strict=True)):

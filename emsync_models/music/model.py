@@ -155,6 +155,26 @@ class ScalarEmbedding(nn.Module):
         return torch.where(missing.unsqueeze(-1), self.null.expand_as(emb), emb)
 
 
+def _normal_init(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if module.bias is not None:
+            torch.nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+
+def init_weights(model: nn.Module, scalars: tuple[ScalarEmbedding, ...], n_layer: int) -> None:
+    """GPT-2 initialisation (v1 and v2): N(0, 0.02) for linears and embeddings, PyTorch's default for
+    the scalar MLPs, and residual projections scaled by 1/sqrt(2 * n_layer)."""
+    model.apply(_normal_init)
+    for scalar in scalars:
+        scalar.reset_parameters()
+    for name, p in model.named_parameters():
+        if name.endswith("proj.weight") or (name.startswith("blocks.") and name.endswith("mlp.2.weight")):
+            torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+
+
 class MusicTransformer(nn.Module):
     def __init__(self, config: MusicTransformerConfig) -> None:
         super().__init__()
@@ -175,21 +195,7 @@ class MusicTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
-        for scalar in (self.valence_emb, self.arousal_emb, self.boundary_emb):
-            scalar.reset_parameters()
-        for name, p in self.named_parameters():
-            if name.endswith("proj.weight") or (name.startswith("blocks.") and name.endswith("mlp.2.weight")):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        init_weights(self, (self.valence_emb, self.arousal_emb, self.boundary_emb), config.n_layer)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

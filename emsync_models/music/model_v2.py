@@ -11,14 +11,13 @@ training gives the unconditional stream classifier-free guidance needs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emsync_models.music.model import Block, KVCache, ScalarEmbedding
+from emsync_models.music.model import Block, KVCache, ScalarEmbedding, init_weights
 
 CAP_BEATS = 16.0
 STYLE_FAMILIES: tuple[str, ...] = (
@@ -57,21 +56,7 @@ class MusicTransformerV2(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))  # type: ignore[arg-type]
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab_size, bias=False)
-        self.apply(self._init_weights)
-        for scalar in (self.valence_emb, self.arousal_emb, self.boundary_emb):
-            scalar.reset_parameters()
-        for name, p in self.named_parameters():
-            if name.endswith("proj.weight") or (name.startswith("blocks.") and name.endswith("mlp.2.weight")):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        init_weights(self, (self.valence_emb, self.arousal_emb, self.boundary_emb), config.n_layer)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -7,7 +7,6 @@ leaves a usable model, and they carry everything inference needs (config, proxy 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ import torch
 
 from emsync_models.music.dataset import BatchSampler, TokenCorpus, unigram_nll
 from emsync_models.music.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
+from emsync_models.music.optim import atomic_save, lr_at
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,6 @@ class TrainConfig:
     reinit_valence: bool = False
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min((step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1), 1.0)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
-
-
 @torch.no_grad()
 def evaluate_loss(model: MusicTransformer, batches: list[dict[str, torch.Tensor]]) -> float:
     was_training = model.training
@@ -65,7 +58,6 @@ def evaluate_loss(model: MusicTransformer, batches: list[dict[str, torch.Tensor]
 
 
 def save_checkpoint(path: Path, model: MusicTransformer, corpus: TokenCorpus, extra: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model_config": model.config.to_dict(),
         "state_dict": model.state_dict(),
@@ -75,9 +67,7 @@ def save_checkpoint(path: Path, model: MusicTransformer, corpus: TokenCorpus, ex
         },
         **extra,
     }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a reader never sees half a checkpoint
+    atomic_save(payload, path)
 
 
 def plot_history(history: dict, unigram: float, path: Path) -> None:

@@ -8,7 +8,6 @@ step and the history, so a killed run resumes where it stopped with `resume=True
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ import torch
 
 from emsync_models.music.data_v2 import BatchSamplerV2, TokenCorpusV2
 from emsync_models.music.model_v2 import MusicTransformerV2, MusicV2Config
+from emsync_models.music.optim import atomic_save, lr_at
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,6 @@ class TrainV2Config:
     label_dropout: float = 0.1
     max_minutes: float | None = None
     device: str = "cpu"  # "cuda" trains in bf16 autocast on a GPU
-
-
-def lr_at(step: int, cfg: TrainV2Config) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min((step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1), 1.0)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
-
-
-def _atomic_save(payload: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
 
 
 def train_v2(
@@ -97,7 +83,7 @@ def train_v2(
 
     def save() -> None:
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _atomic_save({"model_config": model_config.to_dict(), "state_dict": weights,
+        atomic_save({"model_config": model_config.to_dict(), "state_dict": weights,
                       "optimizer": opt.state_dict(), "history": history, "step": step, **(extra or {})}, state_path)
 
     t0, window = time.time(), []
@@ -143,6 +129,6 @@ def export_checkpoint(state_path: Path, out: Path, extra: dict) -> Path:
         "step": state["step"],
         **extra,
     }
-    _atomic_save(payload, out)
+    atomic_save(payload, out)
     out.with_suffix(".history.json").write_text(json.dumps(state["history"], indent=1))
     return out

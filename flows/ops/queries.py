@@ -94,19 +94,19 @@ def queue_depth(url: str, names: dict[int, str] | None = None) -> list[QueueDept
     ]
 
 
+def _counts_by_catalog(url: str, names: dict[int, str] | None, catalog: Any, first: Any,
+                       second: Any) -> list[tuple[str, str, str, int]]:
+    """(catalog name, first, second, count) grouped by the three columns; no catalog -> NO_CATALOG."""
+    with session_scope(url) as session:
+        rows = session.execute(select(catalog, first, second, func.count()).group_by(catalog, first, second)).all()
+    names = catalog_names(url) if names is None else names
+    return [(names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(a or ""), str(b), int(n))
+            for c, a, b, n in rows]
+
+
 def runs_by_status(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
     """(catalog, job, status, count) over every soundtrack run."""
-    with session_scope(url) as session:
-        rows = session.execute(
-            select(GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status, func.count()).group_by(
-                GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status
-            )
-        ).all()
-    names = catalog_names(url) if names is None else names
-    return [
-        (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(fp or ""), str(status), int(n))
-        for c, fp, status, n in rows
-    ]
+    return _counts_by_catalog(url, names, GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status)
 
 
 def members_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[str, int]:
@@ -135,17 +135,7 @@ def scored_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[st
 
 def failures_by_kind(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
     """(catalog, stage, kind, count) over the append-only failure log: a monotonic count."""
-    with session_scope(url) as session:
-        rows = session.execute(
-            select(Failure.catalog_id, Failure.stage, Failure.kind, func.count()).group_by(
-                Failure.catalog_id, Failure.stage, Failure.kind
-            )
-        ).all()
-    names = catalog_names(url) if names is None else names
-    return [
-        (names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(stage), str(kind), int(n))
-        for c, stage, kind, n in rows
-    ]
+    return _counts_by_catalog(url, names, Failure.catalog_id, Failure.stage, Failure.kind)
 
 
 def dominant_emotion() -> Any:  # noqa: ANN401 - a SQLAlchemy expression

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli.app import app
-from tests.media import ffmpeg, make_clip
+from tests.media import damaged_ts, ffmpeg, make_clip
 
 runner = CliRunner()
 
@@ -80,13 +80,7 @@ def test_mix_original_on_video_without_audio(tmp_path: Path, out_dir: Path, isol
 
 
 def test_corrupt_stream(tmp_path: Path, out_dir: Path, isolated_settings: Path) -> None:
-    good = tmp_path / "good.ts"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x180:r=25:d=4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-           "-f", "mpegts", str(good))
-    data = bytearray(good.read_bytes())
-    data[len(data) // 4: 3 * len(data) // 4] = b"\xab" * (3 * len(data) // 4 - len(data) // 4)
-    src = tmp_path / "damaged.ts"
-    src.write_bytes(bytes(data))
+    src = damaged_ts(tmp_path / "damaged.ts")
     code, output = run_cli("soundtrack", str(src), "--out", str(out_dir / "o.mp4"))
     assert_clean_failure(code, output, "damaged.ts", "corrupt", out_dir, isolated_settings)
 

@@ -13,7 +13,7 @@ from emsync_models.video.cuts import detect_cuts
 from emsync_models.video.probe import probe_video
 from emsync_models.video.sample import build_sample_video, sample_cut_times
 from emsync_models.video.single_pass import SinglePass, analysis_size
-from tests.media import ffmpeg
+from tests.media import damaged_ts
 
 
 def pyscenedetect_cuts(path: Path, fps: float) -> list[float]:
@@ -63,13 +63,7 @@ def test_one_pass_feeds_emotion_and_counts_frames(clip_with_cuts: Path) -> None:
 
 
 def test_probe_reads_headers_only_and_the_pass_finds_damage(tmp_path: Path) -> None:
-    good = tmp_path / "good.ts"
-    ffmpeg("-f", "lavfi", "-i", "testsrc=s=320x180:r=25:d=4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-           "-f", "mpegts", str(good))
-    data = bytearray(good.read_bytes())
-    data[len(data) // 4: 3 * len(data) // 4] = b"\xab" * (3 * len(data) // 4 - len(data) // 4)
-    damaged = tmp_path / "damaged.ts"
-    damaged.write_bytes(bytes(data))
+    damaged = damaged_ts(tmp_path / "damaged.ts")
     probe = probe_video(damaged)  # the headers are intact: no frame is decoded here
     assert probe.duration_s > 3
     with pytest.raises(InputError, match="damaged.ts.*corrupt"):
