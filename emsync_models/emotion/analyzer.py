@@ -161,6 +161,9 @@ class EmotionAnalyzer:
         # Whatever the extractors did not spend is demuxing, decoding and scaling.
         self.timings["decode"] = time.perf_counter() - started - sum(self.timings.values())
         self.cpu_timings["decode"] = time.process_time() - cpu_started - sum(self.cpu_timings.values())
+        for e in todo:
+            # Work done in a helper process (speech recognition) is still this extraction's CPU.
+            self.cpu_timings[e.name] += e.helper_cpu_s()
         if self.cache:
             for e in todo:
                 self.cache.put(key, e.name, e.version, tracks[e.name])

@@ -81,3 +81,7 @@ class Extractor(ABC):
     @abstractmethod
     def finish(self, duration_s: float) -> FeatureTrack:
         """Return the track for the video just streamed."""
+
+    def helper_cpu_s(self) -> float:
+        """CPU seconds spent for the last video in helper processes (outside this process's clock)."""
+        return 0.0

@@ -1,9 +1,11 @@
 """Speech: voice-activity segments (pocketsphinx's WebRTC-style endpointer) transcribed offline by
 pocketsphinx 5 with the English acoustic model, dictionary and language model inside its wheel.
 
-Audio streams in; each finished speech segment is decoded at once, so memory holds one segment
-(capped at `max_segment_s`). A transcript becomes a words feature row (`WordFeatures`: NRC + VADER +
-MiniLM prototypes, then the MiniLM embedding), repeated on every second the segment covers so that
+Audio streams in; each finished speech segment is decoded at once (`asr.SegmentQueue`), in this
+process or, when the job's thread budget gives it two or more threads, in a helper process that works
+while the frames are analysed; memory holds a few segments (each capped at `max_segment_s`).
+A transcript becomes a words feature row (`WordFeatures`: NRC + VADER + MiniLM prototypes, then the
+MiniLM embedding), repeated on every second the segment covers so that
 the scenes it overlaps see it; the (start, end, transcript) spans go to the report.
 """
 
@@ -13,10 +15,12 @@ import math
 
 import numpy as np
 
+from emsync_models.emotion.extractors.asr import HelperTranscriber, SegmentQueue, Transcriber
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.extractors.text import MINILM_DIM, TextEncoder, WordFeatures
 from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
 from emsync_models.emotion.words import EVIDENCE_DIM
+from emsync_models.threads import applied_threads
 
 
 class SpeechExtractor(Extractor):
@@ -24,17 +28,25 @@ class SpeechExtractor(Extractor):
     segment's transcript; masked elsewhere."""
 
     name = "speech"
-    version = "pocketsphinx-5.1.1-en-us/minilm-l6-v2/words-v1"
+    version = "pocketsphinx-5.1.1-en-us-h5k-w5/minilm-l6-v2/words-v1"
     dim = EVIDENCE_DIM + MINILM_DIM
     input = "audio"
 
     def __init__(self, encoder: TextEncoder | None = None, words: WordFeatures | None = None,
-                 vad_mode: int = 3, max_segment_s: float = 20.0, min_segment_s: float = 0.3) -> None:
+                 vad_mode: int = 3, max_segment_s: float = 20.0, min_segment_s: float = 0.3,
+                 helper: bool | None = None) -> None:
+        """`helper`: decode in a helper process (None: when the applied thread budget is 2 or more)."""
         import pocketsphinx
 
         self._ps = pocketsphinx
         self.words = words or WordFeatures(encoder)
-        self.decoder = pocketsphinx.Decoder(loglevel="FATAL")
+        self.transcriber = Transcriber()
+        self.helper: HelperTranscriber | None = None
+        if helper if helper is not None else (applied_threads() or 1) >= 2:
+            try:
+                self.helper = HelperTranscriber()
+            except (OSError, RuntimeError):
+                self.helper = None  # no second process here (a locked-down sandbox): decode inline
         self.vad_mode = vad_mode
         self.max_segment_s = max_segment_s
         self.min_segment_s = min_segment_s
@@ -45,7 +57,7 @@ class SpeechExtractor(Extractor):
         self._endpointer = self._ps.Endpointer(vad_mode=self.vad_mode, sample_rate=AUDIO_RATE)
         self._pending = b""
         self._speech: list[bytes] = []
-        self._segments: list[tuple[float, float, str]] = []
+        self._queue = SegmentQueue(self.transcriber, self.helper)
         self._consumed_s = 0.0
         self._seg_start = 0.0
         self._split_at = 0.0
@@ -82,18 +94,18 @@ class SpeechExtractor(Extractor):
         self._speech = []
         if end - start < self.min_segment_s or not pcm:
             return
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        text = hyp.hypstr.strip() if hyp is not None else ""
-        # Filler and noise tokens (<sil>, [NOISE], ++UH++) are not words.
-        text = " ".join(w for w in text.split() if w.isalpha() or "'" in w)
-        if text:
-            self._segments.append((float(start), float(end), text))
+        self._queue.add(float(start), float(end), pcm)
 
     def transcript(self) -> list[tuple[float, float, str]]:
-        return list(self._segments)
+        return self._queue.results()
+
+    def helper_cpu_s(self) -> float:
+        return self._queue.helper_cpu_s
+
+    def close(self) -> None:
+        if self.helper is not None:
+            self.helper.close()
+            self.helper = None
 
     def finish(self, duration_s: float) -> FeatureTrack:
         ep = self._endpointer
@@ -104,11 +116,12 @@ class SpeechExtractor(Extractor):
             self._pending = b""
         if self._speech:
             self._close(self._seg_start, self._consumed_s)
-        rows_by_text = self.words.rows([t for _, _, t in self._segments])
-        seconds = max(1, math.ceil(max(duration_s, self._segments[-1][1] if self._segments else 0.0)))
+        segments = self.transcript()
+        rows_by_text = self.words.rows([t for _, _, t in segments])
+        seconds = max(1, math.ceil(max(duration_s, segments[-1][1] if segments else 0.0)))
         values = np.zeros((seconds, self.dim), np.float32)
         mask = np.zeros(seconds, bool)
-        for start, end, text in self._segments:
+        for start, end, text in segments:
             first, last = int(start), max(int(start), math.ceil(end) - 1)
             for s in range(first, min(last, seconds - 1) + 1):
                 # A second shared by two segments keeps the one with stronger evidence.
@@ -117,4 +130,4 @@ class SpeechExtractor(Extractor):
                     values[s] = row
                 mask[s] = True
         times = np.arange(seconds, dtype=np.float32) + 0.5
-        return FeatureTrack(times, values, mask, self.transcript())
+        return FeatureTrack(times, values, mask, segments)
