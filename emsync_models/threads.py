@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -110,3 +112,24 @@ def rapidocr_thread_kwargs(threads: int | None = None) -> dict[str, int]:
 def fluidsynth_options(threads: int | None = None) -> list[str]:
     """FluidSynth command-line options for the budget (it renders on one core unless told otherwise)."""
     return ["-o", f"synth.cpu-cores={threads or _applied or 1}"]
+
+
+@contextmanager
+def compute_threads(n: int) -> Iterator[None]:
+    """Run torch and OpenCV with `n` threads, restoring the previous settings afterwards.
+
+    For small work items (the emotion networks see a few 64x64 faces at a time; the music generator
+    decodes one token of a small transformer at a time) thread hand-off costs more than it saves, and
+    on a shared CPU extra threads mostly fight each other.
+    """
+    import cv2
+    import torch
+
+    torch_before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_before)
+        cv2.setNumThreads(cv_before)

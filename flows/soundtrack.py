@@ -211,7 +211,12 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
                                 temperature=settings.temperature, top_p=settings.top_p)
-    music = generator.generate(request)
+    from emsync_models.threads import compute_threads
+
+    # One token at a time through a small transformer: a second thread made the 60 s piece 2.0x slower
+    # on a quiet machine (0.9 s vs 1.9 s, benchmarks/music_load.py) and fights any neighbour for a core.
+    with compute_threads(1):
+        music = generator.generate(request)
     return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
                          model_name=generator.name, model_version=generator.version,

@@ -13,9 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
 from emsync_models.emotion.cache import FeatureCache, content_hash
 from emsync_models.emotion.explain import explain_windows
@@ -25,6 +23,7 @@ from emsync_models.emotion.predictor import FusionPredictor, PredictFn
 from emsync_models.emotion.results import SceneEmotion, VideoEmotion, estimate_from_arrays
 from emsync_models.emotion.sampling import AudioChunk, VideoFrame, probe_duration, stream_media
 from emsync_models.errors import InputError
+from emsync_models.threads import compute_threads
 
 Progress = Callable[[str, float], None]
 
@@ -49,23 +48,6 @@ def smooth_scenes(probs: np.ndarray, va: np.ndarray, weight: float) -> tuple[np.
     kernel /= kernel.sum(axis=1, keepdims=True)
     smoothed = kernel @ probs
     return smoothed / smoothed.sum(axis=1, keepdims=True), kernel @ va
-
-
-@contextmanager
-def compute_threads(n: int) -> Iterator[None]:
-    """Run torch and OpenCV with `n` threads, restoring the previous settings afterwards.
-
-    The frozen networks see one frame (a few 64x64 faces) at a time; at that size thread hand-off
-    costs more than it saves, and on a shared CPU extra threads mostly fight each other.
-    """
-    torch_before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(n)
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(torch_before)
-        cv2.setNumThreads(cv_before)
 
 
 class EmotionAnalyzer:

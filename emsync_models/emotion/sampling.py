@@ -13,6 +13,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from emsync_models.errors import InputError
 from emsync_models.video import safe_media
@@ -76,6 +77,7 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
         resampler = MonoAudio() if astreams else None
         period = 1.0 / fps
         next_t = 0.0
+        reformatter = VideoReformatter()  # keeps its swscale context (frame.reformat rebuilds one per frame)
         for packet in container.demux(*vstreams, *astreams):
             try:
                 decoded = packet.decode()
@@ -86,7 +88,7 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
                     if item.time is None or item.time + 1e-6 < next_t:
                         continue
                     w, h = _scaled_size(item.width, item.height, max_side)
-                    rgb = item.reformat(width=w, height=h, format="rgb24").to_ndarray()
+                    rgb = reformatter.reformat(item, width=w, height=h, format="rgb24").to_ndarray()
                     yield VideoFrame(float(item.time), rgb)
                     # Skip ahead instead of accumulating drift when the source fps is not a multiple.
                     next_t = max(next_t + period, float(item.time) + period * 0.5)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emsync_models.emotion.analyzer import EmotionAnalyzer, compute_threads
+from emsync_models.emotion.analyzer import EmotionAnalyzer
 from emsync_models.emotion.dataset import LabelledVideos, scan_dataset, stratified_split
 from emsync_models.emotion.extractors.base import FeatureTrack
 from emsync_models.emotion.fused_input import FusedBatch, concat_batches, pack_batch
@@ -24,6 +24,7 @@ from emsync_models.emotion.fusion import FusionConfig, FusionTransformer
 from emsync_models.emotion.metrics import accuracy, confusion_matrix, per_class_f1, save_confusion_png
 from emsync_models.emotion.predictor import save_fusion_checkpoint
 from emsync_models.emotion.sampling import probe_duration
+from emsync_models.threads import compute_threads
 
 Progress = Callable[[str, float], None]
 CHECKPOINT_NAME = "fusion.pt"
