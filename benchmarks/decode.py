@@ -21,8 +21,10 @@ from pathlib import Path
 
 import av
 from scenedetect import ContentDetector, SceneManager, open_video
+from scenedetect.detectors import content_detector
 
 from emsync_models.emotion.sampling import stream_media
+from emsync_models.video.cuts import LIBRARY_MEAN_PIXEL_DISTANCE, mean_pixel_distance
 from emsync_models.video.probe import probe_video
 from emsync_models.video.sample import SCENES, build_sample_video
 from emsync_models.video.single_pass import SinglePass
@@ -45,7 +47,12 @@ def old_probe(path: Path) -> int:
 def old_cuts(path: Path, fps: float) -> list[float]:
     manager = SceneManager()
     manager.add_detector(ContentDetector(threshold=27.0, min_scene_len=max(1, round(0.5 * fps))))
-    manager.detect_scenes(video=open_video(str(path), backend="pyav"), show_progress=False)
+    # The library as it was, before `emsync_models.video.cuts` gave it a faster pixel distance.
+    content_detector._mean_pixel_distance = LIBRARY_MEAN_PIXEL_DISTANCE
+    try:
+        manager.detect_scenes(video=open_video(str(path), backend="pyav"), show_progress=False)
+    finally:
+        content_detector._mean_pixel_distance = mean_pixel_distance
     return [round(s.seconds, 6) for s, _ in manager.get_scene_list(start_in_scene=True)[1:]]
 
 
