@@ -1,16 +1,18 @@
 """Catalog backfill throughput: videos per hour for a catalog of clips, with 1 and 2 workers.
 
     python -m benchmarks.catalog [--videos 20] [--workers 1 2] [--size 320x180] [--fps 25] [--stretch 1]
-                                 [--database-url URL]
+                                 [--threads N] [--database-url URL]
 
 Each configuration gets a fresh data dir (database, objects, feature cache) and the same clips; the
 catalog is ingested first (not timed), then N worker processes each run the `backfill` flow on it at
 concurrency 1, claiming videos from the shared database exactly as a fleet of Prefect workers does.
 Each worker is told the machine runs N of them (EMSYNC_HOST_WORKERS), so its thread budget is its share.
-Reported per configuration: wall-clock videos/hour (processes started -> all exited, imports and model
-loading included), steady-state videos/hour (first claim -> last finished run, from the database), and
-per worker: videos, videos/hour over its own lifetime, seconds in jobs (claim -> finish: claims no longer
-run ahead of the work) and the orchestration share (process lifetime not spent in a job: imports, model
+Reported per configuration: CPU seconds of all its processes and the cores they kept busy (CPU /
+wall: one worker that already keeps 1.5 of 2 cores busy leaves a second worker 0.5), wall-clock
+videos/hour (processes started -> all exited, imports and model loading included), steady-state
+videos/hour (first claim -> last finished run, from the database), and per worker: videos,
+videos/hour over its own lifetime, seconds in jobs (claim -> finish: claims no longer run ahead of
+the work) and the orchestration share (process lifetime not spent in a job: imports, model
 loading, Prefect, claims). The header says what ran: clip count, length, size, database, object store.
 Needs a Prefect API: uses $PREFECT_API_URL, or starts one with infra/prefect.sh for the run.
 """
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +56,14 @@ def fresh_database(base_url: str, tag: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def run_config(clips: list[Path], workers: int, database_url: str | None) -> dict:
+def children_cpu_s() -> float:
+    """CPU seconds of every finished, reaped descendant (workers, their ffmpeg/FluidSynth runs and
+    speech helpers, which each worker reaps before it exits)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_config(clips: list[Path], workers: int, database_url: str | None, threads: int | None = None) -> dict:
     from sqlalchemy import func, select
 
     from db.models import GenerationRun
@@ -70,6 +80,8 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
         "EMSYNC_ALLOWED_ROOTS": json.dumps([str(clips[0].parent)]),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
+    if threads is not None:
+        env["EMSYNC_THREADS"] = str(threads)
     if database_url:
         env["EMSYNC_DATABASE_URL"] = (fresh_database(database_url, f"{workers}w")
                                       if database_url.startswith("postgresql") else database_url)
@@ -83,7 +95,7 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
     name = f"bench-{workers}w-{int(time.time())}"
     ingest_catalog(str(manifest), name)
 
-    start_epoch, start = time.time(), time.perf_counter()
+    start_epoch, start, cpu_before = time.time(), time.perf_counter(), children_cpu_s()
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, name],
@@ -97,6 +109,7 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
     ]
     outputs = [p.communicate()[0].strip().splitlines() for p in procs]
     wall = time.perf_counter() - start
+    cpu = children_cpu_s() - cpu_before
     reports: list[dict] = []
     for i, (p, out) in enumerate(zip(procs, outputs, strict=True)):
         if p.returncode != 0 or not out:
@@ -136,7 +149,10 @@ def run_config(clips: list[Path], workers: int, database_url: str | None) -> dic
         })
     return {
         "workers": workers,
+        "threads_per_job": threads,
         "videos": len(clips),
+        "cpu_s": round(cpu, 1),
+        "cores_busy": round(cpu / wall, 2) if wall > 0 else None,
         "succeeded": int(done),
         "per_worker": per_worker,
         "wall_s": round(wall, 1),
@@ -177,6 +193,8 @@ def main() -> int:
     parser.add_argument("--size", default="64x48", help="clip frame size WxH")
     parser.add_argument("--fps", type=int, default=10)
     parser.add_argument("--stretch", type=float, default=1.0, help="scale clip length (1.0: ~3.2 s)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="EMSYNC_THREADS for every worker (default: each worker's share of the cores)")
     args = parser.parse_args()
 
     from tests.platform.clips import make_clips
@@ -195,17 +213,18 @@ def main() -> int:
         os.environ["PREFECT_API_URL"] = url
         started_server = True
     try:
-        results = [run_config(clips, w, args.database_url) for w in args.workers]
+        results = [run_config(clips, w, args.database_url, args.threads) for w in args.workers]
     finally:
         if started_server:
             subprocess.run(["bash", str(REPO / "infra" / "prefect.sh"), "stop"], check=False, capture_output=True)
     print(describe(clips, args.database_url))
+    print(f"thread budget per job: {args.threads or 'each worker its share of the cores (EMSYNC_HOST_WORKERS)'}")
     print(f"{'workers':>7} {'wall s':>8} {'videos/h (wall)':>16} {'steady s':>9} {'videos/h (steady)':>18} "
-          f"{'orchestration':>13}")
+          f"{'orchestration':>13} {'cores busy':>10}")
     for r in results:
         print(
             f"{r['workers']:>7} {r['wall_s']:>8} {r['videos_per_hour_wall']:>16} {r['steady_s']:>9} "
-            f"{r['videos_per_hour_steady']!s:>18} {r['orchestration_share']!s:>13}"
+            f"{r['videos_per_hour_steady']!s:>18} {r['orchestration_share']!s:>13} {r['cores_busy']!s:>10}"
         )
         for i, w in enumerate(r["per_worker"]):
             print(f"{'':>7}   worker {i}: {w['videos']} videos in {w['life_s']} s ({w['videos_per_hour']} videos/h), "
