@@ -88,7 +88,7 @@ def stream_media(video: Path, fps: float, max_side: int = 640, audio: bool = Tru
                     if item.time is None or item.time + 1e-6 < next_t:
                         continue
                     w, h = _scaled_size(item.width, item.height, max_side)
-                    rgb = reformatter.reformat(item, width=w, height=h, format="rgb24").to_ndarray()
+                    rgb = reformatter.reformat(item, width=w, height=h, format="rgb24", threads=1).to_ndarray()
                     yield VideoFrame(float(item.time), rgb)
                     # Skip ahead instead of accumulating drift when the source fps is not a multiple.
                     next_t = max(next_t + period, float(item.time) + period * 0.5)
