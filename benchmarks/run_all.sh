@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-for b in soundtrack emotion generate serving catalog metrics_scrape; do
+for b in soundtrack emotion generate decode music_load serving catalog metrics_scrape; do
   [[ -f "benchmarks/$b.py" ]] || continue
   echo "== benchmarks/$b.py"
   python -m "benchmarks.$b"  # as modules: a script path would let benchmarks/serving.py shadow serving/
