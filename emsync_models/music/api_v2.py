@@ -23,7 +23,14 @@ from emsync_models.music.api import GeneratedMusic, GenerationRequest, file_sha2
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
 from emsync_models.music.generate import emotion_at
-from emsync_models.music.generate_v2 import SamplingV2, TraceV2, forced_plan, generate_v2, phrase_beats
+from emsync_models.music.generate_v2 import (
+    SamplingV2,
+    TraceV2,
+    cadence_steps,
+    forced_plan,
+    generate_v2,
+    phrase_beats,
+)
 from emsync_models.music.hitpoints import TempoMap, base_tempo, tempo_map
 from emsync_models.music.model_v2 import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.remi import (
@@ -157,6 +164,17 @@ class MusicGeneratorV2:
         release_at_changes(score, [(round(b * TICKS_PER_BEAT), r, q) for b, (r, q) in changes])
         final_beat = (plan.n_bars - 1) * BEATS_PER_BAR
         end_beat = plan.tempo.beat_of(duration_s)
+        # The bass states each cut's new chord for a beat, and the cadence's dominant until the tonic: at
+        # low arousal the model's own notes on a cut can be a lone third, heard as the old harmony.
+        chord_beats = [b for b, _ in changes]
+        for beat in plan.cut_beats:
+            k = next((j for j, b in enumerate(chord_beats) if abs(b - beat) < 1e-6), None)
+            if k is not None and beat < final_beat:
+                until = min(chord_beats[k + 1] if k + 1 < len(chord_beats) else final_beat, beat + 1.0)
+                sound_bass(score, beat, until, changes[k][1][0])
+        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats)
+        if dominant_step > 0:
+            sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
         ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
         score.tempos.clear()
         for beat, bpm in plan.tempo.tempo_changes():
@@ -186,6 +204,18 @@ def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]
                     note.duration = max(int(times[k] - start), 1)
                     break
                 k += 1
+
+
+def sound_bass(score: symusic.Score, start_beat: float, end_beat: float, root: int, velocity: int = 56) -> None:
+    """A bass note on `root` (in C, before the key shift) from `start_beat` to `end_beat`, under the
+    model's notes, as an arranger marks a hit."""
+    start, end = int(start_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
+    if end <= start:
+        return
+    pitched = [t for t in score.tracks if not t.is_drum]
+    target = pitched[0] if pitched else score.tracks.append(symusic.Track("bass", 0)) or score.tracks[-1]
+    target.notes.append(symusic.Note(start, end - start, 36 + root, velocity))
+    target.notes.sort()
 
 
 def ring_final_chord(score: symusic.Score, final_beat: float, end_beat: float, root: int, quality: str) -> None:

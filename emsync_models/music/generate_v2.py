@@ -230,21 +230,33 @@ def generate_v2(
     return trace
 
 
+def cadence_steps(n_bars: int, cut_beats: Sequence[float]) -> tuple[int, int]:
+    """(dominant, tonic) grid steps of the closing V-I: the tonic on the last downbeat, the dominant on
+    the latest cut in the bar before it (so that cut's change is the cadence the ear hears), else on
+    the downbeat a bar before."""
+    final = (n_bars - 1) * POSITIONS_PER_BAR
+    cut_steps = sorted(int(round(beat * RESOLUTION)) for beat in cut_beats)
+    in_cadence = [s for s in cut_steps if final - POSITIONS_PER_BAR <= s <= final - RESOLUTION]
+    return (in_cadence[-1] if in_cadence else final - POSITIONS_PER_BAR), final
+
+
 def forced_plan(
     n_bars: int, cut_beats: Sequence[int], tonic_id: int, dominant_id: int, opening: bool = True
 ) -> list[ForcedChord]:
-    """The opening tonic, a new chord on each cut's beat, and a V-I cadence on the last two downbeats."""
+    """The opening tonic, a new chord on each cut's beat, and the V-I cadence of `cadence_steps`.
+    Cuts after the last downbeat are left to the ringing final chord."""
+    dominant, final = cadence_steps(n_bars, cut_beats)
     plan: dict[int, ForcedChord] = {}
     if opening:
         plan[0] = ForcedChord(0, tonic_id)
     for beat in cut_beats:
         step = int(round(beat * RESOLUTION))
-        if 0 < step < (n_bars - 2) * POSITIONS_PER_BAR:
+        if 0 < step < dominant:
             plan[step] = ForcedChord(step, None)
-    if n_bars >= 3:
-        plan[(n_bars - 2) * POSITIONS_PER_BAR] = ForcedChord((n_bars - 2) * POSITIONS_PER_BAR, dominant_id)
-    if n_bars >= 2:
-        plan[(n_bars - 1) * POSITIONS_PER_BAR] = ForcedChord((n_bars - 1) * POSITIONS_PER_BAR, tonic_id)
+    if dominant > 0:
+        plan[dominant] = ForcedChord(dominant, dominant_id)
+    if final > 0:
+        plan[final] = ForcedChord(final, tonic_id)
     return [plan[k] for k in sorted(plan)]
 
 

@@ -72,6 +72,10 @@ def test_forced_plan_and_phrase_points() -> None:
         (0, tonic), (10 * RESOLUTION, None), (16 * RESOLUTION, None), (24 * RESOLUTION, dominant),
         (28 * RESOLUTION, tonic)]  # beat 29 falls inside the cadence and is left to it
     assert phrase_beats(8, [8]) == [16.0, 24.0]
+    # A cut in the bar before the last downbeat carries the dominant itself: its change is the cadence.
+    plan = forced_plan(8, [10, 26], tonic, dominant)
+    assert [(f.step, f.chord_id) for f in plan] == [
+        (0, tonic), (10 * RESOLUTION, None), (26 * RESOLUTION, dominant), (28 * RESOLUTION, tonic)]
 
 
 @pytest.mark.parametrize("bias", [6.0])

@@ -1,0 +1,51 @@
+"""The committed v2 checkpoint, end to end: chords on the cuts, heard in the notes, a stated bass on each
+hit, and the final tonic ringing to the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from emsync_models.music.api import GenerationRequest
+from emsync_models.music.api_v2 import load_generator_v2
+from emsync_models.music.chords import chord_changes_from_notes
+from emsync_models.music.vocab import midi_notes
+
+DURATION = 20.0
+CUTS = (5.0, 11.0, 15.5)
+
+
+@pytest.fixture(scope="module")
+def music():
+    generator = load_generator_v2()
+    return generator.generate(GenerationRequest(DURATION, CUTS, ((0.0, -0.5, -0.5),), seed=0))
+
+
+def test_every_cut_before_the_ending_gets_its_chord_on_time(music):
+    assert [round(c["cut_s"], 3) for c in music.cut_chords] == list(CUTS)
+    for cut in music.cut_chords:
+        assert cut["chord_sounds_s"] is not None and abs(cut["chord_sounds_s"] - cut["cut_s"]) < 0.005
+
+
+def test_the_harmony_is_heard_changing_on_the_cuts(music):
+    notes = [n for n in midi_notes(music.midi) if n.start < DURATION]
+    changes = chord_changes_from_notes(notes)
+    heard = [any(abs(c - cut) <= 0.25 for c in changes) for cut in CUTS]
+    assert all(heard), (changes, heard)
+
+
+def test_a_bass_note_starts_on_every_hit_and_the_tonic_rings_to_the_end(music):
+    notes = [n for inst in music.midi.instruments if not inst.is_drum for n in inst.notes]
+    for cut in CUTS:
+        assert any(n.pitch < 48 and abs(n.start - cut) < 0.005 for n in notes), cut
+    assert max(n.end for n in notes) >= DURATION - 0.1
+
+
+def test_sparse_low_arousal_music_still_changes_on_cuts():
+    """Calm, thin writing (a lone third after a cut) read as the old chord at every cut before the bass
+    stated the new one; now at least half of the cuts before the ending are heard."""
+    cuts = (4.112, 8.283, 13.943, 20.759)
+    generator = load_generator_v2()
+    music = generator.generate(GenerationRequest(30.0, cuts, ((0.0, 0.0, -0.8),), seed=0))
+    changes = chord_changes_from_notes([n for n in midi_notes(music.midi) if n.start < 30.0])
+    heard = [any(abs(c - cut) <= 0.25 for c in changes) for cut in cuts]
+    assert sum(heard) >= 2, (changes, heard)
