@@ -167,12 +167,13 @@ class MusicGeneratorV2:
         # The bass states each cut's new chord for a beat, and the cadence's dominant until the tonic: at
         # low arousal the model's own notes on a cut can be a lone third, heard as the old harmony.
         chord_beats = [b for b, _ in changes]
+        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats)
         for beat in plan.cut_beats:
             k = next((j for j, b in enumerate(chord_beats) if abs(b - beat) < 1e-6), None)
-            if k is not None and beat < final_beat:
+            # (a cut carrying the dominant gets the cadence's longer bass note below, not a second one)
+            if k is not None and beat < dominant_step / RESOLUTION:
                 until = min(chord_beats[k + 1] if k + 1 < len(chord_beats) else final_beat, beat + 1.0)
                 sound_bass(score, beat, until, changes[k][1][0])
-        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats)
         if dominant_step > 0:
             sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
         ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
