@@ -105,6 +105,8 @@ class SinglePass:
         last: FrameTimecode | None = None
         last_t: float | None = None
         small: tuple[int, int] | None = None
+        frame_tb: Fraction | None = None
+        tb, offset = Fraction(1), start_pts
         # One reformatter per output size keeps its swscale context; `frame.reformat` builds a new one
         # for every frame, which cost 1.05 ms a frame against 0.19 ms (640x360 -> 256x144). One swscale
         # thread: its default (one per core) spent 0.52 CPU-ms a frame against 0.19 on frames this small.
@@ -115,10 +117,12 @@ class SinglePass:
                     if isinstance(item, av.VideoFrame):
                         if item.pts is None or not item.time_base:
                             continue
-                        tb = Fraction(item.time_base.numerator, item.time_base.denominator)
-                        offset = start_pts
-                        if start_pts and stream_tb != item.time_base:
-                            offset = int(start_pts * Fraction(stream_tb.numerator, stream_tb.denominator) / tb)
+                        if item.time_base != frame_tb:  # one time base per stream in practice: work it out once
+                            frame_tb = item.time_base
+                            tb = Fraction(frame_tb.numerator, frame_tb.denominator)
+                            offset = start_pts
+                            if start_pts and stream_tb != frame_tb:
+                                offset = int(start_pts * Fraction(stream_tb.numerator, stream_tb.denominator) / tb)
                         # PySceneDetect's PyAV backend times frames exactly this way (pts from the
                         # stream start, the guessed rate), so cut times match what it reported.
                         position = FrameTimecode(Timecode(pts=item.pts - offset, time_base=tb), fps=frame_rate)
