@@ -207,14 +207,22 @@ def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]
                 k += 1
 
 
+def first_pitched_track(score: symusic.Score, name: str) -> symusic.Track:
+    """The track notes added under the model's go to: its first pitched one, else a new piano track `name`."""
+    pitched = [t for t in score.tracks if not t.is_drum]
+    if pitched:
+        return pitched[0]
+    score.tracks.append(symusic.Track(name, 0))
+    return score.tracks[-1]
+
+
 def sound_bass(score: symusic.Score, start_beat: float, end_beat: float, root: int, velocity: int = 56) -> None:
     """A bass note on `root` (in C, before the key shift) from `start_beat` to `end_beat`, under the
     model's notes, as an arranger marks a hit."""
     start, end = int(start_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
     if end <= start:
         return
-    pitched = [t for t in score.tracks if not t.is_drum]
-    target = pitched[0] if pitched else score.tracks.append(symusic.Track("bass", 0)) or score.tracks[-1]
+    target = first_pitched_track(score, "bass")
     target.notes.append(symusic.Note(start, end - start, 36 + root, velocity))
     target.notes.sort()
 
@@ -222,7 +230,6 @@ def sound_bass(score: symusic.Score, start_beat: float, end_beat: float, root: i
 def ring_final_chord(score: symusic.Score, final_beat: float, end_beat: float, root: int, quality: str) -> None:
     """From the last downbeat: drop what the model wrote, sound the tonic (bass + triad) to the end."""
     start, end = int(final_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
-    pitched = [t for t in score.tracks if not t.is_drum]
     for track in score.tracks:
         keep = [n for n in track.notes if n.time < start]
         for n in keep:  # nothing from before runs over the final chord
@@ -231,7 +238,7 @@ def ring_final_chord(score: symusic.Score, final_beat: float, end_beat: float, r
         track.notes.extend(keep)
         if track.is_drum and keep:  # one last crash/kick on the downbeat
             track.notes.append(symusic.Note(start, TICKS_PER_BEAT, 36, 90))
-    target = pitched[0] if pitched else score.tracks.append(symusic.Track("ending", 0)) or score.tracks[-1]
+    target = first_pitched_track(score, "ending")
     intervals = QUALITY_INTERVALS[quality]
     pitches = [36 + root] + [60 + root + i for i in intervals]
     for p in pitches:

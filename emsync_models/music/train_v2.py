@@ -40,6 +40,14 @@ class TrainV2Config:
     device: str = "cpu"  # "cuda" trains in bf16 autocast on a GPU
 
 
+def batch_loss(model: MusicTransformerV2, batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    """The model's loss on `batch`, moved to `device`; bf16 autocast only on a GPU (CPU training stays in
+    fp32: bf16 matmuls are slow on most CPUs)."""
+    on_device = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        return model.loss(on_device)
+
+
 def train_v2(
     corpus: TokenCorpusV2,
     model_config: MusicV2Config,
@@ -73,13 +81,8 @@ def train_v2(
     val_batches = [val.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
     log(f"model {model.num_params() / 1e6:.2f} M parameters; {len(train.pieces)} train pieces; {device}")
 
-    def to_device(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
     def loss_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        # bf16 autocast only on a GPU: CPU training stays in fp32 (bf16 matmuls are slow on most CPUs)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            return model.loss(to_device(batch))
+        return batch_loss(model, batch, device)
 
     def save() -> None:
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from emsync_models.music.data_v2 import TokenCorpusV2  # noqa: E402
 from emsync_models.music.model_v2 import MusicV2Config  # noqa: E402
-from emsync_models.music.train_v2 import TrainV2Config, export_checkpoint, train_v2  # noqa: E402
+from emsync_models.music.train_v2 import TrainV2Config, batch_loss, export_checkpoint, train_v2  # noqa: E402
 
 
 def calibrate_steps(data: TokenCorpusV2, config: MusicV2Config, args: argparse.Namespace) -> int:
@@ -41,9 +41,7 @@ def calibrate_steps(data: TokenCorpusV2, config: MusicV2Config, args: argparse.N
     times = []
     for _ in range(30):
         t0 = time.perf_counter()
-        batch = {k: v.to(device, non_blocking=True) for k, v in sampler.sample(args.batch_size).items()}
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = model.loss(batch)
+        loss = batch_loss(model, sampler.sample(args.batch_size), device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -70,7 +70,7 @@ def test_in_flight_segments_are_bounded(narration):
     try:
         for i in range(5):
             queue.add(float(i), i + 1.0, pcm)
-            assert sum(item[4] is not None for item in queue._items) <= 3  # the new one + max_in_flight
+            assert sum(item.pcm is not None for item in queue._items) <= 3  # the new one + max_in_flight
         assert len(queue.results()) == 5
     finally:
         helper.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 # Search limits, measured on 60 s of Festival narration over a loud drum bed (45 s of speech) and on
@@ -76,6 +77,15 @@ class HelperTranscriber:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class _Segment:
+    start: float
+    end: float
+    text: str | None = None  # None until transcribed
+    future: Future[tuple[str, float]] | None = None  # the helper's answer, while awaited
+    pcm: bytes | None = None  # kept while awaited: a dead helper's segment is decoded here
+
+
 class SegmentQueue:
     """Speech segments in time order, transcribed inline or by a helper, with bounded memory.
 
@@ -88,33 +98,32 @@ class SegmentQueue:
         self.helper = helper
         self.max_in_flight = max_in_flight
         self.helper_cpu_s = 0.0
-        self._items: list[list[Any]] = []   # [start, end, text | None, future | None, pcm | None]
+        self._items: list[_Segment] = []
 
     def add(self, start: float, end: float, pcm: bytes) -> None:
         if self.helper is None:
-            self._items.append([start, end, self.inline.transcribe(pcm), None, None])
+            self._items.append(_Segment(start, end, self.inline.transcribe(pcm)))
             return
-        self._items.append([start, end, None, self.helper.submit(pcm), pcm])
-        pending = [item for item in self._items if item[3] is not None]
+        self._items.append(_Segment(start, end, None, self.helper.submit(pcm), pcm))
+        pending = [item for item in self._items if item.future is not None]
         for item in pending[: max(0, len(pending) - self.max_in_flight)]:
             self._resolve(item)
         for item in pending:
-            if item[3] is not None and item[3].done():
+            if item.future is not None and item.future.done():
                 self._resolve(item)
 
-    def _resolve(self, item: list[Any]) -> None:
-        future: Future[tuple[str, float]] = item[3]
+    def _resolve(self, item: _Segment) -> None:
+        assert item.future is not None and item.pcm is not None
         try:
-            text, cpu = future.result()
+            text, cpu = item.future.result()
             self.helper_cpu_s += cpu
         except Exception:  # noqa: BLE001 - a dead helper must not lose the segment: decode it here
-            text = self.inline.transcribe(item[4])
-        item[2:] = [text, None, None]
+            text = self.inline.transcribe(item.pcm)
+        item.text, item.future, item.pcm = text, None, None
 
     def results(self) -> list[tuple[float, float, str]]:
         """(start, end, words) of every segment with words, waiting for the helper where needed."""
         for item in self._items:
-            if item[3] is not None:
+            if item.future is not None:
                 self._resolve(item)
-        return [(float(s), float(e), t) for s, e, t, _, _ in self._items if t]
-
+        return [(float(item.start), float(item.end), item.text) for item in self._items if item.text]
