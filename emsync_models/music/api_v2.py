@@ -3,7 +3,8 @@
 Steps: base tempo from the opening arousal -> tempo map that puts each kept cut on a downbeat
 (hitpoints) -> the mode of the opening tonic from valence (a composer's choice of key, like the tempo)
 -> constrained sampling on the beat grid (generate_v2) -> notes that would clash with a new chord are
-released at the change -> a V-I cadence whose tonic rings to the end -> MIDI written with the tempo map,
+released at the change -> the bass states each cut's chord, a comping part strikes the model's chords on
+the beat (comping) -> a V-I cadence whose tonic rings to the end -> MIDI written with the tempo map,
 moved to a key chosen by the seed.
 """
 
@@ -22,6 +23,7 @@ from emsync_models.errors import InputError
 from emsync_models.music.api import GeneratedMusic, GenerationRequest, file_sha256, output_key_shift, validate_request
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
+from emsync_models.music.comping import comp_notes, strike_every
 from emsync_models.music.generate import emotion_at
 from emsync_models.music.generate_v2 import (
     SamplingV2,
@@ -176,6 +178,7 @@ class MusicGeneratorV2:
                 sound_bass(score, beat, until, changes[k][1][0])
         if dominant_step > 0:
             sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
+        add_comp(score, changes, final_beat, strike_every(plan.tempo.base_bpm))
         ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
         score.tempos.clear()
         for beat, bpm in plan.tempo.tempo_changes():
@@ -205,6 +208,25 @@ def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]
                     note.duration = max(int(times[k] - start), 1)
                     break
                 k += 1
+
+
+COMP_PROGRAM = 0  # acoustic grand piano: a comp that speaks on each beat
+
+
+def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]], end_beat: float,
+             every: int = 1) -> None:
+    """The comping part (`comping.comp_notes`) under the model's chords, on its own piano track."""
+    chords = [(beat, [(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())])
+              for beat, (root, quality) in changes]
+    notes = comp_notes(chords, end_beat, every)
+    if not notes:
+        return
+    track = symusic.Track("comp", COMP_PROGRAM)
+    for start, stop, pitch, velocity in notes:
+        a, b = int(round(start * TICKS_PER_BEAT)), int(round(stop * TICKS_PER_BEAT))
+        track.notes.append(symusic.Note(a, max(b - a, 1), pitch, velocity))
+    track.notes.sort()
+    score.tracks.append(track)
 
 
 def first_pitched_track(score: symusic.Score, name: str) -> symusic.Track:
