@@ -80,7 +80,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--video", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=1, help="decoder threads for the single pass")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="the single pass's thread budget (decoder threads: single_pass.decoder_threads)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     video = args.video or long_video(args.seconds, width, height, Path(tempfile.gettempdir()))
