@@ -12,7 +12,7 @@ from emsync_models.errors import InputError
 from emsync_models.video.cuts import detect_cuts
 from emsync_models.video.probe import probe_video
 from emsync_models.video.sample import build_sample_video, sample_cut_times
-from emsync_models.video.single_pass import SinglePass, analysis_size
+from emsync_models.video.single_pass import SinglePass, analysis_size, decoder_threads
 from tests.media import damaged_ts
 
 
@@ -43,6 +43,13 @@ def test_cuts_match_pyscenedetect_within_one_frame(clip_with_cuts: Path, moving_
         assert len(ours) == len(theirs), (path.name, ours, theirs)
         assert all(abs(a - b) <= 1 / fps + 1e-6 for a, b in zip(ours, theirs, strict=True)), (ours, theirs)
     assert len(detect_cuts(moving_sample)) == len(sample_cut_times())
+
+
+def test_the_thread_budget_changes_speed_not_results(moving_sample: Path) -> None:
+    """A budget of 1 decodes on one thread (a fleet worker); 2+ keeps one frame more in flight."""
+    assert [decoder_threads(b) for b in (1, 2, 4)] == [1, 3, 5]
+    passes = [SinglePass(moving_sample, sample_hz=1.0, threads=budget).run() for budget in (1, 2)]
+    assert passes[0].cuts_s == passes[1].cuts_s and passes[0].frames == passes[1].frames
 
 
 def test_one_pass_feeds_emotion_and_counts_frames(clip_with_cuts: Path) -> None:
