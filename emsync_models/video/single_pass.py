@@ -46,12 +46,13 @@ def sample_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def decoder_threads(budget: int) -> int:
-    """FFmpeg frame threads for a thread budget. With a budget of 2 or more, one frame more than the
-    budget is in flight: this loop's own work per frame (scaling, the detector, audio) is uneven, and
-    with only `budget` frames in flight the decoders wait for it (5-minute 640x360 video, budget 2: 3.9 s
-    wall with 2 frame threads, 3.5 s with 3, the same 5.2 CPU-s; waiting threads use no core). A budget
-    of 1 decodes on one thread: a worker in a fleet gets no second core to overlap with."""
-    return budget + 1 if budget >= 2 else 1
+    """FFmpeg frame threads for a thread budget: with a budget of 2 or more, two frames in flight per core.
+    This loop's own work per frame (scaling, the detector, audio, an emotion sample every second) is
+    uneven, and with only `budget` frames in flight the decoders sit waiting for it. On the 5-minute
+    640x360 video at budget 2: 2 frame threads 3.98 s wall, 3 threads 3.57-3.69 s, 4 threads 3.40 s, 6
+    threads 3.34 s, all 5.1-5.4 CPU-s (a waiting frame thread uses no core). A budget of 1 decodes on one
+    thread: a worker in a fleet gets no second core to overlap with."""
+    return 2 * budget if budget >= 2 else 1
 
 
 class SinglePass:
