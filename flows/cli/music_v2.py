@@ -134,6 +134,8 @@ ROWS = (
     ("onsets on the beat grid", "on_grid", "{:.3f}"),
     ("pulse clarity, whole piece (median)", "pulse_clarity_median", "{:.3f}"),
     ("pulse clarity, 8 s windows (median)", "local_pulse_clarity_median", "{:.3f}"),
+    ("  the same on its own beat (diagnostic)", "own_beat_local_pulse_clarity_median", "{:.3f}"),
+    ("  whole piece on its own beat (diagnostic)", "own_beat_pulse_clarity_median", "{:.3f}"),
     ("harmony change at cuts", "cut_hit", "{:.2f}"),
     ("harmony change at random times", "random_hit", "{:.2f}"),
     ("median hit-time error s", "hit_error_median_s", "{:.3f}"),

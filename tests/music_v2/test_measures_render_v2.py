@@ -75,3 +75,36 @@ def test_windowed_pulse_clarity_hears_each_sections_own_tempo() -> None:
     assert local_pulse_clarity(first + second) > 0.8
     assert pulse_clarity(first + second) < local_pulse_clarity(first + second)
     assert local_pulse_clarity(first[:3]) == 0.0
+
+
+def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
+    """A click on every beat of a map that steps 100 -> 110 -> 94 BPM is one steady pulse on its own
+    beat; on the clock the whole-piece measure sees two or three."""
+    import io
+
+    import mido
+
+    from emsync_models.music.evaluate_v2 import on_own_beat
+
+    tpb = 480
+    track, wait = mido.MidiTrack(), 0  # delta ticks before the next event
+    for bpm in (100, 110, 94):
+        track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=wait))
+        wait = 0
+        for _ in range(16):  # a sixteenth-long click on each beat
+            track.append(mido.Message("note_on", note=60, velocity=80, time=wait))
+            track.append(mido.Message("note_off", note=60, velocity=0, time=tpb // 4))
+            wait = tpb - tpb // 4
+    file = mido.MidiFile(ticks_per_beat=tpb)
+    file.tracks.append(track)
+    buffer = io.BytesIO()
+    file.save(file=buffer)
+    buffer.seek(0)
+    midi = pretty_midi.PrettyMIDI(buffer)
+    notes = [Note(1, n.pitch, n.velocity, n.start, n.end) for n in midi.instruments[0].notes]
+    assert len(notes) == 48
+    steady = on_own_beat(midi, notes)
+    assert pulse_clarity(notes) < 0.6
+    assert pulse_clarity(steady) > 0.9
+    gaps = np.diff([n.start for n in steady])
+    assert np.allclose(gaps, gaps[0], atol=1e-3)
