@@ -12,7 +12,10 @@ matplotlib.use("Agg")  # no display on servers or CI
 import matplotlib.pyplot as plt  # noqa: E402
 import pretty_midi  # noqa: E402
 
-_FAMILY_COLOURS = ("#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+# Ten tracks before a colour repeats (v2 writes up to six of the model's and a comp); no orange or grey,
+# which mark chord changes and cuts.
+_FAMILY_COLOURS = ("#444444", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                   "#17becf", "#0b3d91")
 
 
 def _short(line: str, limit: int = 38) -> str:
@@ -68,9 +71,10 @@ def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration
     roll.set_xlim(0, duration_s)
     roll.set_xlabel("seconds")
     roll.set_ylabel("MIDI pitch")
-    roll.legend(loc="upper right", fontsize=7, ncol=3)
+    # Below the roll, not on it: inside, it hid the top register's notes.
+    roll.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, ncol=5, frameon=False)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return out
