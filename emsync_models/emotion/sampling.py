@@ -67,10 +67,9 @@ class MonoAudio:
         if not self._held or self._shape is None:
             return None
         fmt, layout, rate = self._shape
-        planar = av.AudioFormat(fmt).is_planar
-        data = np.concatenate(self._held, axis=1)
+        data = np.concatenate(self._held, axis=1)  # planar (channels, n) or packed (1, n * channels) alike
         self._held, self._held_samples = [], 0
-        batch = av.AudioFrame.from_ndarray(np.ascontiguousarray(data) if planar else data, format=fmt, layout=layout)
+        batch = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
         batch.sample_rate = rate
         return batch
 

@@ -60,18 +60,18 @@ def onset_beats(midi: pretty_midi.PrettyMIDI, notes: Sequence[Note]) -> np.ndarr
     return np.where(on <= beats[-1], np.interp(on, beats, idx), idx[-1] + (on - beats[-1]) / step)
 
 
-def on_own_beat(midi: pretty_midi.PrettyMIDI, notes: Sequence[Note]) -> list[Note]:
+def on_own_beat(midi: pretty_midi.PrettyMIDI, notes: Sequence[Note], beats_of: np.ndarray) -> list[Note]:
     """The notes re-timed on the piece's own beat at its median tempo: a tempo map's steps taken out.
 
     A diagnostic beside pulse clarity, not a replacement: a click on every beat of a hit-point tempo
     map (steps up to 12 % at cuts) scores 0.43-0.48 on the whole-piece measure, which bins onsets at
     10 ms. Here the same measure asks whether the rhythm is steady relative to the beat the music keeps.
-    For a constant-tempo piece (the corpus) it changes nothing."""
+    For a constant-tempo piece (the corpus) it changes nothing. `beats_of` is `onset_beats(midi, notes)`."""
     beats = midi.get_beats()
     if len(beats) < 2 or not notes:
         return list(notes)
     beat_s = float(np.median(np.diff(beats)))
-    on = onset_beats(midi, notes) * beat_s
+    on = beats_of * beat_s
     return [Note(n.family, n.pitch, n.velocity, float(t), float(t) + (n.end - n.start))
             for n, t in zip(notes, on, strict=True)]
 
@@ -80,7 +80,8 @@ def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequen
                    rng: np.random.Generator) -> dict:
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
     harmony = harmony_at_cuts(notes, cuts, duration_s, rng)
-    steady = on_own_beat(midi, notes)
+    beats_of = onset_beats(midi, notes)
+    steady = on_own_beat(midi, notes, beats_of)
     return {
         "clash": semitone_clash_share(notes, duration_s),
         "silence": silence_share(notes, duration_s),
@@ -90,7 +91,7 @@ def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequen
         "local_pulse_clarity": local_pulse_clarity(notes),
         "own_beat_pulse_clarity": pulse_clarity(steady),
         "own_beat_local_pulse_clarity": local_pulse_clarity(steady),
-        "on_grid": on_grid_share(onset_beats(midi, notes)),
+        "on_grid": on_grid_share(beats_of),
         "mode_score": mode_score(pitch_class_histogram(notes)),
         "density": note_density(notes, duration_s),
         "cut_hit": harmony["cut_hit"],
@@ -120,10 +121,7 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
     errors = [e for r in rows for e in r.get("hit_errors", [])]
     out: dict[str, Any] = {k: mean(k) for k in ("clash", "silence", "bass", "velocity_sd", "pulse_clarity",
                                                  "on_grid", "density", "cut_hit", "random_hit", "changes_per_s")}
-    out["pulse_clarity_median"] = float(np.median([r["pulse_clarity"] for r in rows])) if rows else float("nan")
-    out["local_pulse_clarity_median"] = (float(np.median([r["local_pulse_clarity"] for r in rows])) if rows
-                                         else float("nan"))
-    for key in ("own_beat_pulse_clarity", "own_beat_local_pulse_clarity"):
+    for key in ("pulse_clarity", "local_pulse_clarity", "own_beat_pulse_clarity", "own_beat_local_pulse_clarity"):
         out[key + "_median"] = float(np.median([r[key] for r in rows])) if rows else float("nan")
     out["hit_error_median_s"] = float(np.median(errors)) if errors else float("nan")
     if rows and "valence" in rows[0]:

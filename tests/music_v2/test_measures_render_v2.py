@@ -84,7 +84,7 @@ def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
 
     import mido
 
-    from emsync_models.music.evaluate_v2 import on_own_beat
+    from emsync_models.music.evaluate_v2 import on_own_beat, onset_beats
 
     tpb = 480
     track, wait = mido.MidiTrack(), 0  # delta ticks before the next event
@@ -103,7 +103,7 @@ def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
     midi = pretty_midi.PrettyMIDI(buffer)
     notes = [Note(1, n.pitch, n.velocity, n.start, n.end) for n in midi.instruments[0].notes]
     assert len(notes) == 48
-    steady = on_own_beat(midi, notes)
+    steady = on_own_beat(midi, notes, onset_beats(midi, notes))
     assert pulse_clarity(notes) < 0.6
     assert pulse_clarity(steady) > 0.9
     gaps = np.diff([n.start for n in steady])
