@@ -1,11 +1,11 @@
 """The v2 music generator as the rest of EMSYNC sees it: the same request in, MIDI with hit points out.
 
-Steps: base tempo from the opening arousal -> tempo map that puts each kept cut on a downbeat
-(hitpoints) -> the mode of the opening tonic from valence (a composer's choice of key, like the tempo)
--> constrained sampling on the beat grid (generate_v2) -> notes that would clash with a new chord are
-released at the change -> the bass states each cut's chord, a comping part strikes the model's chords on
-the beat (comping) -> a V-I cadence whose tonic rings to the end -> MIDI written with the tempo map,
-moved to a key chosen by the seed.
+Steps: base tempo from the opening arousal -> tempo map and bars (a short bar before a hit where
+needed) that put each kept cut on a downbeat (hitpoints) -> the mode of the opening tonic from valence
+(a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2) ->
+notes that would clash with a new chord are released at the change -> the bass states each cut's
+chord, a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
+rings to the end -> MIDI written with the tempo map and meter, moved to a key chosen by the seed.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class MusicGeneratorV2:
         _, v0, a0 = request.emotion[0]
         cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
         tm = tempo_map(cuts, request.duration_s, base_tempo(a0), BEATS_PER_BAR)
-        last_downbeat = int(np.floor(tm.beat_of(max(request.duration_s - RING_S, 0.0)) / BEATS_PER_BAR))
+        last_downbeat = tm.grid().bar_at(tm.beat_of(max(request.duration_s - RING_S, 0.0)))
         n_bars = max(last_downbeat + 1, 2)
         if style is not None and style not in STYLE_FAMILIES:
             raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
@@ -123,15 +123,16 @@ class MusicGeneratorV2:
         tok = self.tokenizer
         tonic = tok.vocab[chord_token(0, "min" if plan.minor else "maj")]
         dominant = tok.vocab[chord_token(7, "7")]
-        forced = forced_plan(plan.n_bars, plan.cut_beats, tonic, dominant)
+        grid = plan.tempo.grid()
+        forced = forced_plan(plan.n_bars, plan.cut_beats, tonic, dominant, grid=grid)
 
         def condition_at(beat: float) -> tuple[float, float]:
             return self.to_label_scale(*emotion_at(request.emotion, plan.tempo.time_of(beat)))
 
         trace = generate_v2(
             self.model, tok, plan.n_bars, condition_at, forced,
-            [float(b) for b in plan.cut_beats] + phrase_beats(plan.n_bars, plan.cut_beats), plan.style,
-            seed=request.seed, opts=SamplingV2(request.temperature, request.top_p, self.guidance),
+            [float(b) for b in plan.cut_beats] + phrase_beats(plan.n_bars, plan.cut_beats, grid=grid), plan.style,
+            seed=request.seed, opts=SamplingV2(request.temperature, request.top_p, self.guidance), grid=grid,
         )
         return plan, trace
 
@@ -160,16 +161,17 @@ class MusicGeneratorV2:
     def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float) -> symusic.Score:
         """MIDI of the tokens: releases at chord changes, the ringing final tonic, tempo map, key."""
         tok = self.tokenizer
-        score = tok.decode(tokens)
+        grid = plan.tempo.grid()
+        score = tok.decode(tokens, grid)
         changes = [(beat, parse_chord_token(tok.names[i]))
-                   for beat, i in tok.timeline(tokens) if tok.kind[i] == "Chord"]
+                   for beat, i in tok.timeline(tokens, grid) if tok.kind[i] == "Chord"]
         release_at_changes(score, [(round(b * TICKS_PER_BEAT), r, q) for b, (r, q) in changes])
-        final_beat = (plan.n_bars - 1) * BEATS_PER_BAR
+        final_beat = grid.start(plan.n_bars - 1)
         end_beat = plan.tempo.beat_of(duration_s)
         # The bass states each cut's new chord for a beat, and the cadence's dominant until the tonic: at
         # low arousal the model's own notes on a cut can be a lone third, heard as the old harmony.
         chord_beats = [b for b, _ in changes]
-        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats)
+        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats, grid)
         for beat in plan.cut_beats:
             k = next((j for j, b in enumerate(chord_beats) if abs(b - beat) < 1e-6), None)
             # (a cut carrying the dominant gets the cadence's longer bass note below, not a second one)
@@ -178,13 +180,16 @@ class MusicGeneratorV2:
                 sound_bass(score, beat, until, changes[k][1][0])
         if dominant_step > 0:
             sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
-        add_comp(score, changes, final_beat, strike_every(plan.tempo.base_bpm))
+        downbeats = [grid.start(b) for b in range(plan.n_bars)]
+        # the comp's busyness follows the scene's tempo (arousal's), not the nudge that fitted the cuts
+        add_comp(score, changes, final_beat, strike_every(plan.tempo.requested_bpm), downbeats)
         ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
         score.tempos.clear()
         for beat, bpm in plan.tempo.tempo_changes():
             score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
         score.time_signatures.clear()
-        score.time_signatures.append(symusic.TimeSignature(0, BEATS_PER_BAR, 4))
+        for beat, beats in grid.meter_changes(plan.n_bars):
+            score.time_signatures.append(symusic.TimeSignature(beat * TICKS_PER_BEAT, beats, 4))
         for track in score.tracks:
             if not track.is_drum:
                 track.shift_pitch(plan.key_shift, inplace=True)
@@ -214,11 +219,11 @@ COMP_PROGRAM = 0  # acoustic grand piano: a comp that speaks on each beat
 
 
 def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]], end_beat: float,
-             every: int = 1) -> None:
+             every: int = 1, downbeats: list[int] | None = None) -> None:
     """The comping part (`comping.comp_notes`) under the model's chords, on its own piano track."""
     chords = [(beat, [(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())])
               for beat, (root, quality) in changes]
-    notes = comp_notes(chords, end_beat, every)
+    notes = comp_notes(chords, end_beat, every, downbeats=downbeats)
     if not notes:
         return
     track = symusic.Track("comp", COMP_PROGRAM)

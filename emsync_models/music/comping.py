@@ -9,6 +9,7 @@ model's chords exactly, so it adds pulse and body without adding harmony the mod
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -50,10 +51,22 @@ def strike_every(bpm: float) -> int:
 
 
 def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, every: int = 1,
-               velocity: int = 50, accent: int = 10, beats_per_bar: int = 4) -> list[tuple[float, float, int, int]]:
+               velocity: int = 50, accent: int = 10, beats_per_bar: int = 4,
+               downbeats: Sequence[int] | None = None) -> list[tuple[float, float, int, int]]:
     """(start beat, end beat, pitch, velocity) of the comp for chords `changes` = (beat, pitch classes),
     sorted by beat, up to `end_beat`: struck at each chord change and every `every` beats of the bar
-    after it. A chord with no pitch classes (no chord) rests."""
+    after it, counted from the bar's downbeat (`downbeats`, sorted; bars of `beats_per_bar` from 0
+    without them, and after the last one). A chord with no pitch classes (no chord) rests."""
+    marks = sorted(downbeats) if downbeats else [0]
+
+    def in_bar(beat: int) -> tuple[int, bool]:
+        """(beats since the downbeat, whether it is one) of a whole beat."""
+        k = bisect.bisect_right(marks, beat) - 1
+        since = beat - marks[k] if k >= 0 else beat
+        if k == len(marks) - 1:
+            since %= beats_per_bar
+        return since, since == 0
+
     notes: list[tuple[float, float, int, int]] = []
     previous: tuple[int, ...] | None = None
     for k, (start, pcs) in enumerate(changes):
@@ -65,10 +78,12 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
             continue
         voicing = lead(previous, options)
         previous = voicing
-        strikes = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop)) if b % every == 0]
+        strikes = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop))
+                             if in_bar(b)[0] % every == 0]
         for i, t in enumerate(strikes):
             until = strikes[i + 1] if i + 1 < len(strikes) else stop
             length = max(until - t - GAP_BEATS, GAP_BEATS)
-            vel = velocity + (accent if abs(t / beats_per_bar - round(t / beats_per_bar)) < 1e-6 else 0)
+            on_downbeat = abs(t - round(t)) < 1e-6 and in_bar(round(t))[1]
+            vel = velocity + (accent if on_downbeat else 0)
             notes.extend((t, t + length, p, vel) for p in voicing)
     return notes

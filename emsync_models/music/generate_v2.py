@@ -6,6 +6,7 @@ Position must be a chord token — a given one (the opening tonic, the cadence) 
 the one sounding (a cut). Everywhere else the model writes what it likes, except that a chord token
 always names a different chord and positions only move forward. The boundary input is the number of
 beats to the next boundary (cuts, and optional phrase points where the model may turn the harmony).
+Bars follow a `BarGrid`: a short bar (2/4, 3/4) before a hit takes no positions past its end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from emsync_models.music.bar_grid import BarGrid
 from emsync_models.music.model_v2 import CAP_BEATS, MusicTransformerV2
 from emsync_models.music.remi import (
     BEATS_PER_BAR,
@@ -95,9 +97,12 @@ def generate_v2(
     seed: int = 0,
     opts: SamplingV2 | None = None,
     max_tokens: int | None = None,
+    grid: BarGrid | None = None,
 ) -> TraceV2:
-    """Tokens for `n_bars` bars. `condition_at(beat)` gives (valence, arousal) at a beat."""
+    """Tokens for `n_bars` bars of `grid` (4/4 without one). `condition_at(beat)` gives (valence,
+    arousal) at a beat."""
     opts = opts or SamplingV2()
+    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     vocab = len(tok)
@@ -126,8 +131,15 @@ def generate_v2(
     fi, bi = 0, 0
     trace = TraceV2(tokens)
 
+    def bar_step(b: int) -> int:
+        return grid.start(b) * RESOLUTION
+
     def clock() -> int:
-        return max(bar, 0) * POSITIONS_PER_BAR + max(pos, 0)
+        return bar_step(max(bar, 0)) + max(pos, 0)
+
+    def locate(step: int) -> tuple[int, int]:
+        b = grid.bar_at(step / RESOLUTION)
+        return b, step - bar_step(b)
 
     def to_boundary() -> float:
         nonlocal bi
@@ -170,9 +182,17 @@ def generate_v2(
             allowed[tok.eos] = False
         if pos >= 0:  # positions move forward within a bar
             allowed &= ~(is_position & (position_of <= pos))
+        if bar >= 0 and grid.length(bar) < BEATS_PER_BAR:  # a short bar ends early
+            past_end = is_position & (position_of >= grid.length(bar) * RESOLUTION)
+            allowed &= ~past_end
+            # The model does not know the bar is short: what it gives to moving past the end is moving
+            # on, so that goes to the next bar line. Spread over the rest it stacked notes on the last
+            # positions (a third more notes at low and middle arousal).
+            logits = logits.clone()
+            logits[tok.bar] = torch.logsumexp(torch.cat([logits[tok.bar].view(1), logits[past_end]]), 0)
         pending = forced[fi] if fi < len(forced) else None
         if pending is not None:
-            f_bar, f_pos = divmod(pending.step, POSITIONS_PER_BAR)
+            f_bar, f_pos = locate(pending.step)
             if bar == f_bar and pos == f_pos:  # on the beat: the chord now
                 only = torch.zeros(vocab, dtype=torch.bool)
                 if pending.chord_id is not None:
@@ -191,10 +211,10 @@ def generate_v2(
             allowed &= ~is_program  # this position is full: the next note goes on a later one
         if bar >= 0:  # no long silences: a pitched note within MAX_PITCHED_GAP of the last one
             due = last_pitched + MAX_PITCHED_GAP
-            if (bar + 1) * POSITIONS_PER_BAR > due:
+            if bar_step(bar + 1) > due:
                 allowed[tok.bar] = False
                 allowed[tok.eos] = False
-            allowed &= ~(is_position & (bar * POSITIONS_PER_BAR + position_of > due))
+            allowed &= ~(is_position & (bar_step(bar) + position_of > due))
         if bar < 0:  # REMI starts with a bar line: nothing may come before the first Bar
             allowed = torch.zeros(vocab, dtype=torch.bool)
             allowed[tok.bar] = True
@@ -230,22 +250,25 @@ def generate_v2(
     return trace
 
 
-def cadence_steps(n_bars: int, cut_beats: Sequence[float]) -> tuple[int, int]:
+def cadence_steps(n_bars: int, cut_beats: Sequence[float], grid: BarGrid | None = None) -> tuple[int, int]:
     """(dominant, tonic) grid steps of the closing V-I: the tonic on the last downbeat, the dominant on
     the latest cut in the bar before it (so that cut's change is the cadence the ear hears), else on
-    the downbeat a bar before."""
-    final = (n_bars - 1) * POSITIONS_PER_BAR
+    that bar's downbeat."""
+    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
+    final = grid.start(n_bars - 1) * RESOLUTION
+    before = grid.start(n_bars - 2) * RESOLUTION if n_bars >= 2 else final - POSITIONS_PER_BAR
     cut_steps = sorted(int(round(beat * RESOLUTION)) for beat in cut_beats)
-    in_cadence = [s for s in cut_steps if final - POSITIONS_PER_BAR <= s <= final - RESOLUTION]
-    return (in_cadence[-1] if in_cadence else final - POSITIONS_PER_BAR), final
+    in_cadence = [s for s in cut_steps if before <= s <= final - RESOLUTION]
+    return (in_cadence[-1] if in_cadence else before), final
 
 
 def forced_plan(
-    n_bars: int, cut_beats: Sequence[int], tonic_id: int, dominant_id: int, opening: bool = True
+    n_bars: int, cut_beats: Sequence[int], tonic_id: int, dominant_id: int, opening: bool = True,
+    grid: BarGrid | None = None,
 ) -> list[ForcedChord]:
     """The opening tonic, a new chord on each cut's beat, and the V-I cadence of `cadence_steps`.
     Cuts after the last downbeat are left to the ringing final chord."""
-    dominant, final = cadence_steps(n_bars, cut_beats)
+    dominant, final = cadence_steps(n_bars, cut_beats, grid)
     plan: dict[int, ForcedChord] = {}
     if opening:
         plan[0] = ForcedChord(0, tonic_id)
@@ -260,11 +283,13 @@ def forced_plan(
     return [plan[k] for k in sorted(plan)]
 
 
-def phrase_beats(n_bars: int, cut_beats: Sequence[int], every_bars: int = 2) -> list[float]:
+def phrase_beats(n_bars: int, cut_beats: Sequence[int], every_bars: int = 2,
+                 grid: BarGrid | None = None) -> list[float]:
     """Downbeats every `every_bars` bars, except within a bar of a cut: where the model may turn the harmony."""
+    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
     out = []
     for bar in range(every_bars, n_bars, every_bars):
-        beat = bar * BEATS_PER_BAR
+        beat = grid.start(bar)
         if all(abs(beat - c) >= BEATS_PER_BAR for c in cut_beats):
             out.append(float(beat))
     return out

@@ -1,13 +1,16 @@
-"""Cuts as hit points: a base tempo from arousal, bent slightly so each kept cut lands on a downbeat.
+"""Cuts as hit points: a base tempo from arousal, and a tempo map and bar plan that put each kept cut on a downbeat.
 
 A film composer picks a tempo and then writes a tempo map in which the picture's important events fall
 on strong beats; the music keeps its pulse and still hits. Here the map is piecewise constant: between
 two anchors (the start, then each hit cut) the tempo is the one that fits a whole number of beats into
-the gap, chosen as close to the base tempo as the bound (default ±12 %) allows. A downbeat is preferred;
-where cuts are too close for a whole number of bars, the half-bar's strong beat, then any beat within
-the bound is taken; where not even
-that exists, the nearest beat at the base tempo is used and the residual (how far the beat sounds from
-the cut) is reported.
+the gap, chosen as close to the base tempo as the bound (default +-12 %) allows, and the bars of that
+gap end on the cut: whole bars, then one short bar (2/4 or 3/4; 3/4 + 2/4 for one beat over) before it,
+as composers add a bar of 2/4 to land a hit. Fitting beats rather than whole bars keeps the tempo steps
+small (a bar at 66 BPM is 3.6 s: fitting whole bars into 4-9 s gaps bends the tempo by up to a tenth,
+which a listener hears as a lurch). The base tempo itself may move a little (+-8 %) from arousal's, to
+the value that needs the smallest steps. Where no beat fits within the bound (cuts closer than the
+merging allows), the nearest beat at the tempo sounding is used and the residual (how far the beat
+sounds from the cut) is reported.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from emsync_models.music.bar_grid import BarGrid
+
 MIN_BPM, MAX_BPM = 66.0, 144.0
 DEFAULT_MAX_CHANGE = 0.12
+BASE_SPAN = 0.08  # how far the base tempo may move from arousal's to let the cuts fit
+BASE_STEP = 0.0025
 
 
 def base_tempo(arousal: float, lo: float = MIN_BPM, hi: float = MAX_BPM) -> float:
@@ -49,6 +56,11 @@ class TempoMap:
     start_s: tuple[float, ...]
     bpm: tuple[float, ...]
     hits: tuple[Hit, ...]
+    bar_starts: tuple[int, ...] = (0,)  # downbeats up to the last hit's; 4/4 after it
+    requested_bpm: float = 0.0  # arousal's tempo, before the base was moved to fit the cuts
+
+    def grid(self) -> BarGrid:
+        return BarGrid(self.bar_starts, self.beats_per_bar)
 
     def time_of(self, beat: float) -> float:
         """Seconds at which a (possibly fractional) beat sounds."""
@@ -74,8 +86,11 @@ class TempoMap:
     def to_dict(self) -> dict:
         return {
             "base_bpm": self.base_bpm,
+            "requested_bpm": self.requested_bpm,
             "beats_per_bar": self.beats_per_bar,
             "tempo_changes": [{"beat": b, "bpm": round(t, 4)} for b, t in self.tempo_changes()],
+            "meter_changes": [{"beat": b, "beats": n}
+                              for b, n in self.grid().meter_changes(len(self.bar_starts) + 1)],
             "hits": [
                 {"cut_s": h.cut_s, "beat": h.beat, "time_s": round(h.time_s, 6), "downbeat": h.downbeat,
                  "residual_s": round(h.residual_s, 6)}
@@ -84,8 +99,45 @@ class TempoMap:
         }
 
 
-def _closest(candidates: Sequence[int], target: float) -> int | None:
-    return min(candidates, key=lambda k: (abs(k - target), k)) if candidates else None
+def section_bars(beats: int, beats_per_bar: int) -> list[int]:
+    """Bar lengths of a `beats`-long gap that ends on a downbeat: whole bars, then the short bar before
+    the hit; one beat over a whole bar becomes 3/4 + 2/4 (a bar of one beat is not heard as a bar)."""
+    whole, over = divmod(beats, beats_per_bar)
+    if over == 0:
+        return [beats_per_bar] * whole
+    if over == 1 and whole >= 1 and beats_per_bar >= 3:
+        return [beats_per_bar] * (whole - 1) + [beats_per_bar - 1, 2]
+    return [beats_per_bar] * whole + [over]
+
+
+def _fit(cuts: Sequence[float], duration_s: float, base_bpm: float, beats_per_bar: int,
+         max_change: float) -> TempoMap:
+    anchor_s, anchor_b = 0.0, 0
+    start_beats, start_s, bpms, hits, bars = [0], [0.0], [base_bpm], [], [0]
+    slow, fast = base_bpm * (1.0 - max_change), base_bpm * (1.0 + max_change)
+    for cut in cuts:
+        if not (0.0 < cut < duration_s) or cut <= anchor_s:
+            continue
+        gap = cut - anchor_s
+        lo, hi = gap * slow / 60.0, gap * fast / 60.0
+        nominal = gap * base_bpm / 60.0
+        feasible = range(max(1, math.ceil(lo - 1e-9)), math.floor(hi + 1e-9) + 1)
+        if feasible:  # the beat count nearest the base tempo; a whole number of bars on a tie
+            k = min(feasible, key=lambda n: (abs(n - nominal), n % beats_per_bar != 0, n))
+            bpms[-1] = k * 60.0 / gap  # the segment that ends at this cut
+            anchor_s = cut
+        else:  # no beat fits within the bound: keep the tempo, take the nearest beat, report the residual
+            k = max(1, round(nominal))
+            anchor_s = anchor_s + k * 60.0 / bpms[-1]
+        for length in section_bars(k, beats_per_bar):
+            bars.append(bars[-1] + length)
+        anchor_b += k
+        hits.append(Hit(cut, anchor_b, anchor_s, True))
+        start_beats.append(anchor_b)
+        start_s.append(anchor_s)
+        bpms.append(base_bpm)  # after a hit the music returns to its own tempo
+    return TempoMap(base_bpm, beats_per_bar, tuple(start_beats), tuple(start_s), tuple(bpms), tuple(hits),
+                    tuple(bars))
 
 
 def tempo_map(
@@ -94,41 +146,29 @@ def tempo_map(
     base_bpm: float,
     beats_per_bar: int = 4,
     max_change: float = DEFAULT_MAX_CHANGE,
+    base_span: float = BASE_SPAN,
 ) -> TempoMap:
-    """The tempo map that puts each cut in (0, duration_s) on a downbeat (or a beat), tempo within bounds.
+    """The tempo map and bars that put each cut in (0, duration_s) on a downbeat, tempo within bounds.
 
+    The base tempo is the one within `base_span` of `base_bpm` whose map needs the fewest residuals,
+    then the smallest tempo steps (in half-percent steps), then the least move from `base_bpm`.
     Cuts should already be thinned (boundaries.merge_boundaries); any order is accepted.
     """
     if base_bpm <= 0 or not math.isfinite(base_bpm):
         raise ValueError(f"base_bpm must be a positive number, got {base_bpm}")
     if beats_per_bar < 1:
         raise ValueError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
-    anchor_s, anchor_b = 0.0, 0
-    start_beats, start_s, bpms, hits = [0], [0.0], [base_bpm], []
-    slow, fast = base_bpm * (1.0 - max_change), base_bpm * (1.0 + max_change)
-    for cut in sorted(float(c) for c in cuts_s):
-        if not (0.0 < cut < duration_s) or cut <= anchor_s:
-            continue
-        gap = cut - anchor_s
-        lo, hi = gap * slow / 60.0, gap * fast / 60.0
-        nominal = gap * base_bpm / 60.0
-        feasible = list(range(max(1, math.ceil(lo - 1e-9)), math.floor(hi + 1e-9) + 1))
-        downbeats = [k for k in feasible if (anchor_b + k) % beats_per_bar == 0]
-        # next best: the bar's other strong beat (beat 3 of 4/4), then any beat
-        half = beats_per_bar // 2 if beats_per_bar % 2 == 0 else beats_per_bar
-        strong = [k for k in feasible if (anchor_b + k) % half == 0]
-        k = _closest(downbeats, nominal) or _closest(strong, nominal) or _closest(feasible, nominal)
-        if k is not None:
-            bpm = k * 60.0 / gap
-            bpms[-1] = bpm  # the segment that ends at this cut
-            anchor_s, anchor_b = cut, anchor_b + k
-            hits.append(Hit(cut, anchor_b, cut, anchor_b % beats_per_bar == 0))
-        else:  # no beat fits within the bound: keep the tempo, take the nearest beat, report the residual
-            k = max(1, round(nominal))
-            bpm = bpms[-1]
-            anchor_s, anchor_b = anchor_s + k * 60.0 / bpm, anchor_b + k
-            hits.append(Hit(cut, anchor_b, anchor_s, anchor_b % beats_per_bar == 0))
-        start_beats.append(anchor_b)
-        start_s.append(anchor_s)
-        bpms.append(base_bpm)  # after a hit the music returns to its own tempo
-    return TempoMap(base_bpm, beats_per_bar, tuple(start_beats), tuple(start_s), tuple(bpms), tuple(hits))
+    cuts = sorted(float(c) for c in cuts_s)
+    n = int(round(max(base_span, 0.0) / BASE_STEP))
+    factors = sorted((1.0 + i * BASE_STEP for i in range(-n, n + 1)), key=lambda f: abs(f - 1.0))
+    best: tuple[tuple[int, int], TempoMap] | None = None
+    for f in factors:  # nearest first, so a tie keeps the tempo closest to arousal's
+        tm = _fit(cuts, duration_s, base_bpm * f, beats_per_bar, max_change)
+        residuals = sum(abs(h.residual_s) > 1e-9 for h in tm.hits)
+        key = (residuals, math.ceil(tm.max_relative_change() / 0.005 - 1e-9))
+        if best is None or key < best[0]:
+            best = (key, tm)
+    assert best is not None
+    tm = best[1]
+    return TempoMap(tm.base_bpm, tm.beats_per_bar, tm.start_beats, tm.start_s, tm.bpm, tm.hits,
+                    tm.bar_starts, float(base_bpm))

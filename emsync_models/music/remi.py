@@ -5,7 +5,8 @@ changes, pitch, velocity, duration) does the note work and its decoder writes th
 chord tokens come from detection, so the corpus's chord chart is spliced in as `Chord_<root>:<quality>`
 tokens right after the position where each chord starts. A note carries its duration, so nothing is
 left hanging. Tempo is not a token: the hit-point tempo map (hitpoints.py) sets it when writing MIDI.
-Pieces are 4/4 (the generator writes 4/4; the hit points' downbeats depend on it).
+Pieces are 4/4; the generator may shorten a bar before a hit (a `BarGrid`), which the tokens show
+only as a Bar token that comes early, so decoding and the timeline take the grid.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 import symusic
 from miditok import REMI, TokenizerConfig, TokSequence
+
+from emsync_models.music.bar_grid import BarGrid
 
 BEATS_PER_BAR = 4
 RESOLUTION = 12  # positions per beat: sixteenths (3) and eighth-note triplets (4) both land on it
@@ -122,32 +125,42 @@ class BeatTokenizer:
         return self.encode(symusic.Score(str(path)), chart)
 
     # --- decoding -------------------------------------------------------------------------------
-    def decode(self, ids: Sequence[int]) -> symusic.Score:
-        """The notes as a Score in beats (ticks per quarter TICKS_PER_BEAT), chords and specials dropped."""
+    def decode(self, ids: Sequence[int], grid: BarGrid | None = None) -> symusic.Score:
+        """The notes as a Score in beats (ticks per quarter TICKS_PER_BEAT), chords and specials dropped;
+        with a `grid`, each bar's notes moved to where that grid starts the bar."""
         keep = [self.names[i] for i in ids if self.kind[i] not in ("Chord", "PAD", "BOS", "EOS")]
         if not any(t.startswith("Pitch") for t in keep):
             return symusic.Score(TICKS_PER_BEAT)
         score = self.remi.decode(TokSequence(tokens=keep))
-        return score.resample(TICKS_PER_BEAT) if score.ticks_per_quarter != TICKS_PER_BEAT else score
+        score = score.resample(TICKS_PER_BEAT) if score.ticks_per_quarter != TICKS_PER_BEAT else score
+        if grid is not None:  # MidiTok wrote every bar as 4/4: bar b at beat 4b
+            bar_ticks = BEATS_PER_BAR * TICKS_PER_BEAT
+            for track in score.tracks:
+                for note in track.notes:
+                    bar = note.time // bar_ticks
+                    note.time += (grid.start(bar) - bar * BEATS_PER_BAR) * TICKS_PER_BEAT
+        return score
 
-    def chords(self, ids: Sequence[int]) -> list[ChartChord]:
+    def chords(self, ids: Sequence[int], grid: BarGrid | None = None) -> list[ChartChord]:
         """The chord tokens of a sequence with the beat each one sits on."""
         out = []
-        for beat, i in self.timeline(ids):
+        for beat, i in self.timeline(ids, grid):
             if self.kind[i] == "Chord":
                 root, quality = parse_chord_token(self.names[i])
                 out.append(ChartChord(beat, root, quality))
         return out
 
-    def timeline(self, ids: Sequence[int]) -> list[tuple[float, int]]:
-        """(beat, id) per token: the beat-grid clock that Bar and Position tokens advance."""
+    def timeline(self, ids: Sequence[int], grid: BarGrid | None = None) -> list[tuple[float, int]]:
+        """(beat, id) per token: the beat-grid clock that Bar and Position tokens advance (bars of
+        `grid`, else 4/4)."""
+        grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
         bar, pos, out = -1, 0, []
         for i in ids:
             if i == self.bar:
                 bar, pos = bar + 1, 0
             elif self.position_of[i] >= 0:
                 pos = int(self.position_of[i])
-            out.append((max(bar, 0) * BEATS_PER_BAR + pos / RESOLUTION, int(i)))
+            out.append((grid.start(max(bar, 0)) + pos / RESOLUTION, int(i)))
         return out
 
 
