@@ -188,7 +188,7 @@ class MusicGeneratorV2:
         for beat, bpm in plan.tempo.tempo_changes():
             score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
         score.time_signatures.clear()
-        for beat, beats in grid.meter_changes(plan.n_bars):
+        for beat, beats in grid.meter_changes(max(plan.n_bars, len(grid.starts))):  # late hits too
             score.time_signatures.append(symusic.TimeSignature(beat * TICKS_PER_BEAT, beats, 4))
         for track in score.tracks:
             if not track.is_drum:

@@ -76,6 +76,22 @@ def on_own_beat(midi: pretty_midi.PrettyMIDI, notes: Sequence[Note], beats_of: n
             for n, t in zip(notes, on, strict=True)]
 
 
+def downbeat_share(midi: pretty_midi.PrettyMIDI, cuts: Sequence[float], tolerance_s: float = 0.01) -> float:
+    """Share of cuts with a downbeat of the MIDI's own bars (its time signatures) within `tolerance_s`."""
+    if not cuts:
+        return float("nan")
+    downbeats = midi.get_downbeats()
+    return float(np.mean([bool(np.any(np.abs(downbeats - c) <= tolerance_s)) for c in cuts]))
+
+
+def largest_tempo_step(midi: pretty_midi.PrettyMIDI) -> float:
+    """The largest relative change between two successive tempos of the MIDI (0 for a constant tempo)."""
+    _, tempos = midi.get_tempo_changes()
+    if len(tempos) < 2:
+        return 0.0
+    return float(np.max(np.abs(tempos[1:] / tempos[:-1] - 1.0)))
+
+
 def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequence[float],
                    rng: np.random.Generator) -> dict:
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
@@ -92,6 +108,8 @@ def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequen
         "own_beat_pulse_clarity": pulse_clarity(steady),
         "own_beat_local_pulse_clarity": local_pulse_clarity(steady),
         "on_grid": on_grid_share(beats_of),
+        "downbeat_hits": downbeat_share(midi, cuts),
+        "tempo_step": largest_tempo_step(midi),
         "mode_score": mode_score(pitch_class_histogram(notes)),
         "density": note_density(notes, duration_s),
         "cut_hit": harmony["cut_hit"],
@@ -120,8 +138,10 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
 
     errors = [e for r in rows for e in r.get("hit_errors", [])]
     out: dict[str, Any] = {k: mean(k) for k in ("clash", "silence", "bass", "velocity_sd", "pulse_clarity",
-                                                 "on_grid", "density", "cut_hit", "random_hit", "changes_per_s")}
-    for key in ("pulse_clarity", "local_pulse_clarity", "own_beat_pulse_clarity", "own_beat_local_pulse_clarity"):
+                                                 "on_grid", "density", "cut_hit", "random_hit", "changes_per_s",
+                                                 "downbeat_hits")}
+    for key in ("pulse_clarity", "local_pulse_clarity", "own_beat_pulse_clarity", "own_beat_local_pulse_clarity",
+                "tempo_step"):
         out[key + "_median"] = float(np.median([r[key] for r in rows])) if rows else float("nan")
     out["hit_error_median_s"] = float(np.median(errors)) if errors else float("nan")
     if rows and "valence" in rows[0]:

@@ -139,6 +139,8 @@ ROWS = (
     ("harmony change at cuts", "cut_hit", "{:.2f}"),
     ("harmony change at random times", "random_hit", "{:.2f}"),
     ("median hit-time error s", "hit_error_median_s", "{:.3f}"),
+    ("cuts on a downbeat of the MIDI's bars", "downbeat_hits", "{:.2f}"),
+    ("largest tempo step in a piece (median)", "tempo_step_median", "{:.3f}"),
     ("analysed chord changes / s", "changes_per_s", "{:.2f}"),
     ("valence -> mode rho", "valence_mode_rho", "{:.2f}"),
     ("arousal -> density rho", "arousal_density_rho", "{:.2f}"),

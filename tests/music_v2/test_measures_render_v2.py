@@ -108,3 +108,35 @@ def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
     assert pulse_clarity(steady) > 0.9
     gaps = np.diff([n.start for n in steady])
     assert np.allclose(gaps, gaps[0], atol=1e-3)
+
+
+def _tempo_steps_midi(tempos: list[float]) -> bytes:
+    """A MIDI file whose tempo is each of `tempos` for 4 beats in turn."""
+    import symusic
+
+    score = symusic.Score(480)
+    for k, bpm in enumerate(tempos):
+        score.tempos.append(symusic.Tempo(k * 4 * 480, bpm))
+    track = symusic.Track("t", 0)
+    track.notes.append(symusic.Note(0, 480, 60, 80))
+    score.tracks.append(track)
+    return score.dumps_midi()
+
+
+def test_downbeat_share_and_tempo_step_read_the_midi() -> None:
+    import io
+
+    from emsync_models.music.evaluate_v2 import downbeat_share, largest_tempo_step
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    midi.time_signature_changes = [pretty_midi.TimeSignature(4, 4, 0.0), pretty_midi.TimeSignature(3, 4, 2.0),
+                                   pretty_midi.TimeSignature(4, 4, 3.5)]
+    piano = pretty_midi.Instrument(0)
+    piano.notes.append(pretty_midi.Note(80, 60, 0.0, 8.0))  # the MIDI's bars run as long as its notes
+    midi.instruments.append(piano)
+    # bars at 0, 2 (4/4 at 120 BPM), a 3/4 bar from 2 to 3.5, then 4/4 from 3.5 on
+    assert downbeat_share(midi, [2.0, 3.5, 5.5]) == 1.0
+    assert downbeat_share(midi, [2.5, 4.0]) == 0.0
+    assert largest_tempo_step(midi) == 0.0
+    stepped = pretty_midi.PrettyMIDI(io.BytesIO(_tempo_steps_midi([100.0, 110.0, 99.0])))
+    assert abs(largest_tempo_step(stepped) - 0.1) < 1e-3
