@@ -78,7 +78,7 @@ def local_pulse_clarity(notes: Sequence[Note], window_s: float = 8.0, hop_s: flo
     """Mean `pulse_clarity` over `window_s` windows: the pulse a listener follows from moment to moment.
 
     The whole-piece autocorrelation asks for one period across the piece, so music whose tempo steps
-    at scene cuts (a hit-point tempo map, +-12 %) scores as pulseless even when every section is
+    at scene cuts (a hit-point tempo map) scores as pulseless even when every section is
     metronomic; windows of a few bars measure each section's own pulse.
     """
     starts = sorted(n.start for n in notes)
