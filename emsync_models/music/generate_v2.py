@@ -40,6 +40,10 @@ MAX_PITCHED_GAP = POSITIONS_PER_BAR // 2
 # hold about ten). Cornered by the constraints, the model could otherwise stack notes on one position
 # by the hundred rather than move on.
 MAX_ONSETS_PER_POSITION = 12
+# Instruments (programs, drums as one) in a piece at most: the corpus's pieces use 5 (median), 7 at most
+# in their first 30 s, and the comp is one more. Left free, one piece in nine wrote 8-9 (harmonica,
+# trombone and tuba over a cello and choir), a patchwork no arranger would write.
+MAX_PROGRAMS = 6
 
 
 def chord_pitch_classes(tok: BeatTokenizer) -> torch.Tensor:
@@ -120,6 +124,7 @@ def generate_v2(
     is_program = torch.from_numpy(tok.kind.astype(str) == "Program")
     is_any_pitch = torch.from_numpy(np.char.startswith(tok.kind.astype(str), "Pitch"))
     onsets_here = 0  # notes struck on the current position
+    used_programs = torch.zeros(vocab, dtype=torch.bool)
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
     limit = max_tokens or n_bars * 400 + 64
@@ -209,6 +214,8 @@ def generate_v2(
                 allowed &= ~(is_position & (position_of > f_pos))
         if onsets_here >= MAX_ONSETS_PER_POSITION and not is_program[tokens[-1]]:
             allowed &= ~is_program  # this position is full: the next note goes on a later one
+        if int(used_programs.sum()) >= MAX_PROGRAMS:  # the band is complete: no new instrument
+            allowed &= ~(is_program & ~used_programs)
         if bar >= 0:  # no long silences: a pitched note within MAX_PITCHED_GAP of the last one
             due = last_pitched + MAX_PITCHED_GAP
             if bar_step(bar + 1) > due:
@@ -226,6 +233,8 @@ def generate_v2(
             bar, pos, onsets_here = bar + 1, -1, 0
         elif is_position[token]:
             pos, onsets_here = int(position_of[token]), 0
+        elif is_program[token]:
+            used_programs[token] = True
         elif is_any_pitch[token]:
             onsets_here += 1
             if is_pitched[token]:

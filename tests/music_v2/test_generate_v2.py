@@ -118,3 +118,18 @@ def test_cut_chords_are_heard_no_long_pitched_gaps_and_positions_do_not_pile_up(
             key = round(b * RESOLUTION)
             per_position[key] = per_position.get(key, 0) + 1
     assert max(per_position.values()) <= MAX_ONSETS_PER_POSITION
+
+
+def test_a_piece_keeps_to_a_band_of_instruments() -> None:
+    """A random model that loves program tokens would bring in a new instrument on every note."""
+    from emsync_models.music.generate_v2 import MAX_PROGRAMS
+
+    model = _bar_loving_model(1.0)
+    is_program = torch.from_numpy(TOK.kind.astype(str) == "Program")
+    model.head.bias.data[is_program] = 4.0
+    trace = generate_v2(model, TOK, 6, lambda beat: (0.0, 0.0), [], [], 0, seed=5,
+                        opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=1500)
+    programs = {t for t in trace.tokens if is_program[t]}
+    unconstrained = int(is_program.sum())
+    assert unconstrained > 2 * MAX_PROGRAMS
+    assert len(programs) == MAX_PROGRAMS, sorted(TOK.names[t] for t in programs)
