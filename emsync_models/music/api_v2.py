@@ -21,6 +21,7 @@ import torch
 
 from emsync_models.errors import InputError
 from emsync_models.music.api import GeneratedMusic, GenerationRequest, file_sha256, output_key_shift, validate_request
+from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
 from emsync_models.music.comping import comp_notes, strike_every
@@ -180,9 +181,8 @@ class MusicGeneratorV2:
                 sound_bass(score, beat, until, changes[k][1][0])
         if dominant_step > 0:
             sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
-        downbeats = [grid.start(b) for b in range(plan.n_bars)]
         # the comp's busyness follows the scene's tempo (arousal's), not the nudge that fitted the cuts
-        add_comp(score, changes, final_beat, strike_every(plan.tempo.requested_bpm), downbeats)
+        add_comp(score, changes, final_beat, strike_every(plan.tempo.requested_bpm), grid)
         ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
         score.tempos.clear()
         for beat, bpm in plan.tempo.tempo_changes():
@@ -219,11 +219,11 @@ COMP_PROGRAM = 0  # acoustic grand piano: a comp that speaks on each beat
 
 
 def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]], end_beat: float,
-             every: int = 1, downbeats: list[int] | None = None) -> None:
+             every: int = 1, grid: BarGrid = FOUR_FOUR) -> None:
     """The comping part (`comping.comp_notes`) under the model's chords, on its own piano track."""
     chords = [(beat, [(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())])
               for beat, (root, quality) in changes]
-    notes = comp_notes(chords, end_beat, every, downbeats=downbeats)
+    notes = comp_notes(chords, end_beat, every, grid=grid)
     if not notes:
         return
     track = symusic.Track("comp", COMP_PROGRAM)

@@ -46,3 +46,6 @@ class BarGrid:
             if not out or out[-1][1] != length:
                 out.append((self.start(bar), length))
         return out
+
+
+FOUR_FOUR = BarGrid()  # every bar 4/4: the grid the model was trained on

@@ -9,9 +9,10 @@ model's chords exactly, so it adds pulse and body without adding harmony the mod
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
+
+from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 
 LOW, HIGH = 53, 72  # the comp's register: F3 to C5, under a melody and above the bass
 GAP_BEATS = 0.05  # a breath between strikes, so each one is heard as an onset
@@ -51,21 +52,15 @@ def strike_every(bpm: float) -> int:
 
 
 def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, every: int = 1,
-               velocity: int = 50, accent: int = 10, beats_per_bar: int = 4,
-               downbeats: Sequence[int] | None = None) -> list[tuple[float, float, int, int]]:
+               velocity: int = 50, accent: int = 10,
+               grid: BarGrid = FOUR_FOUR) -> list[tuple[float, float, int, int]]:
     """(start beat, end beat, pitch, velocity) of the comp for chords `changes` = (beat, pitch classes),
     sorted by beat, up to `end_beat`: struck at each chord change and every `every` beats of the bar
-    after it, counted from the bar's downbeat (`downbeats`, sorted; bars of `beats_per_bar` from 0
-    without them, and after the last one). A chord with no pitch classes (no chord) rests."""
-    marks = sorted(downbeats) if downbeats else [0]
+    after it, counted from the bar's downbeat in `grid`. A chord with no pitch classes (no chord) rests."""
 
-    def in_bar(beat: int) -> tuple[int, bool]:
-        """(beats since the downbeat, whether it is one) of a whole beat."""
-        k = bisect.bisect_right(marks, beat) - 1
-        since = beat - marks[k] if k >= 0 else beat
-        if k == len(marks) - 1:
-            since %= beats_per_bar
-        return since, since == 0
+    def in_bar(beat: int) -> int:
+        """Beats since the downbeat of a whole beat's bar."""
+        return beat - grid.start(grid.bar_at(beat))
 
     notes: list[tuple[float, float, int, int]] = []
     previous: tuple[int, ...] | None = None
@@ -79,11 +74,11 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
         voicing = lead(previous, options)
         previous = voicing
         strikes = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop))
-                             if in_bar(b)[0] % every == 0]
+                             if in_bar(b) % every == 0]
         for i, t in enumerate(strikes):
             until = strikes[i + 1] if i + 1 < len(strikes) else stop
             length = max(until - t - GAP_BEATS, GAP_BEATS)
-            on_downbeat = abs(t - round(t)) < 1e-6 and in_bar(round(t))[1]
+            on_downbeat = abs(t - round(t)) < 1e-6 and in_bar(round(t)) == 0
             vel = velocity + (accent if on_downbeat else 0)
             notes.extend((t, t + length, p, vel) for p in voicing)
     return notes

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from emsync_models.music.bar_grid import BarGrid
+from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.model_v2 import CAP_BEATS, MusicTransformerV2
 from emsync_models.music.remi import (
     BEATS_PER_BAR,
@@ -101,12 +101,11 @@ def generate_v2(
     seed: int = 0,
     opts: SamplingV2 | None = None,
     max_tokens: int | None = None,
-    grid: BarGrid | None = None,
+    grid: BarGrid = FOUR_FOUR,
 ) -> TraceV2:
     """Tokens for `n_bars` bars of `grid` (4/4 without one). `condition_at(beat)` gives (valence,
     arousal) at a beat."""
     opts = opts or SamplingV2()
-    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     vocab = len(tok)
@@ -187,8 +186,9 @@ def generate_v2(
             allowed[tok.eos] = False
         if pos >= 0:  # positions move forward within a bar
             allowed &= ~(is_position & (position_of <= pos))
-        if bar >= 0 and grid.length(bar) < BEATS_PER_BAR:  # a short bar ends early
-            past_end = is_position & (position_of >= grid.length(bar) * RESOLUTION)
+        bar_beats = grid.length(bar) if bar >= 0 else BEATS_PER_BAR
+        if bar_beats < BEATS_PER_BAR:  # a short bar ends early
+            past_end = is_position & (position_of >= bar_beats * RESOLUTION)
             allowed &= ~past_end
             # The model does not know the bar is short: what it gives to moving past the end is moving
             # on, so that goes to the next bar line. Spread over the rest it stacked notes on the last
@@ -259,11 +259,10 @@ def generate_v2(
     return trace
 
 
-def cadence_steps(n_bars: int, cut_beats: Sequence[float], grid: BarGrid | None = None) -> tuple[int, int]:
+def cadence_steps(n_bars: int, cut_beats: Sequence[float], grid: BarGrid = FOUR_FOUR) -> tuple[int, int]:
     """(dominant, tonic) grid steps of the closing V-I: the tonic on the last downbeat, the dominant on
     the latest cut in the bar before it (so that cut's change is the cadence the ear hears), else on
     that bar's downbeat."""
-    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
     final = grid.start(n_bars - 1) * RESOLUTION
     before = grid.start(n_bars - 2) * RESOLUTION if n_bars >= 2 else final - POSITIONS_PER_BAR
     cut_steps = sorted(int(round(beat * RESOLUTION)) for beat in cut_beats)
@@ -273,7 +272,7 @@ def cadence_steps(n_bars: int, cut_beats: Sequence[float], grid: BarGrid | None 
 
 def forced_plan(
     n_bars: int, cut_beats: Sequence[int], tonic_id: int, dominant_id: int, opening: bool = True,
-    grid: BarGrid | None = None,
+    grid: BarGrid = FOUR_FOUR,
 ) -> list[ForcedChord]:
     """The opening tonic, a new chord on each cut's beat, and the V-I cadence of `cadence_steps`.
     Cuts after the last downbeat are left to the ringing final chord."""
@@ -293,9 +292,8 @@ def forced_plan(
 
 
 def phrase_beats(n_bars: int, cut_beats: Sequence[int], every_bars: int = 2,
-                 grid: BarGrid | None = None) -> list[float]:
+                 grid: BarGrid = FOUR_FOUR) -> list[float]:
     """Downbeats every `every_bars` bars, except within a bar of a cut: where the model may turn the harmony."""
-    grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
     out = []
     for bar in range(every_bars, n_bars, every_bars):
         beat = grid.start(bar)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from emsync_models.music.bar_grid import BarGrid
 
@@ -169,6 +169,4 @@ def tempo_map(
         if best is None or key < best[0]:
             best = (key, tm)
     assert best is not None
-    tm = best[1]
-    return TempoMap(tm.base_bpm, tm.beats_per_bar, tm.start_beats, tm.start_s, tm.bpm, tm.hits,
-                    tm.bar_starts, float(base_bpm))
+    return replace(best[1], requested_bpm=float(base_bpm))

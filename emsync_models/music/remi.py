@@ -20,7 +20,7 @@ import numpy as np
 import symusic
 from miditok import REMI, TokenizerConfig, TokSequence
 
-from emsync_models.music.bar_grid import BarGrid
+from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 
 BEATS_PER_BAR = 4
 RESOLUTION = 12  # positions per beat: sixteenths (3) and eighth-note triplets (4) both land on it
@@ -141,7 +141,7 @@ class BeatTokenizer:
                     note.time += (grid.start(bar) - bar * BEATS_PER_BAR) * TICKS_PER_BEAT
         return score
 
-    def chords(self, ids: Sequence[int], grid: BarGrid | None = None) -> list[ChartChord]:
+    def chords(self, ids: Sequence[int], grid: BarGrid = FOUR_FOUR) -> list[ChartChord]:
         """The chord tokens of a sequence with the beat each one sits on."""
         out = []
         for beat, i in self.timeline(ids, grid):
@@ -150,10 +150,9 @@ class BeatTokenizer:
                 out.append(ChartChord(beat, root, quality))
         return out
 
-    def timeline(self, ids: Sequence[int], grid: BarGrid | None = None) -> list[tuple[float, int]]:
+    def timeline(self, ids: Sequence[int], grid: BarGrid = FOUR_FOUR) -> list[tuple[float, int]]:
         """(beat, id) per token: the beat-grid clock that Bar and Position tokens advance (bars of
         `grid`, else 4/4)."""
-        grid = grid or BarGrid(beats_per_bar=BEATS_PER_BAR)
         bar, pos, out = -1, 0, []
         for i in ids:
             if i == self.bar:

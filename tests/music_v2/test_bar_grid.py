@@ -67,7 +67,7 @@ def test_forced_chords_follow_the_grid_without_hits() -> None:
 def test_comp_counts_strikes_from_each_bar_downbeat() -> None:
     c_major = [0, 4, 7]
     # half-bar strikes; after the 3/4 bar at beat 4 the next bar starts on beat 7, not 8
-    notes = comp_notes([(0.0, c_major)], 13.0, every=2, downbeats=[0, 4, 7, 9])
+    notes = comp_notes([(0.0, c_major)], 13.0, every=2, grid=BarGrid((0, 4, 7, 9)))
     strikes = sorted({start for start, *_ in notes})
     assert strikes == [0.0, 2.0, 4.0, 6.0, 7.0, 9.0, 11.0]
     accented = sorted({start for start, _, _, vel in notes if vel > 50})
