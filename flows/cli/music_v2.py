@@ -136,6 +136,8 @@ ROWS = (
     ("pulse clarity, 8 s windows (median)", "local_pulse_clarity_median", "{:.3f}"),
     ("  the same on its own beat (diagnostic)", "own_beat_local_pulse_clarity_median", "{:.3f}"),
     ("  whole piece on its own beat (diagnostic)", "own_beat_pulse_clarity_median", "{:.3f}"),
+    ("  ceiling: a click on each beat of the tempo map", "map_pulse_clarity_median", "{:.3f}"),
+    ("  ceiling in 8 s windows", "map_local_pulse_clarity_median", "{:.3f}"),
     ("harmony change at cuts", "cut_hit", "{:.2f}"),
     ("harmony change at random times", "random_hit", "{:.2f}"),
     ("median hit-time error s", "hit_error_median_s", "{:.3f}"),

@@ -140,3 +140,24 @@ def test_downbeat_share_and_tempo_step_read_the_midi() -> None:
     assert largest_tempo_step(midi) == 0.0
     stepped = pretty_midi.PrettyMIDI(io.BytesIO(_tempo_steps_midi([100.0, 110.0, 99.0])))
     assert abs(largest_tempo_step(stepped) - 0.1) < 1e-3
+
+
+def test_beat_clicks_measure_the_ceiling_a_tempo_map_sets() -> None:
+    """A click on each beat: about 1 on a constant tempo, far less where the map steps 100 -> 110 -> 94
+    (so the music on that map cannot reach a constant-tempo corpus's pulse)."""
+    import io
+
+    from emsync_models.music.evaluate_v2 import beat_clicks
+
+    def midi_of(tempos: list[float]) -> pretty_midi.PrettyMIDI:
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(_tempo_steps_midi(tempos)))
+        midi.instruments[0].notes[0].end = 30.0  # beats run as long as the notes
+        return midi
+
+    steady = beat_clicks(midi_of([100.0] * 8), 11.9)
+    assert len(steady) == 20 and steady[-1].start < 11.9
+    assert pulse_clarity(steady) > 0.9
+    stepped = beat_clicks(midi_of([100.0, 110.0, 94.0, 100.0, 110.0, 94.0]), 12.0)
+    gaps = np.diff([n.start for n in stepped])
+    assert gaps.max() - gaps.min() > 0.05  # the clicks follow the map
+    assert pulse_clarity(stepped) < 0.6
