@@ -125,7 +125,10 @@ def eval_music_v2(
     console.print(comparison_table(result, wanted))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {out}")
+    from emsync_models.music.pulse_plot import pulse_map_figure
+
+    picture = pulse_map_figure(result, out.with_suffix(".pulse.png"))
+    console.print(f"wrote {out} and {picture}")
 
 
 ROWS = (
@@ -136,8 +139,8 @@ ROWS = (
     ("pulse clarity, 8 s windows (median)", "local_pulse_clarity_median", "{:.3f}"),
     ("  the same on its own beat (diagnostic)", "own_beat_local_pulse_clarity_median", "{:.3f}"),
     ("  whole piece on its own beat (diagnostic)", "own_beat_pulse_clarity_median", "{:.3f}"),
-    ("  ceiling: a click on each beat of the tempo map", "map_pulse_clarity_median", "{:.3f}"),
-    ("  ceiling in 8 s windows", "map_local_pulse_clarity_median", "{:.3f}"),
+    ("  reference: a click on each beat of its tempo map", "map_pulse_clarity_median", "{:.3f}"),
+    ("  the same click in 8 s windows", "map_local_pulse_clarity_median", "{:.3f}"),
     ("harmony change at cuts", "cut_hit", "{:.2f}"),
     ("harmony change at random times", "random_hit", "{:.2f}"),
     ("median hit-time error s", "hit_error_median_s", "{:.3f}"),

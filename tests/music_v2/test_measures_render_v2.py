@@ -142,9 +142,9 @@ def test_downbeat_share_and_tempo_step_read_the_midi() -> None:
     assert abs(largest_tempo_step(stepped) - 0.1) < 1e-3
 
 
-def test_beat_clicks_measure_the_ceiling_a_tempo_map_sets() -> None:
+def test_beat_clicks_measure_what_a_tempo_map_alone_scores() -> None:
     """A click on each beat: about 1 on a constant tempo, far less where the map steps 100 -> 110 -> 94
-    (so the music on that map cannot reach a constant-tempo corpus's pulse)."""
+    (the steps cost any music on that map most of its pulse)."""
     import io
 
     from emsync_models.music.evaluate_v2 import beat_clicks
@@ -161,3 +161,50 @@ def test_beat_clicks_measure_the_ceiling_a_tempo_map_sets() -> None:
     gaps = np.diff([n.start for n in stepped])
     assert gaps.max() - gaps.min() > 0.05  # the clicks follow the map
     assert pulse_clarity(stepped) < 0.6
+
+
+def _click_midi(tempos: list[float], beats_each: int = 16) -> pretty_midi.PrettyMIDI:
+    """A click on every beat and a softer one on each off-beat, the tempo `tempos[i]` for `beats_each`
+    beats in turn."""
+    import io
+
+    import symusic
+
+    score = symusic.Score(480)
+    track = symusic.Track("click", 0)
+    for k, bpm in enumerate(tempos):
+        score.tempos.append(symusic.Tempo(k * beats_each * 480, bpm))
+        for beat in range(k * beats_each, (k + 1) * beats_each):
+            track.notes.append(symusic.Note(beat * 480, 120, 60, 90))
+            track.notes.append(symusic.Note(beat * 480 + 240, 120, 67, 60))
+    score.tracks.append(track)
+    return pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
+
+
+def test_eval_summary_keeps_each_pieces_pulse_and_click_for_the_picture(tmp_path: Path) -> None:
+    from emsync_models.music.evaluate_v2 import PULSE_POINT_KEYS, piece_measures, summarise
+    from emsync_models.music.pulse_plot import pulse_map_figure
+    from flows.cli.music_v2 import comparison_table
+
+    rng = np.random.default_rng(0)
+    steady = piece_measures(_click_midi([100.0] * 2), 18.0, [6.0, 12.0], rng)
+    stepped = piece_measures(_click_midi([100.0, 110.0, 94.0]), 27.0, [9.6, 18.3], rng)
+    summary = summarise([steady, stepped], [])
+    points = summary["pulse_points"]
+    assert len(points) == 2 and all(len(p) == len(PULSE_POINT_KEYS) for p in points)
+    (pc, click, _, _), (pc2, click2, _, _) = points
+    assert click > 0.9 and click2 < 0.6  # a click on each beat of the stepped map scores low
+    # the off-beats score a little above the beat click (the half-beat lag's steps are half as long in
+    # ms) but the steps still cost the music most of its pulse
+    assert pc > 0.8 and pc2 < 0.6
+    corpus = summarise([steady], []) | {"density_p05": 1.0, "density_p95": 20.0}
+    result = {"config": {}, "v2": summary, "corpus": corpus}
+    picture = pulse_map_figure(result, tmp_path / "eval.pulse.png")
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(comparison_table(result, ["v2"]))
+    text = console.export_text()
+    click_row = next(line for line in text.splitlines() if "a click on each beat" in line)
+    assert f"{summary['map_pulse_clarity_median']:.3f}" in click_row
