@@ -81,8 +81,7 @@ def beat_clicks(midi: pretty_midi.PrettyMIDI, duration_s: float) -> list[Note]:
 
     Its pulse clarity is what the map alone leaves the measure: about 1 for a constant tempo, far less
     for a map that steps a few per cent at its cuts. It is a reference, not a strict bound: off-beats
-    can score a little more (at the half-beat lag a step moves the onsets half as many ms), and on the
-    eval grid 5 of v2's 36 pieces and 10 of the corpus's 60 do."""
+    can score a little more (at the half-beat lag a step moves the onsets half as many ms)."""
     beats = midi.get_beats()
     return [Note(0, 60, 80, float(t), float(t) + 0.05) for t in beats if t < duration_s]
 
