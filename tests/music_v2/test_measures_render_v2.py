@@ -77,30 +77,31 @@ def test_windowed_pulse_clarity_hears_each_sections_own_tempo() -> None:
     assert local_pulse_clarity(first[:3]) == 0.0
 
 
+def _click_midi(tempos: list[float], beats_each: int = 16, offbeats: bool = True) -> pretty_midi.PrettyMIDI:
+    """A sixteenth-long click on every beat (and a softer one on each off-beat), the tempo `tempos[i]`
+    for `beats_each` beats in turn."""
+    import io
+
+    import symusic
+
+    score = symusic.Score(480)
+    track = symusic.Track("click", 0)
+    for k, bpm in enumerate(tempos):
+        score.tempos.append(symusic.Tempo(k * beats_each * 480, bpm))
+        for beat in range(k * beats_each, (k + 1) * beats_each):
+            track.notes.append(symusic.Note(beat * 480, 120, 60, 90))
+            if offbeats:
+                track.notes.append(symusic.Note(beat * 480 + 240, 120, 67, 60))
+    score.tracks.append(track)
+    return pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
+
+
 def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
     """A click on every beat of a map that steps 100 -> 110 -> 94 BPM is one steady pulse on its own
     beat; on the clock the whole-piece measure sees two or three."""
-    import io
-
-    import mido
-
     from emsync_models.music.evaluate_v2 import on_own_beat, onset_beats
 
-    tpb = 480
-    track, wait = mido.MidiTrack(), 0  # delta ticks before the next event
-    for bpm in (100, 110, 94):
-        track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=wait))
-        wait = 0
-        for _ in range(16):  # a sixteenth-long click on each beat
-            track.append(mido.Message("note_on", note=60, velocity=80, time=wait))
-            track.append(mido.Message("note_off", note=60, velocity=0, time=tpb // 4))
-            wait = tpb - tpb // 4
-    file = mido.MidiFile(ticks_per_beat=tpb)
-    file.tracks.append(track)
-    buffer = io.BytesIO()
-    file.save(file=buffer)
-    buffer.seek(0)
-    midi = pretty_midi.PrettyMIDI(buffer)
+    midi = _click_midi([100.0, 110.0, 94.0], offbeats=False)
     notes = [Note(1, n.pitch, n.velocity, n.start, n.end) for n in midi.instruments[0].notes]
     assert len(notes) == 48
     steady = on_own_beat(midi, notes, onset_beats(midi, notes))
@@ -110,22 +111,7 @@ def test_own_beat_timing_takes_a_tempo_maps_steps_out() -> None:
     assert np.allclose(gaps, gaps[0], atol=1e-3)
 
 
-def _tempo_steps_midi(tempos: list[float]) -> bytes:
-    """A MIDI file whose tempo is each of `tempos` for 4 beats in turn."""
-    import symusic
-
-    score = symusic.Score(480)
-    for k, bpm in enumerate(tempos):
-        score.tempos.append(symusic.Tempo(k * 4 * 480, bpm))
-    track = symusic.Track("t", 0)
-    track.notes.append(symusic.Note(0, 480, 60, 80))
-    score.tracks.append(track)
-    return score.dumps_midi()
-
-
 def test_downbeat_share_and_tempo_step_read_the_midi() -> None:
-    import io
-
     from emsync_models.music.evaluate_v2 import downbeat_share, largest_tempo_step
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
@@ -138,47 +124,22 @@ def test_downbeat_share_and_tempo_step_read_the_midi() -> None:
     assert downbeat_share(midi, [2.0, 3.5, 5.5]) == 1.0
     assert downbeat_share(midi, [2.5, 4.0]) == 0.0
     assert largest_tempo_step(midi) == 0.0
-    stepped = pretty_midi.PrettyMIDI(io.BytesIO(_tempo_steps_midi([100.0, 110.0, 99.0])))
+    stepped = _click_midi([100.0, 110.0, 99.0], beats_each=4, offbeats=False)
     assert abs(largest_tempo_step(stepped) - 0.1) < 1e-3
 
 
 def test_beat_clicks_measure_what_a_tempo_map_alone_scores() -> None:
     """A click on each beat: about 1 on a constant tempo, far less where the map steps 100 -> 110 -> 94
     (the steps cost any music on that map most of its pulse)."""
-    import io
-
     from emsync_models.music.evaluate_v2 import beat_clicks
 
-    def midi_of(tempos: list[float]) -> pretty_midi.PrettyMIDI:
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(_tempo_steps_midi(tempos)))
-        midi.instruments[0].notes[0].end = 30.0  # beats run as long as the notes
-        return midi
-
-    steady = beat_clicks(midi_of([100.0] * 8), 11.9)
+    steady = beat_clicks(_click_midi([100.0] * 8, beats_each=4), 11.9)
     assert len(steady) == 20 and steady[-1].start < 11.9
     assert pulse_clarity(steady) > 0.9
-    stepped = beat_clicks(midi_of([100.0, 110.0, 94.0, 100.0, 110.0, 94.0]), 12.0)
+    stepped = beat_clicks(_click_midi([100.0, 110.0, 94.0, 100.0, 110.0, 94.0], beats_each=4), 12.0)
     gaps = np.diff([n.start for n in stepped])
     assert gaps.max() - gaps.min() > 0.05  # the clicks follow the map
     assert pulse_clarity(stepped) < 0.6
-
-
-def _click_midi(tempos: list[float], beats_each: int = 16) -> pretty_midi.PrettyMIDI:
-    """A click on every beat and a softer one on each off-beat, the tempo `tempos[i]` for `beats_each`
-    beats in turn."""
-    import io
-
-    import symusic
-
-    score = symusic.Score(480)
-    track = symusic.Track("click", 0)
-    for k, bpm in enumerate(tempos):
-        score.tempos.append(symusic.Tempo(k * beats_each * 480, bpm))
-        for beat in range(k * beats_each, (k + 1) * beats_each):
-            track.notes.append(symusic.Note(beat * 480, 120, 60, 90))
-            track.notes.append(symusic.Note(beat * 480 + 240, 120, 67, 60))
-    score.tracks.append(track)
-    return pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
 
 
 def test_eval_summary_keeps_each_pieces_pulse_and_click_for_the_picture(tmp_path: Path) -> None:
