@@ -38,6 +38,10 @@ class BarGrid:
             return len(self.starts) - 1 + int((beat - self.starts[-1]) // self.beats_per_bar)
         return max(bisect.bisect_right(self.starts, beat) - 1, 0)
 
+    def beat_in_bar(self, beat: float) -> float:
+        """Beats since the downbeat of the bar sounding at `beat` (0 on a downbeat)."""
+        return beat - self.start(self.bar_at(beat))
+
     def meter_changes(self, n_bars: int) -> list[tuple[int, int]]:
         """(downbeat, beats in the bar) wherever a bar's length differs from the bar before it."""
         out: list[tuple[int, int]] = []

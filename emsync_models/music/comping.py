@@ -57,11 +57,6 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
     """(start beat, end beat, pitch, velocity) of the comp for chords `changes` = (beat, pitch classes),
     sorted by beat, up to `end_beat`: struck at each chord change and every `every` beats of the bar
     after it, counted from the bar's downbeat in `grid`. A chord with no pitch classes (no chord) rests."""
-
-    def in_bar(beat: int) -> int:
-        """Beats since the downbeat of a whole beat's bar."""
-        return beat - grid.start(grid.bar_at(beat))
-
     notes: list[tuple[float, float, int, int]] = []
     previous: tuple[int, ...] | None = None
     for k, (start, pcs) in enumerate(changes):
@@ -74,11 +69,11 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
         voicing = lead(previous, options)
         previous = voicing
         strikes = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop))
-                             if in_bar(b) % every == 0]
+                             if grid.beat_in_bar(b) % every == 0]
         for i, t in enumerate(strikes):
             until = strikes[i + 1] if i + 1 < len(strikes) else stop
             length = max(until - t - GAP_BEATS, GAP_BEATS)
-            on_downbeat = abs(t - round(t)) < 1e-6 and in_bar(round(t)) == 0
+            on_downbeat = abs(t - round(t)) < 1e-6 and grid.beat_in_bar(round(t)) == 0
             vel = velocity + (accent if on_downbeat else 0)
             notes.extend((t, t + length, p, vel) for p in voicing)
     return notes

@@ -20,6 +20,7 @@ def test_grid_starts_lengths_and_meter_changes() -> None:
     assert [GRID.length(b) for b in range(5)] == [4, 3, 2, 4, 4]
     assert [GRID.bar_at(x) for x in (0, 3.9, 4, 6.99, 7, 8.5, 9, 16.9, 17, 30)] == [0, 0, 1, 1, 2, 2, 3, 4, 5, 8]
     assert GRID.meter_changes(6) == [(0, 4), (4, 3), (7, 2), (9, 4)]
+    assert [GRID.beat_in_bar(x) for x in (0, 3, 4, 6.5, 7, 9, 18)] == [0, 3, 0, 2.5, 0, 0, 1]
     assert BarGrid().start(5) == 20 and BarGrid().bar_at(19.5) == 4
 
 
