@@ -26,12 +26,18 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emsync_models.music.vocab import Note  # noqa: E402
+
+if TYPE_CHECKING:
+    import pretty_midi
+
+    from emsync_models.music.api_v2 import GeneratedMusicV2
 
 HAT, EIGHTH = 42, 0.5
 DRUMS = 0  # vocab.family_of: the LPD-5 family of drum tracks
@@ -66,13 +72,12 @@ def style_grooves(corpus: Path, limit: int = 3000) -> dict[str, Pattern]:
     return {f: sorted(c.most_common(1)[0][0]) for f, c in counts.items() if c and with_drums[f] * 2 >= pieces[f]}
 
 
-def _beat_axis(midi: object) -> tuple[np.ndarray, np.ndarray]:
-    beats = midi.get_beats()  # type: ignore[attr-defined]
-    downbeats = midi.get_downbeats()  # type: ignore[attr-defined]
-    return beats, np.interp(downbeats, beats, np.arange(len(beats), dtype=np.float64))
+def _beat_axis(midi: pretty_midi.PrettyMIDI) -> tuple[np.ndarray, np.ndarray]:
+    beats = midi.get_beats()
+    return beats, np.interp(midi.get_downbeats(), beats, np.arange(len(beats), dtype=np.float64))
 
 
-def held_timing(tempo_map: dict, duration_s: float) -> Callable[[float], tuple[float, bool]]:
+def held_timing(tempo_map: dict) -> Callable[[float], tuple[float, bool]]:
     """beat -> (seconds, inside a held beat) for a constant tempo whose last beat before each hit is held."""
     p = 60.0 / float(tempo_map["base_bpm"])
     anchors = [(0.0, 0.0)] + [(float(h["beat"]), float(h["time_s"])) for h in tempo_map["hits"]]
@@ -110,17 +115,17 @@ def measure(notes: Sequence[Note]) -> tuple[float, float]:
     return pulse_clarity(notes), local_pulse_clarity(notes)
 
 
-def variants(music: object, duration_s: float, style: str, grooves: dict[str, Pattern] | None) -> dict:
+def variants(music: GeneratedMusicV2, duration_s: float, style: str, grooves: dict[str, Pattern] | None) -> dict:
     from emsync_models.music.evaluate_v2 import onset_beats
     from emsync_models.music.vocab import midi_notes
 
-    midi = music.midi  # type: ignore[attr-defined]
+    midi = music.midi
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
     beats, downbeats = _beat_axis(midi)
     idx = np.arange(len(beats), dtype=np.float64)
     nb = onset_beats(midi, notes)
     end_beat = float(np.interp(duration_s, beats, idx)) if duration_s <= beats[-1] else float(idx[-1])
-    held = held_timing(music.tempo_map, duration_s)  # type: ignore[attr-defined]
+    held = held_timing(music.tempo_map)
     retimed = []
     for n, b in zip(notes, nb, strict=True):
         t, inside = held(float(b))
@@ -139,10 +144,10 @@ def variants(music: object, duration_s: float, style: str, grooves: dict[str, Pa
            "+ eighths": measure(notes + drums(None, False)),
            "held beat + eighths": measure(retimed + drums(None, True))}
     if grooves is not None:
-        pattern = grooves.get(style)
-        keep = (lambda ns: [n for n in ns if n.family != DRUMS]) if pattern else (lambda ns: list(ns))
-        row["+ style groove"] = measure(keep(notes) + (drums(pattern, False) if pattern else []))
-        row["held beat + style groove"] = measure(keep(retimed) + (drums(pattern, True) if pattern else []))
+        pattern = grooves.get(style)  # None: the family has no groove, the model's drums stay
+        for name, base, on_held in (("+ style groove", notes, False), ("held beat + style groove", retimed, True)):
+            played = [n for n in base if n.family != DRUMS] + drums(pattern, on_held) if pattern else list(base)
+            row[name] = measure(played)
     return row
 
 
@@ -159,19 +164,21 @@ def main() -> None:
     from emsync_models.music.api import GenerationRequest
     from emsync_models.music.api_v2 import load_generator_v2
     from emsync_models.music.evaluate import random_cuts
+    from emsync_models.music.evaluate_v2 import CompareConfig
 
     torch.set_num_threads(1)
     grooves = style_grooves(args.corpus) if args.corpus else None
     gen = load_generator_v2()
-    rows, t0, duration = [], time.time(), 30.0
-    for v in (-0.8, 0.0, 0.8):
-        for a in (-0.8, 0.0, 0.8):
-            for seed in range(args.seeds):
+    cfg = CompareConfig(seeds=tuple(range(args.seeds)))  # the eval's grid, length and cuts
+    rows, t0, duration, total = [], time.time(), cfg.duration_s, len(cfg.grid) ** 2 * args.seeds
+    for v in cfg.grid:
+        for a in cfg.grid:
+            for seed in cfg.seeds:
                 cuts = random_cuts(np.random.default_rng([seed, 77]), duration)
                 music = gen.generate(GenerationRequest(duration, tuple(cuts), ((0.0, v, a),), seed=seed,
                                                        top_p=args.top_p))
                 rows.append(variants(music, duration, music.style, grooves))
-                print(f"\r{len(rows)}/{9 * args.seeds} pieces, {time.time() - t0:.0f} s", end="", flush=True)
+                print(f"\r{len(rows)}/{total} pieces, {time.time() - t0:.0f} s", end="", flush=True)
     print()
     summary = {k: {"whole": float(np.median([r[k][0] for r in rows])),
                    "windows": float(np.median([r[k][1] for r in rows]))} for k in rows[0]}
