@@ -1,6 +1,6 @@
 """What would lift v2's pulse clarity to the corpus's median: estimates for the owner's decision (issue #12).
 
-    python benchmarks/pulse_options.py [--corpus DIR] [--seeds 4] [--top-p 0.95] [--json out.json]
+    python benchmarks/pulse_options.py [--corpus DIR] [--seeds 4] [--top-p P] [--json out.json]
 
 Generates the eval's grid (3x3 valence/arousal, `--seeds` seeds, 30 s, the eval's irregular cuts) with
 the committed v2 checkpoint, then measures the written notes' pulse clarity (whole piece and 8 s
@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=None, help="music corpus v2 folder (for style grooves)")
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--top-p", type=float, default=None, help="default: v2's own (sampling_defaults)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -185,7 +185,8 @@ def main() -> None:
     for k, s in summary.items():
         print(f"{k:28s} whole {s['whole']:.3f}  8 s windows {s['windows']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps({"top_p": args.top_p, "seeds": args.seeds, "grooves": grooves,
+        top_p = gen.default_top_p if args.top_p is None else args.top_p
+        args.json.write_text(json.dumps({"top_p": top_p, "seeds": args.seeds, "grooves": grooves,
                                          "summary": summary}, indent=1))
 
 

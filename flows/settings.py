@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     # music
     seed: int = 0
     temperature: float = 1.0
-    top_p: float = 0.95
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="nucleus sampling; default: the "
+                                "music model's own (v1 0.95, v2 0.8: emsync_models/music/sampling_defaults.py)")
     soundfont: Path | None = None
     sample_rate: int = 44100
     loudness_lufs: float = -16.0
@@ -139,6 +140,15 @@ class Settings(BaseSettings):
     @property
     def resolved_allowed_s3_sources(self) -> list[str]:
         return self.allowed_s3_sources or [f"s3://{self.s3_bucket}/{self.s3_input_prefix}"]
+
+    @property
+    def resolved_top_p(self) -> float:
+        """The top-p a job samples with: the setting, else the chosen music model's own."""
+        if self.top_p is not None:
+            return self.top_p
+        from emsync_models.music.sampling_defaults import DEFAULT_TOP_P
+
+        return DEFAULT_TOP_P[self.music_model]
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:

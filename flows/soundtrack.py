@@ -59,7 +59,7 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
     """The parameters that, with the content hash and model versions, identify a job and its object keys."""
     return {"seed": settings.seed if options.seed is None else options.seed, "valence": options.valence,
             "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
-            "temperature": settings.temperature, "top_p": settings.top_p,
+            "temperature": settings.temperature, "top_p": settings.resolved_top_p,
             "min_boundary_gap_s": settings.min_boundary_gap_s}
 
 
@@ -210,7 +210,7 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     from emsync_models.music.api import GenerationRequest
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
-                                temperature=settings.temperature, top_p=settings.top_p)
+                                temperature=settings.temperature, top_p=settings.resolved_top_p)
     from emsync_models.threads import compute_threads
 
     # One token at a time through a small transformer: a second thread made the 60 s piece 2.0x slower

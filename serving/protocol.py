@@ -49,14 +49,19 @@ class GenerationParams:
     top_k: int | None
 
     @classmethod
-    def from_request(cls, request: Any) -> GenerationParams:  # noqa: ANN401 - any GenerationRequest-like
+    def from_request(cls, request: Any, default_top_p: float | None = None) -> GenerationParams:  # noqa: ANN401
+        """Plain values of any GenerationRequest-like; an unset top-p becomes `default_top_p` (the served
+        model's own), since the wire always carries one."""
+        top_p = request.top_p if request.top_p is not None else default_top_p
+        if top_p is None:
+            raise ValueError("top_p is unset and no default_top_p was given")
         return cls(
             duration_s=float(request.duration_s),
             boundaries_s=tuple(float(b) for b in request.boundaries_s),
             emotion=tuple((float(s), float(v), float(a)) for s, v, a in request.emotion),
             seed=int(request.seed),
             temperature=float(request.temperature),
-            top_p=float(request.top_p),
+            top_p=float(top_p),
             top_k=None if request.top_k is None else int(request.top_k),
         )
 

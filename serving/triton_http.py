@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from emsync_models.music.sampling_defaults import V1_TOP_P
 from serving import protocol
 from serving.client import InferenceClient, ModelInfo
 from serving.errors import ServingError, ServingUnavailable
@@ -206,7 +207,8 @@ class TritonHttpClient(InferenceClient):
         return np.concatenate(probs), np.concatenate(va)
 
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
-        tensors = protocol.GenerationParams.from_request(request).to_tensors()
+        # midi_generator serves v1: a request that leaves top-p unset gets v1's own
+        tensors = protocol.GenerationParams.from_request(request, default_top_p=V1_TOP_P).to_tensors()
         out = self._infer(self.music_name, tensors, [protocol.TOKENS])
         return out[protocol.TOKENS].astype(np.int64).reshape(-1)
 

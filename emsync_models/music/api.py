@@ -16,6 +16,7 @@ from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
 from emsync_models.music.generate import SamplingOptions, generate
 from emsync_models.music.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
+from emsync_models.music.sampling_defaults import V1_TOP_P
 from emsync_models.music.vocab import EventTokenizer, Note
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -30,7 +31,7 @@ class GenerationRequest:
     emotion: tuple[tuple[float, float, float], ...]
     seed: int = 0
     temperature: float = 1.0
-    top_p: float = 0.95
+    top_p: float | None = None  # None: the generator's own (sampling_defaults: v1 0.95, v2 0.8)
     top_k: int | None = None
 
 
@@ -62,14 +63,21 @@ def validate_request(request: GenerationRequest) -> None:
         raise InputError("boundaries_s", "must be finite seconds")
     if request.temperature < 0:
         raise InputError("temperature", f"must be >= 0, got {request.temperature}")
-    if not 0.0 < request.top_p <= 1.0:
+    if request.top_p is not None and not 0.0 < request.top_p <= 1.0:
         raise InputError("top_p", f"must lie in (0, 1], got {request.top_p}")
     if request.top_k is not None and request.top_k < 1:
         raise InputError("top_k", f"must be >= 1 when given, got {request.top_k}")
 
 
+def top_p_for(request: GenerationRequest, default: float) -> float:
+    """The request's top-p, or the model's own (`default`) where the request leaves it unset."""
+    return default if request.top_p is None else request.top_p
+
+
 class MusicGenerator:
     """A loaded checkpoint plus the tokenizer; thread-compatible, not thread-safe (one per worker)."""
+
+    default_top_p = V1_TOP_P
 
     def __init__(
         self,
@@ -100,7 +108,8 @@ class MusicGenerator:
         validate_request(request)
         bounds = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
         options = SamplingOptions(
-            request.temperature, request.top_p, request.top_k, snap_to_boundaries=snap, guidance=self.guidance
+            request.temperature, top_p_for(request, self.default_top_p), request.top_k, snap_to_boundaries=snap,
+            guidance=self.guidance,
         )
         return generate(
             self.model,

@@ -20,7 +20,14 @@ import symusic
 import torch
 
 from emsync_models.errors import InputError
-from emsync_models.music.api import GeneratedMusic, GenerationRequest, file_sha256, output_key_shift, validate_request
+from emsync_models.music.api import (
+    GeneratedMusic,
+    GenerationRequest,
+    file_sha256,
+    output_key_shift,
+    top_p_for,
+    validate_request,
+)
 from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
 from emsync_models.music.chords import chord_change_times
@@ -45,6 +52,7 @@ from emsync_models.music.remi import (
     chord_token,
     parse_chord_token,
 )
+from emsync_models.music.sampling_defaults import V2_TOP_P
 
 CHECKPOINT_V2 = Path(__file__).resolve().parent.parent / "checkpoints" / "music-v2.pt"
 RING_S = 1.5  # the final chord sounds at least this long before the video ends
@@ -69,6 +77,8 @@ class GeneratedMusicV2(GeneratedMusic):
 
 class MusicGeneratorV2:
     """A loaded v2 checkpoint plus the tokenizer; one per worker thread."""
+
+    default_top_p = V2_TOP_P
 
     def __init__(self, model: MusicTransformerV2, metadata: dict | None = None, version: str = "untrained",
                  name: str = "emsync-music-v2", guidance: float = 1.5, min_gap_s: float = DEFAULT_MIN_GAP_S) -> None:
@@ -133,7 +143,8 @@ class MusicGeneratorV2:
         trace = generate_v2(
             self.model, tok, plan.n_bars, condition_at, forced,
             [float(b) for b in plan.cut_beats] + phrase_beats(plan.n_bars, plan.cut_beats, grid=grid), plan.style,
-            seed=request.seed, opts=SamplingV2(request.temperature, request.top_p, self.guidance), grid=grid,
+            seed=request.seed, grid=grid,
+            opts=SamplingV2(request.temperature, top_p_for(request, self.default_top_p), self.guidance),
         )
         return plan, trace
 

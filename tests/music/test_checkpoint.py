@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pretty_midi
 import pytest
 
 from emsync_models.errors import InputError
 from emsync_models.music.api import DEFAULT_CHECKPOINT, GenerationRequest, load_generator
+from emsync_models.music.sampling_defaults import V1_TOP_P
 
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed music checkpoint")
 
@@ -21,6 +24,7 @@ def test_default_checkpoint_generates_music_with_chords_near_cuts():
     assert 0 < music.midi.get_end_time() <= 10.0 + 1e-6
     assert sum(len(i.notes) for i in music.midi.instruments) > 5
     assert gen.generate_tokens(req).tolist() == music.tokens  # deterministic for a seed
+    assert gen.generate_tokens(replace(req, top_p=V1_TOP_P)).tolist() == music.tokens  # unset: v1's own
 
 
 def test_load_generator_rejects_missing_files_and_devices(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from emsync_models.music.api import GenerationRequest
 from emsync_models.music.api_v2 import load_generator_v2
 from emsync_models.music.chords import chord_changes_from_notes
+from emsync_models.music.sampling_defaults import V2_TOP_P
 from emsync_models.music.vocab import midi_notes
 
 DURATION = 20.0
@@ -49,3 +50,15 @@ def test_sparse_low_arousal_music_still_changes_on_cuts():
     changes = chord_changes_from_notes([n for n in midi_notes(music.midi) if n.start < 30.0])
     heard = [any(abs(c - cut) <= 0.25 for c in changes) for cut in cuts]
     assert sum(heard) >= 2, (changes, heard)
+
+
+def test_an_unset_top_p_samples_with_v2s_own():
+    generator = load_generator_v2()
+
+    def tokens(top_p: float | None) -> list[int]:
+        request = GenerationRequest(10.0, (4.5,), ((0.0, 0.3, 0.3),), seed=1, top_p=top_p)
+        return generator.generate_tokens(request).tolist()
+
+    unset = tokens(None)
+    assert unset == tokens(V2_TOP_P)
+    assert unset != tokens(0.95)

@@ -36,6 +36,15 @@ def test_generation_params_round_trip_exactly(boundaries, top_k):
     assert protocol.GenerationParams.from_tensors(tensors) == params  # FP64: no rounding on the wire
 
 
+def test_an_unset_top_p_crosses_the_wire_as_the_served_models_own():
+    req = Req(duration_s=5.0, boundaries_s=(), emotion=((0.0, 0.0, 0.0),), seed=0, temperature=1.0, top_p=None,
+              top_k=None)
+    tensors = protocol.GenerationParams.from_request(req, default_top_p=0.95).to_tensors()
+    assert float(tensors[protocol.TOP_P].reshape(-1)[0]) == 0.95
+    with pytest.raises(ValueError, match="top_p is unset"):
+        protocol.GenerationParams.from_request(req)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
