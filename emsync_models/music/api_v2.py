@@ -41,7 +41,7 @@ from emsync_models.music.generate_v2 import (
     generate_v2,
     phrase_beats,
 )
-from emsync_models.music.hitpoints import TempoMap, base_tempo, tempo_map
+from emsync_models.music.hitpoints import DEFAULT_MAX_CHANGE, TempoMap, base_tempo, tempo_map
 from emsync_models.music.model_v2 import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.remi import (
     BEATS_PER_BAR,
@@ -92,6 +92,9 @@ class MusicGeneratorV2:
             int(k): tuple(v) for k, v in self.metadata.get("style_means", {}).items()  # type: ignore[misc]
         }
         self.max_note_s = None
+        # How far a section's tempo may move from the base to land its cut on a downbeat; where no beat
+        # count fits, the cut takes the nearest beat and its residual is reported (hitpoints.tempo_map).
+        self.max_tempo_change = DEFAULT_MAX_CHANGE
         # The user's valence/arousal scale [-1, 1] spans the training labels' 5-95 % range: the proxies
         # rarely reach +-1 (arousal: sd 0.39), and conditioning far outside the data asks the model for
         # music it never saw (high arousal wrote twice the corpus's densest pieces).
@@ -120,7 +123,7 @@ class MusicGeneratorV2:
         validate_request(request)
         _, v0, a0 = request.emotion[0]
         cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
-        tm = tempo_map(cuts, request.duration_s, base_tempo(a0), BEATS_PER_BAR)
+        tm = tempo_map(cuts, request.duration_s, base_tempo(a0), BEATS_PER_BAR, max_change=self.max_tempo_change)
         last_downbeat = tm.grid().bar_at(tm.beat_of(max(request.duration_s - RING_S, 0.0)))
         n_bars = max(last_downbeat + 1, 2)
         if style is not None and style not in STYLE_FAMILIES:

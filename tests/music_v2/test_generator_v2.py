@@ -62,3 +62,17 @@ def test_an_unset_top_p_samples_with_v2s_own():
     unset = tokens(None)
     assert unset == tokens(V2_TOP_P)
     assert unset != tokens(0.95)
+
+
+def test_the_tempo_bound_trades_hits_for_a_steadier_map():
+    """A tighter bound keeps every section within it; the cuts it cannot land go to the nearest beat and
+    report how far that beat sounds from the cut. The shipped bound lands every cut on a downbeat."""
+    generator = load_generator_v2()
+    request = GenerationRequest(30.0, (4.112, 8.283, 13.943, 20.759), ((0.0, 0.0, 0.0),), seed=0)
+    shipped = generator.plan(request).tempo
+    assert all(h.downbeat and abs(h.residual_s) < 1e-9 for h in shipped.hits)
+    generator.max_tempo_change = 0.01
+    steady = generator.plan(request).tempo
+    assert steady.max_relative_change() <= 0.01 + 1e-9 < shipped.max_relative_change()
+    missed = [h for h in steady.hits if abs(h.residual_s) > 1e-9]
+    assert missed and all(abs(h.residual_s) <= 0.5 * 60.0 / steady.base_bpm * 1.02 for h in missed)
