@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emsync_models.music.evaluate import random_cuts  # noqa: E402
-from emsync_models.music.hitpoints import BASE_SPAN, BASE_STEP, TempoMap, base_tempo, tempo_map  # noqa: E402
+from emsync_models.music.hitpoints import TempoMap, base_factors, base_tempo, tempo_map  # noqa: E402
 from emsync_models.music.measures import local_pulse_clarity, pulse_clarity  # noqa: E402
 from emsync_models.music.vocab import Note  # noqa: E402
 
@@ -45,11 +45,10 @@ def click_scores(tm: TempoMap, duration_s: float = DURATION_S) -> tuple[float, f
 
 def best_exact_map_scores(cuts: list[float], bpm: float) -> tuple[float, float]:
     """The highest (whole, windows) click over the bases whose maps hit every cut on a downbeat."""
-    n = int(round(BASE_SPAN / BASE_STEP))
     best = (0.0, 0.0)
-    for i in range(-n, n + 1):
-        tm = tempo_map(cuts, DURATION_S, bpm * (1.0 + i * BASE_STEP), base_span=0.0)
-        if any(abs(h.residual_s) > 1e-9 for h in tm.hits):
+    for f in base_factors():
+        tm = tempo_map(cuts, DURATION_S, bpm * f, base_span=0.0)
+        if not all(h.exact for h in tm.hits):
             continue
         whole, windows = click_scores(tm)
         best = (max(best[0], whole), max(best[1], windows))

@@ -45,6 +45,11 @@ class Hit:
     def residual_s(self) -> float:
         return self.time_s - self.cut_s
 
+    @property
+    def exact(self) -> bool:
+        """The cut's beat sounds on the cut (no residual beyond float rounding)."""
+        return abs(self.residual_s) <= 1e-9
+
 
 @dataclass(frozen=True)
 class TempoMap:
@@ -140,6 +145,12 @@ def _fit(cuts: Sequence[float], duration_s: float, base_bpm: float, beats_per_ba
                     tuple(bars))
 
 
+def base_factors(base_span: float = BASE_SPAN) -> list[float]:
+    """Multipliers of arousal's tempo the base may take: +-`base_span` in BASE_STEP steps, nearest first."""
+    n = int(round(max(base_span, 0.0) / BASE_STEP))
+    return sorted((1.0 + i * BASE_STEP for i in range(-n, n + 1)), key=lambda f: abs(f - 1.0))
+
+
 def tempo_map(
     cuts_s: Sequence[float],
     duration_s: float,
@@ -159,12 +170,10 @@ def tempo_map(
     if beats_per_bar < 1:
         raise ValueError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
     cuts = sorted(float(c) for c in cuts_s)
-    n = int(round(max(base_span, 0.0) / BASE_STEP))
-    factors = sorted((1.0 + i * BASE_STEP for i in range(-n, n + 1)), key=lambda f: abs(f - 1.0))
     best: tuple[tuple[int, int], TempoMap] | None = None
-    for f in factors:  # nearest first, so a tie keeps the tempo closest to arousal's
+    for f in base_factors(base_span):  # nearest first, so a tie keeps the tempo closest to arousal's
         tm = _fit(cuts, duration_s, base_bpm * f, beats_per_bar, max_change)
-        residuals = sum(abs(h.residual_s) > 1e-9 for h in tm.hits)
+        residuals = sum(not h.exact for h in tm.hits)
         key = (residuals, math.ceil(tm.max_relative_change() / 0.005 - 1e-9))
         if best is None or key < best[0]:
             best = (key, tm)
