@@ -224,13 +224,15 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
                          tempo_map=dict(getattr(music, "tempo_map", {})))
 
 
-def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings) -> Path:
+def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
+                 work_dir: Path | None = None) -> Path:
     soundfont = settings.resolved_soundfont()
     if soundfont is None:
         raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
                          "or set EMSYNC_SOUNDFONT")
     return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.sample_rate,
-                       duration_s=duration_s, target_lufs=settings.loudness_lufs, threads=job_threads(settings))
+                       duration_s=duration_s, target_lufs=settings.loudness_lufs, threads=job_threads(settings),
+                       work_dir=work_dir or wav_path.parent)
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +15,8 @@ import pyloudnorm as pyln
 import soundfile as sf
 
 from emsync_models.errors import InputError
+from emsync_models.render import children
+from emsync_models.render.checks import check_soundtrack
 
 _PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for lossy encoders that overshoot
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
@@ -28,25 +32,39 @@ class RenderError(RuntimeError):
 
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
-                duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1) -> Path:
+                duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1,
+                work_dir: Path | None = None) -> Path:
     """Render with the `fluidsynth` CLI, then trim/pad to `duration_s`, fade out and normalise loudness.
 
     `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
+    `work_dir`: where FluidSynth's raw file goes (default: the system temp folder); a job passes its
+    scratch folder so that a killed job's leftovers are swept with it.
+    The result is checked before it is written (finite, not silent, not clipped, not noise) and read
+    back after: a render that went wrong never becomes a soundtrack.
     """
-    audio, sr = synthesize_midi(midi_path, soundfont, sample_rate=sample_rate, duration_s=duration_s, threads=threads)
+    audio, sr = synthesize_midi(midi_path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
+                                threads=threads, work_dir=work_dir)
     if duration_s is not None:
         audio = fit_length(audio, round(duration_s * sr))
         audio = fade_out(audio, sr)
     audio = normalise_loudness(audio, sr, target_lufs)
+    check_soundtrack(audio, sr)
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(wav_path, audio, sr, subtype="PCM_16")
+    written = sf.info(str(wav_path)).frames
+    if written != len(audio):  # a short write (a full disk) that the library did not raise
+        raise RenderError(f"{wav_path}: wrote {written} of {len(audio)} frames (is the disk full?)")
     return wav_path
 
 
 def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 44100, duration_s: float | None = None,
-                    threads: int = 1) -> tuple[np.ndarray, int]:
+                    threads: int = 1, work_dir: Path | None = None) -> tuple[np.ndarray, int]:
     """The raw FluidSynth render as float32 (frames, channels), before any gain or normalisation, bounded
-    by the length it must have (`duration_s`, else the MIDI's own end) plus a short tail."""
+    by the length it must have (`duration_s`, else the MIDI's own end) plus a short tail.
+
+    FluidSynth exits 0 when its output disk fills, leaving a short file: the render must hold at least
+    the music up to its last event (or `duration_s`, if sooner), or it fails.
+    """
     from emsync_models.threads import fluidsynth_options
 
     binary = shutil.which("fluidsynth")
@@ -54,9 +72,11 @@ def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 4410
         raise RenderError("fluidsynth is not installed (Debian package 'fluidsynth')")
     if not soundfont.is_file():
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
-    length_s = duration_s if duration_s is not None else _midi_end_s(midi_path)
+    midi_end_s = _midi_end_s(midi_path)
+    length_s = duration_s if duration_s is not None else midi_end_s
     audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S,
-                       options=fluidsynth_options(threads))
+                       options=fluidsynth_options(threads), work_dir=work_dir,
+                       min_s=min(length_s, midi_end_s))
     return audio, sample_rate
 
 
@@ -66,30 +86,36 @@ class RenderOverrun(InputError):
 
 
 def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: int, max_s: float,
-               timeout_s: float | None = None, options: list[str] | None = None) -> np.ndarray:
-    """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2].
+               timeout_s: float | None = None, options: list[str] | None = None, work_dir: Path | None = None,
+               min_s: float = 0.0) -> np.ndarray:
+    """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2]; at least `min_s`, or it fails.
 
     A MIDI with notes that never end keeps FluidSynth rendering (and writing) forever, so the output is
     raw PCM whose size we watch: once `max_s` seconds are on disk the synthesiser is stopped, and the
     file never grows past that cap. A synthesiser that stalls without output past `timeout_s` is stopped too.
+    FluidSynth runs in a process group of its own that dies with the calling process (see `children`).
     """
     cap = int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES
     budget = timeout_s if timeout_s is not None else 60.0 + 20.0 * max_s
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="fluidsynth-", dir=work_dir) as tmp:
         raw = Path(tmp) / "raw.pcm"
         log = Path(tmp) / "fluidsynth.log"
+        _check_free_space(Path(tmp), cap)
         # Float output keeps peaks above full scale instead of clipping them; the gain that matters is
         # applied afterwards by loudness normalisation, under a peak ceiling.
         cmd = [binary, "-ni", "-q", "-g", str(SYNTH_GAIN), "-r", str(sample_rate), *(options or []),
                "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
         with log.open("wb") as log_fh:
-            proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    **children.child_process_options())
+            children.track(proc, Path(tmp))
             try:
                 capped = _wait_for(proc, raw, cap, time.monotonic() + budget)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+                children.forget(proc)
         if capped is None:
             raise RenderOverrun(midi_path, f"FluidSynth did not finish within {budget:.0f} s "
                                 f"(rendered {_size(raw) / (sample_rate * _CHANNELS * _SAMPLE_BYTES):.1f} s of audio)")
@@ -99,8 +125,21 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
             raise RenderError(f"fluidsynth wrote no audio: {log.read_text(errors='replace').strip()[-400:]}")
         with raw.open("rb") as fh:
             data = fh.read(cap)
-    usable = len(data) - len(data) % (_CHANNELS * _SAMPLE_BYTES)
+        usable = len(data) - len(data) % (_CHANNELS * _SAMPLE_BYTES)
+        got_s = usable / (sample_rate * _CHANNELS * _SAMPLE_BYTES)
+        if got_s + 1.0 / sample_rate < min_s:
+            free = shutil.disk_usage(tmp).free
+            raise RenderError(f"fluidsynth wrote {got_s:.2f} s of the {min_s:.2f} s the music lasts "
+                              f"({free / 1e6:.1f} MB free in {tmp}; a full disk stops it without an error)")
     return np.frombuffer(data[:usable], dtype="<f4").reshape(-1, _CHANNELS).copy()
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    """Fail before rendering when the raw file cannot fit: FluidSynth would stop silently at a full disk."""
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise RenderError(f"{folder}: {free / 1e6:.1f} MB free, the render needs {needed / 1e6:.1f} MB "
+                          f"({os.strerror(errno.ENOSPC)})")
 
 
 def _size(path: Path) -> int:

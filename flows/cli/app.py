@@ -65,6 +65,7 @@ def main(
                                                 help="print the version and exit")] = False,
 ) -> None:
     """EMSYNC: free, automatic soundtracks for video."""
+    _stop_children_on_sigterm()
     level = "warning" if quiet else log_level.lower()
     if level not in LOG_LEVELS:
         raise fail(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
@@ -74,6 +75,29 @@ def main(
 
         with user_errors():
             apply_thread_budget(get_settings())
+
+
+def _stop_children_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) ends the command as Ctrl-C does: the children it started
+    (FluidSynth) are killed and the `finally`/`with` blocks remove its temp files. Python's default
+    would exit at once and leave both behind."""
+    import signal
+
+    def on_term(signum: int, _frame: object) -> None:
+        from emsync_models.render.children import stop_children
+
+        signal.signal(signum, signal.SIG_IGN)  # one clean-up, however many times it is sent
+        stop_children()
+        raise SystemExit(128 + signum)
+
+    if threading_main():
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def configure_logging(level: str) -> None:

@@ -2,7 +2,8 @@
 
 A SIGKILL skips TemporaryDirectory's cleanup, and a backfill killed often (a preempted worker) would
 fill /tmp with half-rendered videos. Scratch folders live in data_dir/scratch/<host>/ and are named
-after the owning process id; opening a new one removes those whose process on this host is gone.
+after the owning process id; opening a new one removes those whose process on this host is gone,
+after killing the children (FluidSynth) such a process left running in them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from emsync_models.render.children import kill_recorded_children
 from flows.settings import Settings
 
 
@@ -32,6 +34,7 @@ def sweep_dead(root: Path) -> list[Path]:
     for child in root.iterdir() if root.is_dir() else ():
         pid = child.name.split("-", 1)[0]
         if child.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            kill_recorded_children(child)  # else an orphan would keep writing into a deleted file
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child)
     return removed
