@@ -33,7 +33,7 @@ eval "$(grep '^EMSYNC_TEST_TRITON' <<<"$triton_env" | sed 's/^/export /')"
 PREFECT_API_URL="$(infra/prefect.sh start | tail -n1)" || { echo "Prefect server did not start"; exit 1; }
 # Scrape and evaluate every second, so the alert integration test sees an alert fire within seconds.
 prometheus_env="$(EMSYNC_PROMETHEUS_INTERVAL=1s infra/prometheus.sh start)" || { echo "Prometheus did not start"; exit 1; }
-eval "$(grep -E '^(EMSYNC_TEST_PROMETHEUS_URL|EMSYNC_TEST_ALERTMANAGER_URL|EMSYNC_PROMETHEUS_TARGETS)=' <<<"$prometheus_env" | sed 's/^/export /')"
+eval "$(grep -E '^(EMSYNC_TEST_PROMETHEUS_URL|EMSYNC_TEST_ALERTMANAGER_URL|EMSYNC_TEST_ALERT_WEBHOOK_URL|EMSYNC_PROMETHEUS_TARGETS)=' <<<"$prometheus_env" | sed 's/^/export /')"
 # Triton's own /metrics beside the exporter's, as in production.
 [[ -n "${EMSYNC_TEST_TRITON_METRICS_URL:-}" ]] && infra/prometheus.sh target triton "$EMSYNC_TEST_TRITON_METRICS_URL"
 export EMSYNC_TEST_POSTGRES_URL EMSYNC_TEST_S3_ENDPOINT PREFECT_API_URL

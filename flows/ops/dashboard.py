@@ -40,7 +40,7 @@ def summary(url: str) -> dict[str, Any]:
         for stage, values in stage_samples.items()
     }
     emotions: dict[str, dict[str, int]] = {}
-    for catalog, _model, emotion, n in queries.emotions_per_catalog(url):
+    for catalog, _model, _version, emotion, n in queries.emotions_per_catalog(url):
         per = emotions.setdefault(catalog, {})
         per[emotion] = per.get(emotion, 0) + n
     runs = queries.runs_by_status(url)

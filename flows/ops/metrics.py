@@ -18,8 +18,15 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from db.models import SUCCEEDED, utcnow
+from db.models import ABANDONED, SUCCEEDED, utcnow
 from flows.ops import queries
+from flows.ops.queries import NO_CATALOG, OUTSTANDING_STAGES
+
+# A label value for rows that predate a column (e.g. runs without a job fingerprint): never "".
+UNKNOWN = "unknown"
+# The flows that write flow-run rows (flows/catalog), and the states such a row ends in.
+FLOWS = ("ingest-catalog", "score-catalog", "soundtrack-video", "backfill")
+ENDED_STATES = ("completed", "failed", ABANDONED)
 
 STAGE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
@@ -69,9 +76,9 @@ class Aggregates:
         self.lock = threading.Lock()
         self.at = -float("inf")
         self.scored: dict[str, int] = {}
-        self.emotions: list[tuple[str, str, str, int]] = []
+        self.emotions: list[tuple[str, str, str, str, int]] = []
 
-    def get(self) -> tuple[dict[str, int], list[tuple[str, str, str, int]]]:
+    def get(self) -> tuple[dict[str, int], list[tuple[str, str, str, str, int]]]:
         with self.lock:
             if time.monotonic() - self.at >= self.ttl_s:
                 self.scored = queries.scored_per_catalog(self.url)
@@ -80,11 +87,26 @@ class Aggregates:
             return self.scored, self.emotions
 
 
+def build_info() -> InfoMetricFamily:
+    """`emsync_build_info`: the package version and Python behind this exporter (read once)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("emsync")
+    except PackageNotFoundError:
+        package = UNKNOWN
+    info = InfoMetricFamily("emsync_build", "The EMSYNC build serving these metrics")
+    info.add_metric([], {"version": package, "python_version": platform.python_version()})
+    return info
+
+
 class CatalogCollector(Collector):
     """Videos by state, queue depth, runs, failures, emotions, flow runs and model versions, per scrape."""
 
     def __init__(self, url: str, stage_times: StageTimes | None = None, aggregate_ttl_s: float = 0.0) -> None:
         self.url = url
+        self.build_info = build_info()
         self.stage_times = stage_times
         self.aggregates = Aggregates(url, aggregate_ttl_s)
 
@@ -119,12 +141,15 @@ class CatalogCollector(Collector):
             videos.add_metric([catalog, "soundtrack_failed"], failed.get(catalog, 0))
         yield videos
 
+        # `job_fingerprint`, never `job`: a target label named `job` would collide with the scrape's own
+        # and arrive renamed `exported_job`.
         by_status = GaugeMetricFamily(
-            "emsync_generation_runs", "Soundtrack runs by catalog, job and status", labels=["catalog", "job", "status"]
+            "emsync_generation_runs", "Soundtrack runs by catalog, job fingerprint and status",
+            labels=["catalog", "job_fingerprint", "status"],
         )
         jobs: set[str] = set()
         for catalog, job, status, n in runs:
-            by_status.add_metric([catalog, job, status], n)
+            by_status.add_metric([catalog, job or UNKNOWN, status], n)
             jobs.add(job)
         yield by_status
 
@@ -153,32 +178,56 @@ class CatalogCollector(Collector):
                         failures_total.add_metric([catalog, stage, kind], 0)
         yield failures_total
 
+        # Per catalog, every catalog always (an empty queue is a zero, not a missing series); per job
+        # fingerprint only where work is queued, so no series carries an empty label.
         depth = GaugeMetricFamily(
             "emsync_queue_depth", "Soundtrack runs waiting (pending), claimed, and claimed under a live lease",
-            labels=["catalog", "job", "state"],
+            labels=["catalog", "state"],
+        )
+        by_job = GaugeMetricFamily(
+            "emsync_queue_depth_by_job", "Queued soundtrack runs per catalog, job fingerprint and state",
+            labels=["catalog", "job_fingerprint", "state"],
         )
         queue = queries.queue_depth(url, names)
+        totals = {catalog: [0, 0, 0] for catalog in members}
         for row in queue:
-            depth.add_metric([row.catalog, row.job, "pending"], row.pending)
-            depth.add_metric([row.catalog, row.job, "claimed"], row.claimed)
-            depth.add_metric([row.catalog, row.job, "leased"], row.leased)
-        for catalog in set(members) - {row.catalog for row in queue}:
-            depth.add_metric([catalog, "", "pending"], 0)
+            counts = totals.setdefault(row.catalog, [0, 0, 0])
+            for i, (state, n) in enumerate((("pending", row.pending), ("claimed", row.claimed),
+                                            ("leased", row.leased))):
+                by_job.add_metric([row.catalog, row.job or UNKNOWN, state], n)
+                counts[i] += n
+        for catalog, (pending, claimed, leased) in sorted(totals.items()):
+            depth.add_metric([catalog, "pending"], pending)
+            depth.add_metric([catalog, "claimed"], claimed)
+            depth.add_metric([catalog, "leased"], leased)
         yield depth
+        yield by_job
+
+        # Videos whose latest attempt failed and that nobody has retried or quarantined yet: what the
+        # "failures outstanding" alert keeps firing on after the failure rate has calmed down.
+        outstanding = GaugeMetricFamily(
+            "emsync_failed_videos", "Member videos whose latest attempt at a stage failed, not yet retried "
+            "or quarantined", labels=["catalog", "stage"],
+        )
+        failed_now = queries.failed_videos_outstanding(url, names)
+        for catalog in sorted(members):
+            for stage in OUTSTANDING_STAGES:
+                outstanding.add_metric([catalog, stage], failed_now.get((catalog, stage), 0))
+        yield outstanding
 
         emotions = GaugeMetricFamily(
             "emsync_emotion_videos", "Videos per catalog by their dominant overall emotion",
-            labels=["catalog", "model", "emotion"],
+            labels=["catalog", "model", "model_version", "emotion"],
         )
-        for catalog, model, emotion, n in emotion_counts:
-            emotions.add_metric([catalog, model, emotion], n)
+        for catalog, model, version, emotion, n in emotion_counts:
+            emotions.add_metric([catalog, model, version, emotion], n)
         yield emotions
 
         job_info = InfoMetricFamily(
-            "emsync_job", "Model versions behind each soundtrack job fingerprint", labels=["job"]
+            "emsync_job", "Model versions behind each soundtrack job fingerprint", labels=["job_fingerprint"]
         )
         for job, versions in queries.job_versions(url, {j for j in jobs if j}).items():
-            job_info.add_metric([job], {str(k): str(v) for k, v in versions.items()})
+            job_info.add_metric([job], {str(k): str(v) or UNKNOWN for k, v in versions.items()})
         yield job_info
         emotion_info = InfoMetricFamily("emsync_emotion_model", "Emotion models that scored videos")
         scored_by = GaugeMetricFamily(
@@ -197,6 +246,31 @@ class CatalogCollector(Collector):
         for flow, catalog, at, state in queries.last_flow_runs(url, names):
             last.add_metric([flow, catalog, state], at.timestamp())
         yield last
+
+        # Flow runs by how they ended: the count of ended states only grows, so increase() of
+        # failed/abandoned is "a flow run failed or crashed". Every catalog starts at zero for every flow,
+        # so its first failed run is an increase Prometheus can see.
+        flow_runs = CounterMetricFamily(
+            "emsync_flow_runs", "Flow runs that ended, per flow, catalog and end state (completed, failed, "
+            "abandoned: killed or crashed)", labels=["flow", "catalog", "state"],
+        )
+        active = GaugeMetricFamily(
+            "emsync_flow_runs_active", "Flow runs now running under a live lease", labels=["flow", "catalog"],
+        )
+        ended, running = queries.flow_run_counts(url, names)
+        for catalog in sorted({*members, NO_CATALOG}):
+            for flow in FLOWS:
+                for state in ENDED_STATES:
+                    ended.setdefault((flow, catalog, state), 0)
+                running.setdefault((flow, catalog), 0)
+        for (flow, catalog, state), n in sorted(ended.items()):
+            flow_runs.add_metric([flow, catalog, state], n)
+        for (flow, catalog), n in sorted(running.items()):
+            active.add_metric([flow, catalog], n)
+        yield flow_runs
+        yield active
+
+        yield self.build_info
 
         scrape = GaugeMetricFamily("emsync_exporter_scrape_seconds", "Seconds the last database scrape took")
         scrape.add_metric([], time.perf_counter() - started)

@@ -151,19 +151,96 @@ def dominant_emotion() -> Any:  # noqa: ANN401 - a SQLAlchemy expression
     return case(*whens, else_="unknown")
 
 
-def emotions_per_catalog(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, int]]:
-    """(catalog, emotion model "name version", dominant emotion, videos) over overall predictions."""
+def emotions_per_catalog(url: str, names: dict[int, str] | None = None) -> list[tuple[str, str, str, str, int]]:
+    """(catalog, emotion model name, model version, dominant emotion, videos) over overall predictions."""
     label = dominant_emotion().label("emotion")
-    model = (EmotionPrediction.model_name + " " + EmotionPrediction.model_version).label("model")
+    model, version = EmotionPrediction.model_name, EmotionPrediction.model_version
     with session_scope(url) as session:
         rows = session.execute(
-            select(CatalogVideo.catalog_id, model, label, func.count())
+            select(CatalogVideo.catalog_id, model, version, label, func.count())
             .join(EmotionPrediction, EmotionPrediction.video_id == CatalogVideo.video_id)
             .where(EmotionPrediction.scene_index == -1)
-            .group_by(CatalogVideo.catalog_id, model, label)
+            .group_by(CatalogVideo.catalog_id, model, version, label)
         ).all()
     names = catalog_names(url) if names is None else names
-    return [(names[c], str(m), str(e), int(n)) for c, m, e, n in rows if c in names]
+    return [(names[c], str(m), str(v), str(e), int(n)) for c, m, v, e, n in rows if c in names]
+
+
+# The stages at which a member video can be left failed (register failures have no member video).
+OUTSTANDING_STAGES = ("score", "soundtrack")
+
+
+def failed_videos_outstanding(url: str, names: dict[int, str] | None = None) -> dict[tuple[str, str], int]:
+    """(catalog, stage) -> member videos left failed there: for "soundtrack", the video's latest run
+    failed; for "score", a score failure was logged for it in this catalog and it has no overall score."""
+    latest = select(GenerationRun.video_id, func.max(GenerationRun.id).label("run_id")).group_by(
+        GenerationRun.video_id
+    ).subquery()
+    scored = select(EmotionPrediction.video_id).where(EmotionPrediction.scene_index == -1)
+    score_failed = (
+        select(Failure.catalog_id, Failure.video_id)
+        .where(Failure.stage == "score", Failure.video_id.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    with session_scope(url) as session:
+        soundtrack = session.execute(
+            select(CatalogVideo.catalog_id, func.count())
+            .join(latest, latest.c.video_id == CatalogVideo.video_id)
+            .join(GenerationRun, GenerationRun.id == latest.c.run_id)
+            .where(GenerationRun.status == FAILED)
+            .group_by(CatalogVideo.catalog_id)
+        ).all()
+        score = session.execute(
+            select(CatalogVideo.catalog_id, func.count())
+            .join(
+                score_failed,
+                (score_failed.c.catalog_id == CatalogVideo.catalog_id)
+                & (score_failed.c.video_id == CatalogVideo.video_id),
+            )
+            .where(CatalogVideo.video_id.not_in(scored))
+            .group_by(CatalogVideo.catalog_id)
+        ).all()
+    names = catalog_names(url) if names is None else names
+    found: dict[tuple[str, str], int] = {}
+    for stage, rows in (("soundtrack", soundtrack), ("score", score)):
+        for catalog_id, n in rows:
+            if catalog_id in names:
+                found[(names[catalog_id], stage)] = int(n)
+    return found
+
+
+def flow_run_counts(
+    url: str, names: dict[int, str] | None = None
+) -> tuple[dict[tuple[str, str, str], int], dict[tuple[str, str], int]]:
+    """({(flow, catalog, end state): runs} over ended flow runs, {(flow, catalog): runs running under a
+    live lease})."""
+    now = utcnow()
+    with session_scope(url) as session:
+        ended = session.execute(
+            select(FlowRunLink.flow_name, FlowRunLink.catalog_id, FlowRunLink.state, func.count())
+            .where(FlowRunLink.state != RUNNING)
+            .group_by(FlowRunLink.flow_name, FlowRunLink.catalog_id, FlowRunLink.state)
+        ).all()
+        running = session.execute(
+            select(FlowRunLink.flow_name, FlowRunLink.catalog_id, func.count())
+            .where(FlowRunLink.state == RUNNING, FlowRunLink.lease_expires_at > now)
+            .group_by(FlowRunLink.flow_name, FlowRunLink.catalog_id)
+        ).all()
+    names = catalog_names(url) if names is None else names
+
+    def name(catalog_id: int | None) -> str:
+        return names.get(catalog_id, NO_CATALOG) if catalog_id is not None else NO_CATALOG
+
+    by_state: dict[tuple[str, str, str], int] = {}
+    for flow, catalog_id, state, n in ended:
+        key = (str(flow), name(catalog_id), str(state))
+        by_state[key] = by_state.get(key, 0) + int(n)
+    active: dict[tuple[str, str], int] = {}
+    for flow, catalog_id, n in running:
+        key = (str(flow), name(catalog_id))
+        active[key] = active.get(key, 0) + int(n)
+    return by_state, active
 
 
 def emotion_models(url: str) -> list[tuple[str, str, int]]:

@@ -2,12 +2,15 @@
 
     .venv/bin/python infra/grafana/emsync_dashboard.py > infra/grafana/dashboards/emsync.json
 
-(tests/ops/test_grafana.py fails when the committed JSON is stale or names a metric the exporter lacks).
+(tests/ops/test_monitoring_manifests.py fails when the committed JSON is stale or names a metric the
+exporter lacks). Grafana's current schema: data sources by uid (the provisioned `emsync-prometheus`),
+one panel per alert rule, titled with the alert it shows.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from grafanalib._gen import DashboardEncoder
 from grafanalib.core import (
@@ -21,15 +24,19 @@ from grafanalib.core import (
     TimeSeries,
 )
 
-DATASOURCE = "Prometheus"
+DATASOURCE = "Prometheus"  # grafanalib's placeholder; to_json() swaps in the reference by uid
+DATASOURCE_REF = {"type": "prometheus", "uid": "emsync-prometheus"}
+SCHEMA_VERSION = 39  # Grafana 11 (infra/k8s_monitoring.py pins grafana/grafana:11.2.2)
 CATALOG = 'catalog=~"$catalog"'
 STAGE_RATE = "sum by (stage, le) (rate(emsync_stage_seconds_bucket[15m]))"
 
 
-def _ts(title: str, exprs: dict[str, str], pos: tuple[int, int, int, int], unit: str = "short") -> TimeSeries:
+def _ts(title: str, exprs: dict[str, str], pos: tuple[int, int, int, int], unit: str = "short",
+        description: str | None = None) -> TimeSeries:
     x, y, w, h = pos
     return TimeSeries(
         title=title,
+        description=description,
         dataSource=DATASOURCE,
         targets=[
             Target(expr=expr, legendFormat=legend, refId=chr(65 + i)) for i, (legend, expr) in enumerate(exprs.items())
@@ -68,8 +75,14 @@ def dashboard() -> Dashboard:
             ),
             _ts(
                 "Work queue",
-                {"{{catalog}} {{state}}": f"sum by (catalog, state) (emsync_queue_depth{{{CATALOG}}})"},
+                {
+                    "{{catalog}} {{state}}": f"sum by (catalog, state) (emsync_queue_depth{{{CATALOG}}})",
+                    "{{catalog}} backfills running": (
+                        f'sum by (catalog) (emsync_flow_runs_active{{flow="backfill",{CATALOG}}})'
+                    ),
+                },
                 (12, 0, 12, 8),
+                description="Alert EmsyncQueueStalled: claims held or a backfill running, and nothing finishing",
             ),
             _ts(
                 "Throughput (soundtracks per minute)",
@@ -125,15 +138,71 @@ def dashboard() -> Dashboard:
                 targets=[
                     Target(expr="emsync_job_info", format="table", instant=True, refId="A"),
                     Target(expr="emsync_emotion_model_info", format="table", instant=True, refId="B"),
+                    Target(expr="emsync_build_info", format="table", instant=True, refId="C"),
                 ],
                 gridPos=GridPos(h=8, w=8, x=16, y=24),
+            ),
+            _ts(
+                "Soundtrack failure ratio, 15 min (EmsyncSoundtrackFailureRate pages above 10 %)",
+                {"{{catalog}}": (
+                    f'sum by (catalog) (increase(emsync_failures_total{{stage="soundtrack",{CATALOG}}}[15m]))'
+                    f' / clamp_min(sum by (catalog) (increase(emsync_failures_total{{stage="soundtrack",{CATALOG}}}'
+                    f'[15m])) + sum by (catalog) (increase(emsync_soundtracks_succeeded_total{{{CATALOG}}}[15m])), 1)'
+                )},
+                (0, 32, 12, 8),
+                unit="percentunit",
+            ),
+            _ts(
+                "Ingest and scoring failures, 15 min (EmsyncStageFailures)",
+                {"{{catalog}} {{stage}}": (
+                    f'sum by (catalog, stage) (increase(emsync_failures_total{{stage!="soundtrack",{CATALOG}}}[15m]))'
+                )},
+                (12, 32, 12, 8),
+            ),
+            _ts(
+                "Failed videos outstanding (EmsyncFailedVideosOutstanding)",
+                {"{{catalog}} {{stage}}": f"sum by (catalog, stage) (emsync_failed_videos{{{CATALOG}}})"},
+                (0, 40, 12, 8),
+            ),
+            _ts(
+                "Failed or crashed flow runs, 15 min (EmsyncFlowRunFailed)",
+                {"{{flow}} {{catalog}}": (
+                    f'sum by (flow, catalog) (increase(emsync_flow_runs_total{{state=~"failed|abandoned",{CATALOG}}}[15m]))'
+                )},
+                (12, 40, 12, 8),
+            ),
+            _ts(
+                "Scrape targets up (EmsyncTritonDown, EmsyncExporterDown)",
+                {"{{job}} {{instance}}": 'up{job=~"emsync|triton"}'},
+                (0, 48, 12, 8),
+            ),
+            _ts(
+                "Hours since the last score-catalog run (EmsyncScheduledScoringMissed at 26 h)",
+                {"{{catalog}}": (
+                    "(time() - max by (catalog) "
+                    f'(emsync_flow_run_last_start_timestamp_seconds{{flow="score-catalog",{CATALOG}}})) / 3600'
+                )},
+                (12, 48, 12, 8),
+                unit="h",
             ),
         ],
     ).auto_panel_ids()
 
 
+def _by_uid(node: Any) -> Any:  # noqa: ANN401 - any JSON value
+    """Every data source reference (panels, targets, variables) as Grafana's {type, uid} object."""
+    if isinstance(node, dict):
+        return {k: DATASOURCE_REF if k == "datasource" else _by_uid(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_by_uid(v) for v in node]
+    return node
+
+
 def to_json() -> str:
-    return json.dumps(dashboard().to_json_data(), cls=DashboardEncoder, indent=2, sort_keys=True) + "\n"
+    data = json.loads(json.dumps(dashboard().to_json_data(), cls=DashboardEncoder))
+    data = _by_uid(data)
+    data["schemaVersion"] = SCHEMA_VERSION
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":

@@ -48,6 +48,17 @@ def test_dashboard_and_rules_use_only_metrics_the_exporter_exposes() -> None:
     assert used and used <= exposed, f"not exposed: {sorted(used - exposed)}"
     titles = {panel["title"] for panel in dashboard["panels"]}
     assert {"Videos by state", "Work queue", "Seconds per stage (p50, p95)", "Model versions"} <= titles
+    # Grafana's current schema: data sources by uid (the provisioned one), a panel for every alert.
+    assert dashboard["schemaVersion"] >= 39
+    refs = [p["datasource"] for p in dashboard["panels"]] + [t["datasource"] for p in dashboard["panels"]
+                                                            for t in p.get("targets", [])]
+    provisioned = yaml.safe_load((INFRA / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text())
+    assert {json.dumps(r, sort_keys=True) for r in refs} == {
+        json.dumps({"type": "prometheus", "uid": provisioned["datasources"][0]["uid"]}, sort_keys=True)}
+    shown = " ".join(f"{p['title']} {p.get('description') or ''}" for p in dashboard["panels"])
+    for alert in re.findall(r"- alert: (\w+)", rules):
+        assert alert in shown, f"no panel shows {alert}"
+    assert "exported_job" not in json.dumps(dashboard)
 
 
 def test_k8s_monitoring_manifest_is_current_and_valid() -> None:

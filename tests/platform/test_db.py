@@ -114,6 +114,10 @@ def test_record_soundtrack_is_idempotent(backend: str, tmp_path: Path, request: 
     assert _counts(url) == first, "re-recording the same job must not add rows"
     store = make_store(get_settings())
     assert sorted(store.list()) == sorted(keys.values())
+    with session_scope(url) as session:
+        timings = session.execute(select(GenerationRun.timings)).scalar_one()
+    # The object store's own time is recorded with the run, beside the stages the caller timed.
+    assert timings["music"] == 1.0 and timings["store"] >= 0.0
 
     # A later failure of the same job is logged but leaves the finished run alone.
     record_failure(
