@@ -167,7 +167,8 @@ def dashboard() -> Dashboard:
             _ts(
                 "Failed or crashed flow runs, 15 min (EmsyncFlowRunFailed)",
                 {"{{flow}} {{catalog}}": (
-                    f'sum by (flow, catalog) (increase(emsync_flow_runs_total{{state=~"failed|abandoned",{CATALOG}}}[15m]))'
+                    "sum by (flow, catalog) "
+                    f'(increase(emsync_flow_runs_total{{state=~"failed|abandoned",{CATALOG}}}[15m]))'
                 )},
                 (12, 40, 12, 8),
             ),

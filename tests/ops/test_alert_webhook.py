@@ -61,7 +61,8 @@ def test_receiver_keeps_notifications_and_refuses_other_posts(
 
 @pytest.mark.integration
 def test_alertmanager_delivers_to_the_webhook() -> None:
-    alertmanager, webhook = (os.environ.get(k) for k in ("EMSYNC_TEST_ALERTMANAGER_URL", "EMSYNC_TEST_ALERT_WEBHOOK_URL"))
+    names = ("EMSYNC_TEST_ALERTMANAGER_URL", "EMSYNC_TEST_ALERT_WEBHOOK_URL")
+    alertmanager, webhook = (os.environ.get(k) for k in names)
     if not alertmanager or not webhook:
         pytest.skip("Alertmanager is not running (infra/prometheus.sh start; infra/test.sh exports its URLs)")
     catalog = f"webhook-{uuid.uuid4().hex[:8]}"
