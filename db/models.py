@@ -153,7 +153,10 @@ class CatalogVideo(Base):
     """Membership. The same content may sit in many catalogs under different external ids."""
 
     __tablename__ = "catalog_videos"
-    __table_args__ = (UniqueConstraint("catalog_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("catalog_id", "external_id"),
+        Index("ix_catalog_videos_catalog_quarantined", "catalog_id", "quarantined_at"),
+    )
 
     catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True, index=True)
@@ -161,6 +164,13 @@ class CatalogVideo(Base):
     source_uri: Mapped[str] = mapped_column(Text)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONType)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bad-input failures of this video in a row (scoring or soundtrack; a success resets it). At the
+    # EMSYNC_QUARANTINE_AFTER'th the video is quarantined: scheduled runs skip it until an operator
+    # retries or replaces it. Outages (infra failures) never count.
+    failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class FlowRunLink(Base):

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
         default=0.0, ge=0.0, le=1.0,
         description="a catalog run whose failed share of videos/rows exceeds this ends Failed (0: any failure)",
     )
+    quarantine_after: int = Field(
+        default=3, ge=0,
+        description="a catalog video whose input failed this many times in a row is quarantined (0: never)",
+    )
 
     # ops
     metrics_host: str = Field(default="127.0.0.1", description="where `emsync metrics serve` listens")

@@ -128,7 +128,12 @@ def record_problem(
     row_number: int | None = None,
     flow_run_id: int | None = None,
 ) -> None:
+    from flows.catalog.recovery import note_failure
+    from flows.settings import get_settings
+
     with session_scope(url) as session:
+        if stage == "score" and kind == "input":
+            note_failure(session, catalog_id, video_id, reason, get_settings().quarantine_after)
         session.add(
             Failure(
                 stage=stage,
@@ -144,7 +149,8 @@ def record_problem(
 
 
 def videos_to_score(url: str, catalog_id: int, model_name: str, model_version: str, detector: str) -> list[int]:
-    """Member videos with no overall prediction from this emotion model on these cuts."""
+    """Member videos with no overall prediction from this emotion model on these cuts (quarantined ones
+    are skipped until an operator retries or replaces them)."""
     with session_scope(url) as session:
         scored = select(EmotionPrediction.video_id).where(
             EmotionPrediction.model_name == model_name,
@@ -155,7 +161,8 @@ def videos_to_score(url: str, catalog_id: int, model_name: str, model_version: s
         return list(
             session.execute(
                 select(CatalogVideo.video_id)
-                .where(CatalogVideo.catalog_id == catalog_id, CatalogVideo.video_id.not_in(scored))
+                .where(CatalogVideo.catalog_id == catalog_id, CatalogVideo.video_id.not_in(scored),
+                       CatalogVideo.quarantined_at.is_(None))
                 .order_by(CatalogVideo.video_id)
             ).scalars()
         )
@@ -193,9 +200,12 @@ def find_video(url: str, ref: str) -> int:
 
 
 def record_scores(url: str, video_id: int, detector: str, cuts_s: list[float], emotion: dict[str, Any]) -> None:
+    from flows.catalog.recovery import note_success
+
     with session_scope(url) as session:
         save_boundaries(session, video_id, detector, cuts_s)
         save_emotion(session, video_id, detector, emotion)
+        note_success(session, video_id)
 
 
 def start_flow_link(
@@ -307,6 +317,7 @@ class CatalogStatus:
     scored: int
     soundtracked: int
     failed: int
+    quarantined: int
     rejected: int
     last_run: datetime | None
     last_state: str | None
@@ -314,7 +325,8 @@ class CatalogStatus:
 
 def catalog_status(url: str) -> list[CatalogStatus]:
     """Per catalog: members, members with any emotion score, with any succeeded soundtrack, with a
-    failure and no success, manifest rows rejected (distinct), and the latest flow run."""
+    failure and no success (quarantined ones apart), quarantined, manifest rows rejected (distinct), and
+    the latest flow run."""
     out: list[CatalogStatus] = []
     with session_scope(url) as session:
         catalogs = session.execute(select(Catalog.id, Catalog.name).order_by(Catalog.name)).all()
@@ -332,6 +344,9 @@ def catalog_status(url: str) -> list[CatalogStatus]:
             soundtracked = session.execute(
                 select(func.count(func.distinct(GenerationRun.video_id))).where(GenerationRun.video_id.in_(done))
             ).scalar_one()
+            quarantined_members = select(CatalogVideo.video_id).where(
+                CatalogVideo.catalog_id == catalog_id, CatalogVideo.quarantined_at.is_not(None)
+            )
             failed_runs = select(GenerationRun.video_id).where(
                 GenerationRun.video_id.in_(members), GenerationRun.status == FAILED
             )
@@ -343,8 +358,12 @@ def catalog_status(url: str) -> list[CatalogStatus]:
                     and_(
                         Video.id.in_(failed_runs.union(failed_scores)),
                         Video.id.not_in(done),
+                        Video.id.not_in(quarantined_members),
                     )
                 )
+            ).scalar_one()
+            quarantined = session.execute(
+                select(func.count()).select_from(quarantined_members.subquery())
             ).scalar_one()
             # The failure log is append-only; a bad row re-read by every run counts once.
             rejected = session.execute(
@@ -367,6 +386,7 @@ def catalog_status(url: str) -> list[CatalogStatus]:
                     scored=int(scored),
                     soundtracked=int(soundtracked),
                     failed=int(failed),
+                    quarantined=int(quarantined),
                     rejected=int(rejected),
                     last_run=last[0] if last else None,
                     last_state=last[1] if last else None,

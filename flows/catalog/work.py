@@ -86,7 +86,8 @@ def enqueue_missing(
             members = session.execute(
                 select(Video.id, Video.content_hash, CatalogVideo.source_uri)
                 .join(CatalogVideo, CatalogVideo.video_id == Video.id)
-                .where(CatalogVideo.catalog_id == catalog_id, Video.id > last_id)
+                .where(CatalogVideo.catalog_id == catalog_id, Video.id > last_id,
+                       CatalogVideo.quarantined_at.is_(None))
                 .order_by(Video.id)
                 .limit(batch)
             ).all()
@@ -124,9 +125,14 @@ def enqueue_missing(
 
 
 def _member_runs(catalog_id: int, job_fp: str) -> Any:  # noqa: ANN401 - a SQLAlchemy clause
+    """This job's runs of the catalog's members, quarantined members left out (nothing claims them)."""
     return and_(
         GenerationRun.job_fp == job_fp,
-        GenerationRun.video_id.in_(select(CatalogVideo.video_id).where(CatalogVideo.catalog_id == catalog_id)),
+        GenerationRun.video_id.in_(
+            select(CatalogVideo.video_id).where(
+                CatalogVideo.catalog_id == catalog_id, CatalogVideo.quarantined_at.is_(None)
+            )
+        ),
     )
 
 

@@ -211,6 +211,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
 
     from db.session import safe_url
     from flows.catalog.queries import catalog_status
+    from flows.catalog.recovery import quarantined
     from flows.ops.queries import emotion_models, queue_depth
 
     url = get_settings().resolved_database_url
@@ -218,12 +219,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         rows = catalog_status(url)
         queue = queue_depth(url)
         emotion = emotion_models(url)
+        held = quarantined(url)
     if as_json:
         print(json.dumps(
             {
                 "database": safe_url(url),
                 "catalogs": [asdict(r) for r in rows],
                 "queue": [asdict(q) for q in queue],
+                "quarantined": held,
                 "models": {
                     "soundtrack_jobs": {q.job: q.model_versions for q in queue},
                     "emotion": [{"model": m, "version": v, "videos": n} for m, v, n in emotion],
@@ -234,12 +237,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         ))
         return
     table = Table(title=f"catalogs in {safe_url(url)}")
-    for column in ("catalog", "videos", "scored", "soundtracked", "failed", "rejected rows", "last run"):
+    for column in ("catalog", "videos", "scored", "soundtracked", "failed", "quarantined", "rejected rows",
+                   "last run"):
         table.add_column(column, justify="left" if column in ("catalog", "last run") else "right")
     for row in rows:
         last = f"{row.last_run:%Y-%m-%d %H:%M:%S} UTC ({row.last_state})" if row.last_run else "never"
         table.add_row(
-            row.name, str(row.videos), str(row.scored), str(row.soundtracked), str(row.failed), str(row.rejected), last
+            row.name, str(row.videos), str(row.scored), str(row.soundtracked), str(row.failed), str(row.quarantined),
+            str(row.rejected), last,
         )
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
@@ -259,6 +264,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
     for m, v, n in emotion:
         models.add_row(m, v, str(n))
     out.print(models)
+    if held:
+        table = Table(title="quarantined videos (skipped by scheduled runs; `emsync catalog retry` releases)")
+        for column in ("catalog", "video", "since", "reason"):
+            table.add_column(column, overflow="fold")
+        for q in held:
+            table.add_row(q["catalog"], q["video"], f"{q['since']:%Y-%m-%d %H:%M} UTC", q["reason"])
+        out.print(table)
 
 
 def catalog_verify(
@@ -292,3 +304,74 @@ def catalog_verify(
             out.print(f"marked {result.runs_marked} runs failed: the next backfill redoes them", highlight=False)
         else:
             out.print("run again with --repair to have the next backfill redo them", highlight=False)
+
+
+def _print_handled(title: str, handled: list[Any], as_json: bool, hint: str | None = None) -> None:
+    from flows.catalog.recovery import as_dicts
+
+    if as_json:
+        print(json.dumps({"videos": as_dicts(handled)}, indent=2, default=str))
+        return
+    if not handled:
+        out.print(f"{title}: nothing to do", highlight=False)
+        return
+    table = Table(title=f"{title}: {len(handled)} video{'s' if len(handled) != 1 else ''}")
+    for column in ("catalog", "video", "what"):
+        table.add_column(column, overflow="fold")
+    for h in handled:
+        table.add_row(h.catalog, h.video, h.detail)
+    out.print(table)
+    if hint:
+        err.print(hint, highlight=False)
+
+
+def catalog_retry(
+    catalog: Annotated[str | None, typer.Argument(help="a catalog name (default: every catalog)")] = None,
+    external_id: Annotated[list[str] | None, typer.Option(
+        "--external-id", "-e", help="only this video (its external id, or source uri); repeatable")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Give failed or quarantined videos another try: release them and re-queue their failed runs."""
+    from flows.catalog.recovery import retry
+
+    with _user_errors():
+        handled = retry(get_settings().resolved_database_url, catalog, tuple(external_id or ()))
+    where = " ".join(sorted({h.catalog for h in handled})) or "CATALOG"
+    _print_handled("retry", handled, as_json,
+                   f"`emsync catalog backfill {where}` soundtracks them; the next scoring run re-scores them")
+
+
+def catalog_quarantine(
+    catalog: Annotated[str, typer.Argument(help="the catalog")],
+    external_id: Annotated[str, typer.Argument(help="the video's external id (or source uri)")],
+    reason: Annotated[str | None, typer.Option(help="why, shown in `emsync status`")] = None,
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Skip a video in scheduled runs (scoring, backfill) until it is retried or replaced."""
+    from flows.catalog.recovery import quarantine
+
+    with _user_errors():
+        handled = quarantine(get_settings().resolved_database_url, catalog, external_id, reason)
+    _print_handled("quarantine", [handled], as_json)
+
+
+def catalog_replace(
+    catalog: Annotated[str, typer.Argument(help="the catalog")],
+    external_id: Annotated[str, typer.Argument(help="the video's external id (or source uri)")],
+    uri: Annotated[str, typer.Argument(help="the new content: a file path or s3:// URI (may be the same path)")],
+    as_json: Annotated[bool, JSON_OPTION] = False,
+) -> None:
+    """Put new content (a fixed file) under the same external id; the next backfill soundtracks it."""
+    from flows.catalog.manifest import resolve_source
+    from flows.catalog.recovery import replace
+    from flows.storage.sources import materialize
+
+    settings = get_settings()
+    with _user_errors():
+        source = resolve_source(uri, Path.cwd(), settings.allowed_roots, settings.resolved_allowed_s3_sources)
+        local, digest = materialize(settings, source.uri, refresh=True)
+        from flows.soundtrack import probe_input
+
+        probe = probe_input(local).to_dict()
+        handled = replace(settings.resolved_database_url, catalog, external_id, digest, source.uri, probe)
+    _print_handled("replace", [handled], as_json, f"`emsync catalog backfill {handled.catalog}` soundtracks it")

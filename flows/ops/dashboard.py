@@ -124,6 +124,7 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
             _bar(c["scored"], c["videos"], "#1565c0"),
             _bar(c["soundtracked"], c["videos"], "#2e7d32"),
             f'<span data-failed>{c["failed"]}</span>',
+            f'<span data-quarantined>{c["quarantined"]}</span>',
             str(c["rejected"]),
             _e(f'{c["last_run"]} ({c["last_state"]})' if c["last_run"] else "never"),
         ]
@@ -159,7 +160,7 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
 <title>EMSYNC catalogs</title><style>{STYLE}</style></head><body>
 <h1>EMSYNC catalogs</h1><p>generated {_e(data["generated_at"])}; reloads every {refresh_s} s</p>
 <h2>Catalogs</h2>
-{_table(["catalog", "videos", "scored", "soundtracked", "failed", "rejected rows", "last run"], catalogs,
+{_table(["catalog", "videos", "scored", "soundtracked", "failed", "quarantined", "rejected rows", "last run"], catalogs,
         "catalogs", "no catalogs yet")}
 <h2>Work queue</h2>
 {_table(["catalog", "job", "pending", "claimed", "leased"], queue, "queue", "nothing queued")}

@@ -215,6 +215,15 @@ class CatalogCollector(Collector):
                 outstanding.add_metric([catalog, stage], failed_now.get((catalog, stage), 0))
         yield outstanding
 
+        quarantined = GaugeMetricFamily(
+            "emsync_quarantined_videos", "Member videos quarantined (skipped by scheduled runs until retried)",
+            labels=["catalog"],
+        )
+        held = queries.quarantined_per_catalog(url, names)
+        for catalog in sorted(members):
+            quarantined.add_metric([catalog], held.get(catalog, 0))
+        yield quarantined
+
         emotions = GaugeMetricFamily(
             "emsync_emotion_videos", "Videos per catalog by their dominant overall emotion",
             labels=["catalog", "model", "model_version", "emotion"],

@@ -109,6 +109,17 @@ def runs_by_status(url: str, names: dict[int, str] | None = None) -> list[tuple[
     return _counts_by_catalog(url, names, GenerationRun.catalog_id, GenerationRun.job_fp, GenerationRun.status)
 
 
+def quarantined_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[str, int]:
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(CatalogVideo.catalog_id, func.count())
+            .where(CatalogVideo.quarantined_at.is_not(None))
+            .group_by(CatalogVideo.catalog_id)
+        ).all()
+    names = catalog_names(url) if names is None else names
+    return {names[c]: int(n) for c, n in rows if c in names}
+
+
 def members_per_catalog(url: str, names: dict[int, str] | None = None) -> dict[str, int]:
     with session_scope(url) as session:
         rows = session.execute(select(CatalogVideo.catalog_id, func.count()).group_by(CatalogVideo.catalog_id)).all()
@@ -171,8 +182,9 @@ OUTSTANDING_STAGES = ("score", "soundtrack")
 
 
 def failed_videos_outstanding(url: str, names: dict[int, str] | None = None) -> dict[tuple[str, str], int]:
-    """(catalog, stage) -> member videos left failed there: for "soundtrack", the video's latest run
-    failed; for "score", a score failure was logged for it in this catalog and it has no overall score."""
+    """(catalog, stage) -> member videos left failed there and not quarantined: for "soundtrack", the
+    video's latest run failed; for "score", a score failure was logged for it in this catalog and it has
+    no overall score."""
     latest = select(GenerationRun.video_id, func.max(GenerationRun.id).label("run_id")).group_by(
         GenerationRun.video_id
     ).subquery()
@@ -188,7 +200,7 @@ def failed_videos_outstanding(url: str, names: dict[int, str] | None = None) -> 
             select(CatalogVideo.catalog_id, func.count())
             .join(latest, latest.c.video_id == CatalogVideo.video_id)
             .join(GenerationRun, GenerationRun.id == latest.c.run_id)
-            .where(GenerationRun.status == FAILED)
+            .where(GenerationRun.status == FAILED, CatalogVideo.quarantined_at.is_(None))
             .group_by(CatalogVideo.catalog_id)
         ).all()
         score = session.execute(
@@ -198,7 +210,7 @@ def failed_videos_outstanding(url: str, names: dict[int, str] | None = None) -> 
                 (score_failed.c.catalog_id == CatalogVideo.catalog_id)
                 & (score_failed.c.video_id == CatalogVideo.video_id),
             )
-            .where(CatalogVideo.video_id.not_in(scored))
+            .where(CatalogVideo.video_id.not_in(scored), CatalogVideo.quarantined_at.is_(None))
             .group_by(CatalogVideo.catalog_id)
         ).all()
     names = catalog_names(url) if names is None else names

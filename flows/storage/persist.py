@@ -318,6 +318,9 @@ def record_soundtrack(
                 run.flow_run_id = flow_run_id
             if catalog_id is not None and run.catalog_id is None:
                 run.catalog_id = catalog_id
+            from flows.catalog.recovery import note_success
+
+            note_success(session, video_id)
             session.flush()
             current = {a.kind: a for a in session.execute(select(Artifact).where(Artifact.run_id == run.id)).scalars()}
             for kind, obj in stored.items():
@@ -403,6 +406,10 @@ def record_failure(
             run.finished_at = utcnow()
             if flow_run_id is not None:
                 run.flow_run_id = flow_run_id
+        if kind == "input" and stage == "soundtrack":
+            from flows.catalog.recovery import note_failure
+
+            note_failure(session, catalog_id, video_id, error, settings.quarantine_after)
         session.add(
             Failure(
                 stage=stage,

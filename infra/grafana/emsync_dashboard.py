@@ -160,8 +160,11 @@ def dashboard() -> Dashboard:
                 (12, 32, 12, 8),
             ),
             _ts(
-                "Failed videos outstanding (EmsyncFailedVideosOutstanding)",
-                {"{{catalog}} {{stage}}": f"sum by (catalog, stage) (emsync_failed_videos{{{CATALOG}}})"},
+                "Failed videos outstanding, and quarantined (EmsyncFailedVideosOutstanding)",
+                {
+                    "{{catalog}} {{stage}}": f"sum by (catalog, stage) (emsync_failed_videos{{{CATALOG}}})",
+                    "{{catalog}} quarantined": f"sum by (catalog) (emsync_quarantined_videos{{{CATALOG}}})",
+                },
                 (0, 40, 12, 8),
             ),
             _ts(

@@ -73,15 +73,15 @@ def _expected_catalog_rows(url: str) -> list[list[str]]:
     rows = []
     for c in catalog_status(url):
         rows.append([c.name, str(c.videos), f"{c.scored} / {c.videos}", f"{c.soundtracked} / {c.videos}",
-                     str(c.failed), str(c.rejected)])
+                     str(c.failed), str(c.quarantined), str(c.rejected)])
     return rows
 
 
 def _check_page(page: str, url: str) -> None:
     tables = _tables(page)
-    catalogs = [[re.sub(r" \(\d+%\)$", "", cell) for cell in row[:6]] for row in tables["catalogs"][1:]]
+    catalogs = [[re.sub(r" \(\d+%\)$", "", cell) for cell in row[:7]] for row in tables["catalogs"][1:]]
     assert catalogs == _expected_catalog_rows(url)
-    assert catalogs == [["ads", "1", "0 / 1", "0 / 1", "0", "0"], ["films", "4", "3 / 4", "2 / 4", "2", "0"]]
+    assert catalogs == [["ads", "1", "0 / 1", "0 / 1", "0", "0", "0"], ["films", "4", "3 / 4", "2 / 4", "2", "0", "0"]]
     reasons = {row[5] for row in tables["failures"][1:]}
     assert reasons == {"not a video", "still not a video", "RuntimeError: model server down"}
     assert ["films", "joy", "2 / 3 (67%)"] in tables["emotions"]

@@ -50,6 +50,7 @@ def test_exporter_reports_the_database() -> None:
     assert _value(samples, "emsync_failed_videos", **films, stage="soundtrack") == 1
     assert _value(samples, "emsync_failed_videos", **films, stage="score") == 1
     assert _value(samples, "emsync_failed_videos", catalog="ads", stage="soundtrack") == 0
+    assert _value(samples, "emsync_quarantined_videos", **films) == 0
     assert _value(samples, "emsync_flow_runs_total", flow="backfill", **films, state="failed") == 1
     assert _value(samples, "emsync_flow_runs_total", flow="backfill", catalog="ads", state="failed") == 0
     assert _value(samples, "emsync_flow_runs_total", flow="score-catalog", **films, state="completed") == 1
