@@ -22,7 +22,7 @@ from typing import Any
 
 import pretty_midi
 
-from emsync_models.errors import InputError
+from emsync_models.errors import InputError, as_input_error, path_errors_as_input
 from emsync_models.plots import soundtrack_figure
 from emsync_models.render.audio import render_midi
 from emsync_models.render.midi_file import write_midi
@@ -68,6 +68,11 @@ def check_output(out: Path, source: Path | None = None, plot: bool = True) -> No
     overwrite the input (the video itself, or its side file: the plot)."""
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(out, f"output must be a video file ending in one of {', '.join(VIDEO_SUFFIXES)}")
+    with path_errors_as_input(out):
+        _check_output(out, source, plot)
+
+
+def _check_output(out: Path, source: Path | None, plot: bool) -> None:
     if source is not None:
         for written in (out, plot_path_for(out)) if plot else (out,):
             if _same_file(written, source):
@@ -97,7 +102,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+SEED_RANGE = (0, 2**63 - 1)  # the database keeps a job's seed as a signed 64-bit integer
+
+
+def check_seed(seed: int, name: str = "--seed") -> None:
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise InputError(name, f"{seed} is outside [{SEED_RANGE[0]}, 2**63 - 1]")
+
+
 def check_options(options: SoundtrackOptions) -> None:
+    if options.seed is not None:
+        check_seed(options.seed)
     if (options.valence is None) != (options.arousal is None):
         raise InputError("--valence/--arousal", "give both or neither")
     for name, value in (("--valence", options.valence), ("--arousal", options.arousal)):
@@ -265,7 +280,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
         apply_thread_budget(settings)
     params = job_params(settings, options)
     timings: dict[str, float] = {}
-    with _timed(timings, "probe", progress):
+    with _timed(timings, "probe", progress), path_errors_as_input(source):
         probe = probe_input(source)
         if options.original_audio_gain is not None and not probe.has_audio:
             raise InputError(source, "has no audio track to mix under the music (drop --mix-original)")
@@ -277,6 +292,9 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     except InputError:
         raise
     except Exception as exc:
+        converted = as_input_error(exc)
+        if converted is not None:  # deterministic: said to the user (exit 2), never recorded for a retry
+            raise converted from exc
         if not record_failures:
             raise
         record_failure(settings, source_uri=uri, content_hash=digest, params=params, kind="infra",

@@ -55,6 +55,13 @@ def probe_video(path: Path) -> VideoProbe:
     Damage inside the stream shows only when decoding: `single_pass.SinglePass` checks the decoded frame
     count against this probe's duration and corrects the duration from the last frame's time.
     """
+    from emsync_models.errors import path_errors_as_input
+
+    with path_errors_as_input(path):
+        return _probe(path)
+
+
+def _probe(path: Path) -> VideoProbe:
     from emsync_models.errors import InputError
 
     if not path.exists():

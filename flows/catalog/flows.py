@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
 from db.session import with_db_retry
-from emsync_models.errors import InputError
+from emsync_models.errors import InputError, as_input_error, is_input_problem
 from flows.catalog import queries, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
 from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
@@ -43,10 +43,8 @@ def _is_infra_failure(_task: Any, _task_run: Any, state: Any) -> bool:  # noqa: 
     """Retry condition: anything but bad input may be a passing outage."""
     try:
         state.result()
-    except InputError:
-        return False
-    except Exception:  # noqa: BLE001 - every other error is worth another try
-        return True
+    except Exception as exc:  # noqa: BLE001 - every error but bad input is worth another try
+        return not is_input_problem(exc)
     return False
 
 
@@ -267,11 +265,15 @@ def register_videos(
                 external_id=row.external_id,
                 metadata=row.metadata,
             )
-        except InputError as exc:
-            video_id, problem = None, exc.problem
         except DataError as exc:
             # The database refused this row's values: deterministic, so the row's own problem, not the batch's.
             video_id, problem = None, f"the database refused this row ({str(exc.orig).splitlines()[0][:200]})"
+        except Exception as exc:
+            # An unreadable file, a symlink loop: this row's problem; anything else may be an outage (retried).
+            converted = as_input_error(exc, row.uri)
+            if converted is None:
+                raise
+            video_id, problem = None, converted.problem
         if problem is not None:
             queries.record_problem(
                 url,
@@ -308,7 +310,10 @@ def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> Sco
         local, _ = materialize(settings, uri, expected_sha256=content_hash)
         probe, cuts, tracks = decode_once(local, probe_input(local), settings, emotion_analyzer(settings))
         emotion = analyze_emotion(local, cuts, probe.duration_s, settings, tracks=tracks)
-    except InputError as exc:
+    except Exception as caught:
+        exc = as_input_error(caught, uri)
+        if exc is None:
+            raise
         queries.record_problem(
             url,
             stage="score",
@@ -360,7 +365,10 @@ def process_claim(
                     local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri,
                     record_failures=False,
                 )
-        except InputError as exc:
+        except Exception as caught:
+            exc = as_input_error(caught, claim.source_uri)
+            if exc is None:
+                raise
             record_failure(
                 settings,
                 source_uri=claim.source_uri,
@@ -449,7 +457,9 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     name = catalog or Path(manifest_path).stem
     manifest_uri = manifest_path
     if manifest_path.startswith("s3://"):
-        # A manifest kept in a bucket (the scheduled deployment's usual case): read a fresh copy.
+        # A manifest kept in a bucket (the scheduled deployment's usual case): read a fresh copy, from
+        # inside the S3 fence only (the scheduled deployment reaches here without the CLI's check).
+        resolve_source(manifest_path, Path("."), [], settings.resolved_allowed_s3_sources)
         manifest_path = str(materialize(settings, manifest_path, refresh=True)[0])
     manifest = read_manifest_task(manifest_path)
     if manifest_uri.startswith("s3://"):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from emsync_models.errors import InputError
+from emsync_models.errors import InputError, path_errors_as_input
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 URI_KEYS = ("uri", "path")
@@ -80,24 +80,31 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch in " \t" else f"\\x{ord(ch):02x}" for ch in text)
 
 
-def _has_nul(value: Any) -> bool:  # noqa: ANN401 - any JSON value
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+MAX_DEPTH = 32  # nesting levels a row's metadata may have (JSON allows any; the database and reports don't)
 
 
-def _non_finite(value: Any) -> bool:  # noqa: ANN401
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_non_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_non_finite(v) for v in value)
-    return False
+def _metadata_problem(value: Any) -> str | None:  # noqa: ANN401 - any JSON value
+    """What makes a metadata value unstorable (too deep, a NUL, NaN/Infinity), found without recursion so
+    that no nesting depth can exhaust the interpreter's stack."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"metadata is nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "metadata holds a NUL character"
+            if _has_surrogates(item):
+                return "metadata is not valid UTF-8"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "metadata holds NaN or Infinity (not valid JSON for the database)"
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return None
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -146,12 +153,9 @@ def _row_from_fields(row: int, fields: dict[str, Any]) -> ManifestRow | RowProbl
             return RowProblem(row, shown, "'metadata' must be an object")
         metadata.update(nested)
     metadata.update({k: v for k, v in fields.items() if k not in (*URI_KEYS, "external_id", "metadata")})
-    if any(_has_surrogates(str(k)) or _has_surrogates(str(v)) for k, v in metadata.items()):
-        return RowProblem(row, shown, "metadata is not valid UTF-8")
-    if _has_nul(metadata):
-        return RowProblem(row, shown, "metadata holds a NUL character")
-    if _non_finite(metadata):
-        return RowProblem(row, shown, "metadata holds NaN or Infinity (not valid JSON for the database)")
+    problem = _metadata_problem(metadata)
+    if problem is not None:
+        return RowProblem(row, shown, problem)
     if len(json.dumps(metadata, default=str)) > MAX_METADATA:
         return RowProblem(row, shown, f"metadata is longer than {MAX_METADATA} characters as JSON")
     return ManifestRow(row=row, uri=uri, external_id=external_id, metadata=metadata)
@@ -230,18 +234,21 @@ def _read_jsonl(raw: bytes) -> tuple[list[ManifestRow], list[RowProblem]]:
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError:
-            shown = line_bytes.decode("utf-8", "backslashreplace")[:120]
-            problems.append(RowProblem(number, _printable(shown), "line is not valid UTF-8"))
+            problems.append(RowProblem(number, "(row)", "line is not valid UTF-8"))
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(
-                RowProblem(number, _printable(line[:120]), f"not valid JSON ({exc.msg} at column {exc.colno})")
-            )
+            problems.append(RowProblem(number, "(row)", f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        except RecursionError:
+            problems.append(RowProblem(number, "(row)", f"JSON nested too deeply (at most {MAX_DEPTH} levels)"))
+            continue
+        except ValueError as exc:  # an integer longer than Python's 4300-digit conversion limit
+            problems.append(RowProblem(number, "(row)", f"not usable JSON ({str(exc).split(';')[0][:120]})"))
             continue
         if not isinstance(value, dict):
-            problems.append(RowProblem(number, _printable(line[:120]), "each line must be a JSON object"))
+            problems.append(RowProblem(number, "(row)", "each line must be a JSON object"))
             continue
         result = _row_from_fields(number, value)
         (problems if isinstance(result, RowProblem) else rows).append(result)  # type: ignore[arg-type]
@@ -315,7 +322,13 @@ def parse_s3_prefix(prefix: str) -> tuple[str, str]:
 
 
 def s3_allowed(bucket: str, key: str, allowed: list[str]) -> bool:
-    return any(b == bucket and key.startswith(p) for b, p in map(parse_s3_prefix, allowed))
+    """Whole path segments: `s3://b/inputs` (with or without the slash) admits `inputs/x.mp4`, never
+    `inputs-private/x.mp4` or `inputsecret.mp4`; a bare bucket admits all of it."""
+    for b, prefix in map(parse_s3_prefix, allowed):
+        folder = prefix.strip("/")
+        if b == bucket and (not folder or key.startswith(folder + "/")):
+            return True
+    return False
 
 
 def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path], allowed_s3: list[str] | None = None) -> Source:
@@ -343,18 +356,19 @@ def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path], allowed_
     raw_path = unquote(parsed.path) if scheme == "file" else uri
     if scheme == "file" and parsed.netloc not in ("", "localhost"):
         raise InputError(uri, "file:// URIs must be local (no host)")
-    candidate = Path(raw_path).expanduser()
-    if not candidate.is_absolute():
-        candidate = base_dir / candidate
-    resolved = candidate.resolve()
-    roots = [Path(r).expanduser().resolve() for r in (allowed_roots or [base_dir])]
-    if not any(resolved.is_relative_to(root) for root in roots):
-        shown = ", ".join(str(r) for r in roots)
-        raise InputError(uri, f"path escapes the allowed roots ({shown}); set EMSYNC_ALLOWED_ROOTS to allow it")
-    if not resolved.exists():
-        raise InputError(uri, "no such file")
-    if not resolved.is_file():
-        raise InputError(uri, "not a regular file")
+    with path_errors_as_input(uri):  # a symlink loop, a 256-byte name: this row's problem, not the run's
+        candidate = Path(raw_path).expanduser()
+        if not candidate.is_absolute():
+            candidate = base_dir / candidate
+        resolved = candidate.resolve()
+        roots = [Path(r).expanduser().resolve() for r in (allowed_roots or [base_dir])]
+        if not any(resolved.is_relative_to(root) for root in roots):
+            shown = ", ".join(str(r) for r in roots)
+            raise InputError(uri, f"path escapes the allowed roots ({shown}); set EMSYNC_ALLOWED_ROOTS to allow it")
+        if not resolved.exists():
+            raise InputError(uri, "no such file")
+        if not resolved.is_file():
+            raise InputError(uri, "not a regular file")
     return Source(uri=str(resolved), local_path=str(resolved))
 
 

@@ -128,7 +128,10 @@ for _name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # The message quotes user input (file names, manifest text): shown as written, never as markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -142,6 +145,11 @@ def user_errors() -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI user
+        from emsync_models.errors import as_input_error
+
+        converted = as_input_error(exc)
+        if converted is not None:
+            raise fail(str(converted), 2) from None
         raise fail(f"{type(exc).__name__}: {exc}", 1) from None
 
 

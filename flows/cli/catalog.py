@@ -13,13 +13,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from emsync_models.errors import InputError
 from flows.catalog.manifest import MANIFEST_SUFFIXES
 from flows.settings import get_settings
 
-out = Console()
-err = Console(stderr=True)
+# Manifest text (subjects, reasons, catalog names, object keys) is printed as written: never as markup.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 
 def _user_errors() -> Any:  # noqa: ANN401 - a context manager from flows.cli.app
@@ -38,7 +40,8 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
         # Path() would fold the '//' and turn it into a local path that does not exist.
         from flows.catalog.manifest import resolve_source
 
-        source = resolve_source(value, Path("."), [])
+        # The same fence as a row naming that object: a manifest outside it is never read (nor echoed).
+        source = resolve_source(value, Path("."), [], get_settings().resolved_allowed_s3_sources)
         if Path(source.key or "").suffix.lower() not in MANIFEST_SUFFIXES:
             raise InputError(value, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
         _check_manifest_object(source.uri, source.bucket or "", source.key or "")
@@ -59,6 +62,22 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
     if find_catalog(get_settings().resolved_database_url, name) is None:
         raise InputError(value, "neither a manifest file nor a known catalog (see `emsync status`)")
     return None, name
+
+
+def _check_target(manifest: str | None, catalog: str | None) -> None:
+    """The catalog name a flow would create (given, or the manifest's file stem) is checked here, so a bad
+    one is one line before any flow starts, not flow-run errors and a failed flow row."""
+    from flows.catalog.queries import check_catalog_name
+
+    if catalog is not None:
+        check_catalog_name(catalog)
+    elif manifest is not None:
+        stem = Path(manifest.rpartition("/")[2]).stem
+        try:
+            check_catalog_name(stem)
+        except InputError as exc:
+            raise InputError(manifest, f"the manifest's name makes a bad catalog name; give --catalog ({exc.problem})"
+                             ) from None
 
 
 JSON_OPTION = typer.Option("--json", help="print the result as JSON on stdout (progress stays on stderr)")
@@ -114,12 +133,13 @@ def _check_manifest_object(uri: str, bucket: str, key: str) -> None:
 
 
 def _print_summary(title: str, result: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False)
+    # Table cells and titles given as `str` are parsed as markup even on a markup=False console: Text.
+    table = Table(title=Text(title), show_header=False)
     for key, value in result.items():
         if key == "failures":
             continue
         shown = f"{value:+.3f}" if isinstance(value, float) else str(value)
-        table.add_row(key, shown)
+        table.add_row(Text(key), Text(shown))
     out.print(table)
     failures = result.get("failures") or []
     if failures:
@@ -128,7 +148,7 @@ def _print_summary(title: str, result: dict[str, Any]) -> None:
         bad.add_column("subject", overflow="fold")
         bad.add_column("reason", overflow="fold")
         for f in failures:
-            bad.add_row(str(f.get("where", "")), str(f.get("subject", "")), str(f.get("reason", "")))
+            bad.add_row(*(Text(str(f.get(k, ""))) for k in ("where", "subject", "reason")))
         out.print(bad)
 
 
@@ -159,6 +179,7 @@ def catalog_ingest(
         path, _ = _manifest_or_name(manifest)
         if path is None:
             raise InputError(manifest, "no such manifest file")
+        _check_target(path, catalog)
         result = _run_flow(ingest_catalog, path, catalog)
     _emit(f"ingested {result['catalog']}", result, as_json)
 
@@ -175,6 +196,7 @@ def catalog_score(
 
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
+        _check_target(manifest, catalog or name)
         result = _run_flow(score_catalog, manifest, catalog or name)
     _emit(f"scored {result['catalog']}", result, as_json)
 
@@ -193,6 +215,7 @@ def catalog_backfill(
     ingested: dict[str, Any] = {"failures": []}
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
+        _check_target(manifest, catalog or name)
         if manifest is not None:
             ingested = _run_flow(ingest_catalog, manifest, catalog)
             name = ingested["catalog"]
@@ -298,7 +321,7 @@ def catalog_verify(
         for column in ("run", "kind", "key", "problem"):
             table.add_column(column, overflow="fold")
         for p in result.problems[:200]:
-            table.add_row(str(p.run_id), p.kind, p.key, p.problem)
+            table.add_row(*(Text(str(v)) for v in (p.run_id, p.kind, p.key, p.problem)))
         out.print(table)
         if repair:
             out.print(f"marked {result.runs_marked} runs failed: the next backfill redoes them", highlight=False)
