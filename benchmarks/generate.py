@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _case(config_dict: dict, context: int, use_cache: bool, new_tokens: int, threads: int, queue) -> None:
     import torch
 
-    from emsync_models.music.generate import SamplingOptions, sample_next
-    from emsync_models.music.model import MusicTransformer, MusicTransformerConfig
+    from emsync_models.music.v1.model import MusicTransformer, MusicTransformerConfig
+    from emsync_models.music.v1.sample import SamplingOptions, sample_next
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -82,8 +82,8 @@ def main() -> None:
 
     import torch
 
-    from emsync_models.music.api import DEFAULT_CHECKPOINT
-    from emsync_models.music.model import SMALL
+    from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
+    from emsync_models.music.v1.model import SMALL
 
     path = args.checkpoint or DEFAULT_CHECKPOINT
     if path.is_file():

@@ -31,10 +31,10 @@ def main() -> None:
 
     import torch
 
-    from emsync_models.music.api import GenerationRequest
-    from emsync_models.music.api_v2 import MusicGeneratorV2, load_generator_v2
-    from emsync_models.music.model_v2 import MusicTransformerV2, MusicV2Config
-    from emsync_models.music.remi import BeatTokenizer
+    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.v2.generator import MusicGeneratorV2, load_generator_v2
+    from emsync_models.music.v2.model import MusicTransformerV2, MusicV2Config
+    from emsync_models.music.v2.remi import BeatTokenizer
 
     torch.set_num_threads(args.threads)
     if args.checkpoint is not None:
@@ -47,7 +47,7 @@ def main() -> None:
         gen = MusicGeneratorV2(model)
         max_tokens = 800
     req = GenerationRequest(args.seconds, (6.3, 13.1, 19.7, 24.0), ((0.0, 0.3, 0.2),), seed=0)
-    from emsync_models.music import api_v2
+    from emsync_models.music.v2 import generator as api_v2
 
     original = api_v2.generate_v2
 

@@ -5,7 +5,7 @@
 
 `build` times the build (load average before and after), then prints and writes the corpus summary
 (counts, shares, tokens) to benchmarks/results/music_corpus_build.json. `compare` measures the
-descriptors of emsync_models.music.metrics_v2 on a spread of corpus pieces (by source) and on real
+descriptors of emsync_models.music.corpus.check on a spread of corpus pieces (by source) and on real
 scores from music21's corpus (the v1 training music, realised at its own tempo), and writes
 benchmarks/results/music_corpus_compare.json. Targets: >= 20,000 pieces of 30-90 s, >= 25 M tokens,
 >= 60 groove families, <= 30 min on a 2-core machine.
@@ -26,8 +26,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def build(args: argparse.Namespace) -> None:
-    from emsync_models.music.corpus_stats import plot_distributions, summarise
-    from emsync_models.music.corpus_v2 import load_manifest
+    from emsync_models.music.corpus.layout import load_manifest
+    from emsync_models.music.corpus.stats import plot_distributions, summarise
     from flows.data.music_corpus import build_corpus
 
     load_before = os.getloadavg()
@@ -52,8 +52,8 @@ def build(args: argparse.Namespace) -> None:
 def _corpus_pieces(corpus: Path, n: int) -> dict[str, tuple[list, list[float]]]:
     import pretty_midi
 
-    from emsync_models.music.corpus_v2 import load_manifest, load_piece
-    from emsync_models.music.vocab import midi_notes
+    from emsync_models.music.corpus.layout import load_manifest, load_piece
+    from emsync_models.music.v1.vocab import midi_notes
 
     rows = load_manifest(corpus)
     step = max(len(rows) // n, 1)
@@ -69,8 +69,8 @@ def _corpus_pieces(corpus: Path, n: int) -> dict[str, tuple[list, list[float]]]:
 
 
 def compare(args: argparse.Namespace) -> None:
-    from emsync_models.music.corpus import corpus_paths, score_to_piece
-    from emsync_models.music.metrics_v2 import describe_corpus
+    from emsync_models.music.corpus.check import describe_corpus
+    from emsync_models.music.v1.corpus import corpus_paths, score_to_piece
 
     groups = _corpus_pieces(args.corpus, args.pieces)
     paths = corpus_paths(max_per_composer=max(args.scores // 5, 1))
@@ -104,7 +104,7 @@ def main() -> None:
     b.add_argument("--limit", type=int, default=20000)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--plot", type=Path, default=Path("emsync_models/music/datasheet/distributions.png"))
+    b.add_argument("--plot", type=Path, default=Path("emsync_models/music/corpus/datasheet/distributions.png"))
     c = sub.add_parser("compare")
     c.add_argument("--corpus", type=Path, required=True)
     c.add_argument("--pieces", type=int, default=400)

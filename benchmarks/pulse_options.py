@@ -32,12 +32,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emsync_models.music.vocab import Note  # noqa: E402
+from emsync_models.music.v1.vocab import Note  # noqa: E402
 
 if TYPE_CHECKING:
     import pretty_midi
 
-    from emsync_models.music.api_v2 import GeneratedMusicV2
+    from emsync_models.music.v2.generator import GeneratedMusicV2
 
 HAT, EIGHTH = 42, 0.5
 DRUMS = 0  # vocab.family_of: the LPD-5 family of drum tracks
@@ -48,9 +48,9 @@ def style_grooves(corpus: Path, limit: int = 3000) -> dict[str, Pattern]:
     """Per style family, the most common drum bar (4/4, train split) of the first `limit` pieces."""
     import symusic
 
-    from emsync_models.music.corpus_v2 import load_manifest
-    from emsync_models.music.data_v2 import style_family
-    from emsync_models.music.model_v2 import STYLE_FAMILIES
+    from emsync_models.music.corpus.layout import load_manifest
+    from emsync_models.music.v2.data import style_family
+    from emsync_models.music.v2.model import STYLE_FAMILIES
 
     counts: dict[str, Counter[frozenset[tuple[int, int]]]] = defaultdict(Counter)
     rows = [r for r in load_manifest(corpus) if r.beats_per_bar == 4 and r.split == "train"][:limit]
@@ -110,14 +110,14 @@ def drum_notes(pattern: Pattern | None, downbeats: np.ndarray, end_beat: float) 
 
 
 def measure(notes: Sequence[Note]) -> tuple[float, float]:
-    from emsync_models.music.measures import local_pulse_clarity, pulse_clarity
+    from emsync_models.music.analysis.measures import local_pulse_clarity, pulse_clarity
 
     return pulse_clarity(notes), local_pulse_clarity(notes)
 
 
 def variants(music: GeneratedMusicV2, duration_s: float, style: str, grooves: dict[str, Pattern] | None) -> dict:
-    from emsync_models.music.evaluate_v2 import onset_beats
-    from emsync_models.music.vocab import midi_notes
+    from emsync_models.music.eval.compare import onset_beats
+    from emsync_models.music.v1.vocab import midi_notes
 
     midi = music.midi
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
@@ -161,10 +161,10 @@ def main() -> None:
 
     import torch
 
-    from emsync_models.music.api import GenerationRequest
-    from emsync_models.music.api_v2 import load_generator_v2
-    from emsync_models.music.evaluate import random_cuts
-    from emsync_models.music.evaluate_v2 import CompareConfig
+    from emsync_models.music.eval.compare import CompareConfig
+    from emsync_models.music.eval.v1 import random_cuts
+    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.v2.generator import load_generator_v2
 
     torch.set_num_threads(1)
     grooves = style_grooves(args.corpus) if args.corpus else None

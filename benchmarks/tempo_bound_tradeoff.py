@@ -36,8 +36,8 @@ def main() -> None:
 
     import torch
 
-    from emsync_models.music.api_v2 import load_generator_v2
-    from emsync_models.music.evaluate_v2 import CompareConfig, evaluate_generator
+    from emsync_models.music.eval.compare import CompareConfig, evaluate_generator
+    from emsync_models.music.v2.generator import load_generator_v2
 
     torch.set_num_threads(1)
     gen = load_generator_v2()

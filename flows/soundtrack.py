@@ -222,7 +222,7 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     from flows.inference import music_generator
 
     generator = music_generator(settings)
-    from emsync_models.music.api import GenerationRequest
+    from emsync_models.music.v1.generator import GenerationRequest
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
                                 temperature=settings.temperature, top_p=settings.resolved_top_p)

@@ -12,7 +12,7 @@ from serving.client import InferenceClient, ModelInfo
 
 if TYPE_CHECKING:
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.api import GenerationRequest
+    from emsync_models.music.v1.generator import GenerationRequest
 
 
 class InProcessClient(InferenceClient):
@@ -42,11 +42,11 @@ class InProcessClient(InferenceClient):
     def _music(self) -> Any:  # noqa: ANN401 - MusicGenerator
         with self._lock:
             if self._generator is None and self.music_variant == "v2":
-                from emsync_models.music.api_v2 import load_generator_v2
+                from emsync_models.music.v2.generator import load_generator_v2
 
                 self._generator = load_generator_v2(self.music_checkpoint)
             elif self._generator is None:
-                from emsync_models.music.api import load_generator
+                from emsync_models.music.v1.generator import load_generator
 
                 self._generator = load_generator(self.music_checkpoint, device=self.device)
             return self._generator

@@ -33,7 +33,7 @@ def actual_identity(model: str, checkpoint: Path | None) -> tuple[str, str]:
         head = FusionPredictor.default() if checkpoint is None else FusionPredictor.from_checkpoint(checkpoint)
         return head.name, head.version
     if model == protocol.MUSIC_MODEL:
-        from emsync_models.music.api import load_generator
+        from emsync_models.music.v1.generator import load_generator
 
         generator = load_generator(checkpoint)
         return generator.name, generator.version

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import tritonclient.http as httpclient
 
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.api import GenerationRequest
+    from emsync_models.music.v1.generator import GenerationRequest
 
 T = TypeVar("T")
 

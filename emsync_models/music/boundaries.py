@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emsync_models.music.vocab import CHORD
+from emsync_models.music.v1.vocab import CHORD
 
 CAP_S = 8.0
 HIT_WINDOW_S = 1.0

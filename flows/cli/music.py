@@ -50,10 +50,10 @@ def train_music(
     key_normalise: bool = typer.Option(False, help="train every window in C major / C minor"),
 ) -> None:
     """Train the music transformer (music21 corpus with proxy labels, or LPD-5 with real labels)."""
-    from emsync_models.music.dataset import chord_marker_rate
-    from emsync_models.music.model import NAMED_CONFIGS
-    from emsync_models.music.prepare import prepare_music21_corpus
-    from emsync_models.music.train import TrainConfig, train
+    from emsync_models.music.v1.dataset import chord_marker_rate
+    from emsync_models.music.v1.model import NAMED_CONFIGS
+    from emsync_models.music.v1.prepare import prepare_music21_corpus
+    from emsync_models.music.v1.train import TrainConfig, train
 
     ctx = 1 if context is None else context
     for name, value in (("steps", steps), ("batch_size", batch_size), ("context", ctx), ("lr", lr)):
@@ -69,7 +69,7 @@ def train_music(
         raise typer.BadParameter(f"{out}: the checkpoint must be a .pt file", param_hint="--out")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if lpd5 is not None and labels is not None:
-        from emsync_models.music.lpd5 import prepare_lpd5_corpus
+        from emsync_models.music.v1.lpd5 import prepare_lpd5_corpus
 
         for path in (lpd5, labels):
             if not path.exists():
@@ -172,9 +172,9 @@ def eval_music(
     import torch
 
     from emsync_models.errors import InputError
-    from emsync_models.music.api import load_generator
-    from emsync_models.music.dataset import TokenCorpus
-    from emsync_models.music.evaluate import EvalConfig, evaluate_music
+    from emsync_models.music.eval.v1 import EvalConfig, evaluate_music
+    from emsync_models.music.v1.dataset import TokenCorpus
+    from emsync_models.music.v1.generator import load_generator
 
     for name, value in (("alignment_pieces", alignment_pieces), ("seeds", seeds), ("duration", duration)):
         _check_positive(name, value)

@@ -32,10 +32,10 @@ def train_music_v2(
     fresh: bool = typer.Option(False, help="ignore an existing training state"),
 ) -> None:
     """Train the beat-grid generator on corpus v2 (resumes from --state unless --fresh)."""
-    from emsync_models.music.data_v2 import TokenCorpusV2, build_token_corpus
-    from emsync_models.music.model_v2 import MusicV2Config
-    from emsync_models.music.remi import BeatTokenizer
-    from emsync_models.music.train_v2 import TrainV2Config, export_checkpoint, train_v2
+    from emsync_models.music.v2.data import TokenCorpusV2, build_token_corpus
+    from emsync_models.music.v2.model import MusicV2Config
+    from emsync_models.music.v2.remi import BeatTokenizer
+    from emsync_models.music.v2.train import TrainV2Config, export_checkpoint, train_v2
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("context", context), ("lr", lr)):
         if value <= 0:
@@ -88,7 +88,7 @@ def eval_music_v2(
     import torch
 
     from emsync_models.errors import InputError
-    from emsync_models.music.evaluate_v2 import CompareConfig, evaluate_corpus, evaluate_generator
+    from emsync_models.music.eval.compare import CompareConfig, evaluate_corpus, evaluate_generator
     from flows.settings import get_settings
 
     if seeds < 1 or duration <= 0:
@@ -107,11 +107,11 @@ def eval_music_v2(
     try:
         for name in wanted:
             if name == "v1":
-                from emsync_models.music.api import load_generator
+                from emsync_models.music.v1.generator import load_generator
 
                 gen = load_generator(v1_checkpoint)
             else:
-                from emsync_models.music.api_v2 import load_generator_v2
+                from emsync_models.music.v2.generator import load_generator_v2
 
                 gen = load_generator_v2(checkpoint)
             with console.status(f"{name}") as status:
@@ -125,7 +125,7 @@ def eval_music_v2(
     console.print(comparison_table(result, wanted))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    from emsync_models.music.pulse_plot import pulse_map_figure
+    from emsync_models.music.eval.pulse_plot import pulse_map_figure
 
     picture = pulse_map_figure(result, out.with_suffix(".pulse.png"))
     console.print(f"wrote {out} and {picture}")

@@ -22,8 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from emsync_models.music.arrangement import MAX_S, MIN_S, Chart, PieceSpec, chart_for, plan_piece
-from emsync_models.music.corpus_v2 import (
+from emsync_models.music.corpus.arrangement import MAX_S, MIN_S, Chart, PieceSpec, chart_for, plan_piece
+from emsync_models.music.corpus.grooves import (
+    DEFAULT_STDLIB,
+    GrooveFamily,
+    audition,
+    groove_families,
+    load_groove_library,
+    playable,
+    probe_script,
+)
+from emsync_models.music.corpus.layout import (
     MANIFEST,
     ChartChord,
     KeyChange,
@@ -36,16 +45,7 @@ from emsync_models.music.corpus_v2 import (
     midi_path,
     read_manifest_lines,
 )
-from emsync_models.music.grooves import (
-    DEFAULT_STDLIB,
-    GrooveFamily,
-    audition,
-    groove_families,
-    load_groove_library,
-    playable,
-    probe_script,
-)
-from emsync_models.music.progressions import Progression
+from emsync_models.music.corpus.progressions import Progression
 
 FORMAT_VERSION = 1
 V1_SHARE = 0.04  # share of pieces that are real chorale scores played as written
@@ -121,7 +121,7 @@ def _abc_tune(path: str, index: int) -> str:
 
 def extract_item(item: tuple[str, str]) -> dict:
     """One source item's progressions (as JSON), or the reason it gave none."""
-    from emsync_models.music import progressions as prog
+    from emsync_models.music.corpus import progressions as prog
 
     kind, item_name = item
     path = str(music21_corpus_dir() / item_name)
@@ -198,8 +198,8 @@ def _failed(spec: PieceSpec | V1Spec, prog: Progression | None, groove: str, fam
 def _finish(score: object, labels: PieceLabels, spec_id: str, source: str, prog: Progression, groove: str,
             family: str, has_melody: bool) -> dict:
     """Write MIDI + labels atomically, then the manifest row (proxies and token count)."""
-    from emsync_models.music.proxies import proxies_for
-    from emsync_models.music.render_v2 import piece_notes_seconds, remi_token_count
+    from emsync_models.music.corpus.proxies import proxies_for
+    from emsync_models.music.corpus.render import piece_notes_seconds, remi_token_count
 
     out: Path = _WORKER["out"]
     notes = piece_notes_seconds(score)  # type: ignore[arg-type]
@@ -290,7 +290,7 @@ def build_mma_batch(specs: list[PieceSpec], skip: frozenset[str] = frozenset()) 
     Pieces in `skip` (already built) are rendered with the batch, because MMA carries a little state
     (an arpeggio's position) from one piece to the next, but are not written again.
     """
-    from emsync_models.music.render_v2 import add_melody, check_render, vary_programs
+    from emsync_models.music.corpus.render import add_melody, check_render, vary_programs
 
     progs: list[Progression] = _WORKER["progressions"]
     rows: dict[str, dict] = {}

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from emsync_models.music.data_v2 import TokenCorpusV2  # noqa: E402
-from emsync_models.music.model_v2 import MusicV2Config  # noqa: E402
-from emsync_models.music.train_v2 import TrainV2Config, batch_loss, export_checkpoint, train_v2  # noqa: E402
+from emsync_models.music.v2.data import TokenCorpusV2  # noqa: E402
+from emsync_models.music.v2.model import MusicV2Config  # noqa: E402
+from emsync_models.music.v2.train import TrainV2Config, batch_loss, export_checkpoint, train_v2  # noqa: E402
 
 
 def calibrate_steps(data: TokenCorpusV2, config: MusicV2Config, args: argparse.Namespace) -> int:
@@ -29,8 +29,8 @@ def calibrate_steps(data: TokenCorpusV2, config: MusicV2Config, args: argparse.N
 
     import torch
 
-    from emsync_models.music.data_v2 import BatchSamplerV2
-    from emsync_models.music.model_v2 import MusicTransformerV2
+    from emsync_models.music.v2.data import BatchSamplerV2
+    from emsync_models.music.v2.model import MusicTransformerV2
 
     if args.max_minutes is None:
         raise SystemExit("--steps 0 needs --max-minutes")

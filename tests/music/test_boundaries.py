@@ -11,7 +11,7 @@ from emsync_models.music.boundaries import (
     offset_feature,
     training_next_boundary,
 )
-from emsync_models.music.vocab import CHORD, EventTokenizer, Note
+from emsync_models.music.v1.vocab import CHORD, EventTokenizer, Note
 
 
 def test_merge_keeps_first_of_a_burst_and_drops_out_of_range():

@@ -14,7 +14,7 @@ import flows.catalog.flows as catalog
 import flows.soundtrack as soundtrack
 from db.models import Failure, GenerationRun
 from db.session import session_scope
-from emsync_models.music.api import DEFAULT_CHECKPOINT
+from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
 from emsync_models.video.probe import VideoProbe
 from flows.catalog.flows import backfill, current_job, ingest_catalog
 from flows.ops.outcome import CatalogRunFailed

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from db.models import Artifact, GenerationRun
 from db.session import session_scope
-from emsync_models.music.api import DEFAULT_CHECKPOINT
+from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
 from flows.catalog.flows import backfill, current_job, ingest_catalog
 from flows.settings import get_settings
 from flows.storage.store import make_store

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from db.models import GenerationRun
 from db.session import session_scope
-from emsync_models.music.api import DEFAULT_CHECKPOINT
+from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
 from flows.catalog.flows import backfill
 from flows.cli import catalog as cli_catalog
 from flows.cli.app import app

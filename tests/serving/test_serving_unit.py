@@ -97,7 +97,7 @@ def test_emotion_config_declares_the_served_heads_identity():
 def test_generator_config_declares_the_committed_checkpoints_identity():
     # A retrained checkpoint changes its version (a hash of the file): config.pbtxt must follow, or the
     # Triton model refuses to load. This catches it before any server starts.
-    from emsync_models.music.api import DEFAULT_CHECKPOINT, load_generator
+    from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
 
     params = declared("midi_generator")
     ckpt = resolve_checkpoint(params["checkpoint"], REPO) if params["checkpoint"] else DEFAULT_CHECKPOINT

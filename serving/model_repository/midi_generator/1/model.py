@@ -40,7 +40,7 @@ INPUTS = (protocol.DURATION_S, protocol.EMOTION, protocol.BOUNDARIES_S, protocol
 
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
-        from emsync_models.music.api import load_generator
+        from emsync_models.music.v1.generator import load_generator
         from emsync_models.threads import apply_threads
 
         params = model_parameters(json.loads(args["model_config"]))
@@ -60,7 +60,7 @@ class TritonPythonModel:
         self.generation_us, self.generated_tokens = (f.Metric(labels=labels) for f in self.families)
 
     def execute(self, requests: list) -> list:
-        from emsync_models.music.api import GenerationRequest
+        from emsync_models.music.v1.generator import GenerationRequest
 
         responses = []
         for request in requests:  # max_batch_size 1: one request per call

@@ -1,0 +1,78 @@
+"""The committed v2 checkpoint, end to end: chords on the cuts, heard in the notes, a stated bass on each
+hit, and the final tonic ringing to the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from emsync_models.music.analysis.chords import chord_changes_from_notes
+from emsync_models.music.sampling_defaults import V2_TOP_P
+from emsync_models.music.v1.generator import GenerationRequest
+from emsync_models.music.v1.vocab import midi_notes
+from emsync_models.music.v2.generator import load_generator_v2
+
+DURATION = 20.0
+CUTS = (5.0, 11.0, 15.5)
+
+
+@pytest.fixture(scope="module")
+def music():
+    generator = load_generator_v2()
+    return generator.generate(GenerationRequest(DURATION, CUTS, ((0.0, -0.5, -0.5),), seed=0))
+
+
+def test_every_cut_before_the_ending_gets_its_chord_on_time(music):
+    assert [round(c["cut_s"], 3) for c in music.cut_chords] == list(CUTS)
+    for cut in music.cut_chords:
+        assert cut["chord_sounds_s"] is not None and abs(cut["chord_sounds_s"] - cut["cut_s"]) < 0.005
+
+
+def test_the_harmony_is_heard_changing_on_the_cuts(music):
+    notes = [n for n in midi_notes(music.midi) if n.start < DURATION]
+    changes = chord_changes_from_notes(notes)
+    heard = [any(abs(c - cut) <= 0.25 for c in changes) for cut in CUTS]
+    assert all(heard), (changes, heard)
+
+
+def test_a_bass_note_starts_on_every_hit_and_the_tonic_rings_to_the_end(music):
+    notes = [n for inst in music.midi.instruments if not inst.is_drum for n in inst.notes]
+    for cut in CUTS:  # the stated bass is 36 + root (0..11) + the seed's key shift (-5..+6)
+        assert any(n.pitch <= 36 + 11 + 6 and abs(n.start - cut) < 0.005 for n in notes), cut
+    assert max(n.end for n in notes) >= DURATION - 0.1
+
+
+def test_sparse_low_arousal_music_still_changes_on_cuts():
+    """Calm, thin writing (a lone third after a cut) read as the old chord at every cut before the bass
+    stated the new one; now at least half of the cuts before the ending are heard."""
+    cuts = (4.112, 8.283, 13.943, 20.759)
+    generator = load_generator_v2()
+    music = generator.generate(GenerationRequest(30.0, cuts, ((0.0, 0.0, -0.8),), seed=0))
+    changes = chord_changes_from_notes([n for n in midi_notes(music.midi) if n.start < 30.0])
+    heard = [any(abs(c - cut) <= 0.25 for c in changes) for cut in cuts]
+    assert sum(heard) >= 2, (changes, heard)
+
+
+def test_an_unset_top_p_samples_with_v2s_own():
+    generator = load_generator_v2()
+
+    def tokens(top_p: float | None) -> list[int]:
+        request = GenerationRequest(10.0, (4.5,), ((0.0, 0.3, 0.3),), seed=1, top_p=top_p)
+        return generator.generate_tokens(request).tolist()
+
+    unset = tokens(None)
+    assert unset == tokens(V2_TOP_P)
+    assert unset != tokens(0.95)
+
+
+def test_the_tempo_bound_trades_hits_for_a_steadier_map():
+    """A tighter bound keeps every section within it; the cuts it cannot land go to the nearest beat and
+    report how far that beat sounds from the cut. The shipped bound lands every cut on a downbeat."""
+    generator = load_generator_v2()
+    request = GenerationRequest(30.0, (4.112, 8.283, 13.943, 20.759), ((0.0, 0.0, 0.0),), seed=0)
+    shipped = generator.plan(request).tempo
+    assert all(h.downbeat and abs(h.residual_s) < 1e-9 for h in shipped.hits)
+    generator.max_tempo_change = 0.01
+    steady = generator.plan(request).tempo
+    assert steady.max_relative_change() <= 0.01 + 1e-9 < shipped.max_relative_change()
+    missed = [h for h in steady.hits if abs(h.residual_s) > 1e-9]
+    assert missed and all(abs(h.residual_s) <= 0.5 * 60.0 / steady.base_bpm * 1.02 for h in missed)
