@@ -146,6 +146,9 @@ class Catalog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+    # The music model (v1, v2) its backfills use; set by the first backfill, moved only by the operator
+    # (`emsync catalog backfill NAME --music-model ...`), so a new default never re-renders a catalog.
+    music_model: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

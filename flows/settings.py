@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     triton_timeout_s: float = 300.0
     triton_retries: int = 3
     music_model: Literal["v1", "v2"] = Field(
-        default="v1", description="music generator: v1 (event stream) or v2 (beat grid, hit points)")
+        default="v2", description="music generator: v2 (beat grid, hit points; the default) or v1 (event stream, "
+        "kept to reproduce stored v1 jobs). A catalog keeps the model of its first backfill (flows.catalog.pinning)")
     music_checkpoint: Path | None = None
     emotion_checkpoint: Path | None = None
     clip_weights: Path | None = None

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DataError
 
 from db.session import with_db_retry
 from emsync_models.errors import InputError, as_input_error, is_input_problem
-from flows.catalog import queries, work
+from flows.catalog import pinning, queries, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
 from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
 from flows.ops.progress import RunProgress
@@ -406,9 +406,13 @@ def process_claim(
 
 @task(name="soundtrack-claimed-video", **RETRY)
 def soundtrack_claimed_video(
-    claim: work.Claim, job: JobIdentity, catalog_id: int | None, flow_link: int | None
+    claim: work.Claim, job: JobIdentity, catalog_id: int | None, flow_link: int | None, music_model: str | None = None
 ) -> SoundtrackOutcome:
-    return process_claim(get_settings(), claim, job, catalog_id, flow_link)
+    """`music_model`: the catalog's pinned model (None: the configured one, as for a single video)."""
+    settings = get_settings()
+    if music_model is not None:
+        settings = pinning.with_music_model(settings, music_model)
+    return process_claim(settings, claim, job, catalog_id, flow_link)
 
 
 # -- flows -----------------------------------------------------------------------------------------------
@@ -767,11 +771,15 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
 
 
 @flow(name="backfill", **ON_END)
-def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
+def backfill(catalog: str, limit: int | None = None, music_model: str | None = None) -> dict[str, Any] | State:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 
     Resumable: work is claimed one video at a time from the database under a lease, so a re-run after
     a crash or kill (of this flow or of a worker) does each remaining video exactly once.
+
+    The music model is the catalog's own (`flows.catalog.pinning`): the one it was first backfilled
+    with, whatever the default is now; `music_model` is the operator's explicit move to another, after
+    which each video is soundtracked once more by it (the old soundtracks stay stored).
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -781,24 +789,34 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
     catalog_id = queries.find_catalog(url, catalog)
     if catalog_id is None:
         raise InputError(catalog, "no such catalog (ingest a manifest first)")
-    link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit})
+    if music_model is not None:
+        pinning.check_music_model(music_model)
+    link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit, "music_model": music_model})
     _tag_flow_run(catalog)
+    music = pinning.resolve(url, catalog_id, music_model, settings.music_model)
+    if music.model != settings.music_model and music_model is None:
+        logger.info("catalog %s keeps music model %s (%s), not the configured %s; move it with "
+                    "`emsync catalog backfill %s --music-model %s`", catalog, music.model, music.why,
+                    settings.music_model, catalog, settings.music_model)
+    settings = pinning.with_music_model(settings, music.model)
     _require_models(settings, url, link)
     job = current_job(settings)
     reaped = reap_expired_claims(url, catalog_id)
     before = enqueue_missing_soundtracks(url, catalog_id, job)
-    logger.info("catalog %s, job %s: %s (reclaimed %d)", catalog, job.fingerprint, before, reaped)
+    logger.info("catalog %s, music %s (%s), job %s: %s (reclaimed %d)", catalog, music.model, music.why,
+                job.fingerprint, before, reaped)
 
     owner = work.new_owner()
     outcomes: list[SoundtrackOutcome] = []
     todo = before["pending"] if limit is None else min(limit, before["pending"])
     progress = RunProgress(
-        "backfill", catalog, todo, job.model_versions, artifact_key=_artifact_key("backfill-progress", catalog)
+        "backfill", catalog, todo, pinning.labeled(job.model_versions),
+        artifact_key=_artifact_key("backfill-progress", catalog),
     )
 
     def submit(claim: work.Claim) -> Any:  # noqa: ANN401 - a Prefect future
         progress.started(f"video {claim.video_id}")
-        return soundtrack_claimed_video.submit(claim, job, catalog_id, link)
+        return soundtrack_claimed_video.submit(claim, job, catalog_id, link, music.model)
 
     def claims() -> Iterable[work.Claim]:
         taken = 0
@@ -863,10 +881,11 @@ def backfill(catalog: str, limit: int | None = None) -> dict[str, Any] | State:
         "mean arousal": sum(o.arousal for o in ok) / len(ok) if ok else None,  # type: ignore[misc]
     }
     failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
-    summary = {"catalog": catalog, "job": job.fingerprint, "models": job.model_versions, **counts}
+    summary = {"catalog": catalog, "music model": music.model, "job": job.fingerprint,
+               "models": job.model_versions, **counts}
     _finish_link(url, link, "failed" if failed else "completed", {**summary, "failures": failures[:100]})
     shown = {k: v for k, v in counts.items() if v is not None}
-    _summary_artifacts("backfill", catalog, shown, failures, bool(outcomes), job.model_versions)
+    _summary_artifacts("backfill", catalog, shown, failures, bool(outcomes), pinning.labeled(job.model_versions))
     logger.info("backfill %s: %s", catalog, counts)
     result = {**summary, "failures": failures, "flow_link": link}
     return _run_result("backfill", catalog, result, len(failed), len(outcomes), "videos")

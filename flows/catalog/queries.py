@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -321,16 +321,22 @@ class CatalogStatus:
     rejected: int
     last_run: datetime | None
     last_state: str | None
+    music_model: str | None = None  # the model its backfills use (None: never backfilled)
+    # member videos with a succeeded soundtrack, per music model and version ("v1 a192e17cdc8c": 12)
+    soundtracked_by_music: dict[str, int] = field(default_factory=dict)
 
 
 def catalog_status(url: str) -> list[CatalogStatus]:
-    """Per catalog: members, members with any emotion score, with any succeeded soundtrack, with a
-    failure and no success (quarantined ones apart), quarantined, manifest rows rejected (distinct), and
-    the latest flow run."""
+    """Per catalog: members, members with any emotion score, with any succeeded soundtrack (in all and
+    per music model), with a failure and no success (quarantined ones apart), quarantined, manifest rows
+    rejected (distinct), the latest flow run, and the music model its backfills use."""
+    from flows.catalog.pinning import coverage, music_label
+
+    by_music = coverage(url)
     out: list[CatalogStatus] = []
     with session_scope(url) as session:
-        catalogs = session.execute(select(Catalog.id, Catalog.name).order_by(Catalog.name)).all()
-        for catalog_id, name in catalogs:
+        catalogs = session.execute(select(Catalog.id, Catalog.name, Catalog.music_model).order_by(Catalog.name)).all()
+        for catalog_id, name, music_model in catalogs:
             members = select(CatalogVideo.video_id).where(CatalogVideo.catalog_id == catalog_id)
             videos = session.execute(select(func.count()).select_from(members.subquery())).scalar_one()
             scored = session.execute(
@@ -390,6 +396,8 @@ def catalog_status(url: str) -> list[CatalogStatus]:
                     rejected=int(rejected),
                     last_run=last[0] if last else None,
                     last_state=last[1] if last else None,
+                    music_model=music_model,
+                    soundtracked_by_music={music_label(v): n for v, n in sorted(by_music.get(catalog_id, {}).items())},
                 )
             )
     return out

@@ -205,15 +205,24 @@ def catalog_backfill(
     manifest_or_name: Annotated[str, typer.Argument(help="a catalog name, or a manifest to ingest first")],
     limit: Annotated[int | None, typer.Option(min=0, help="soundtrack at most this many videos")] = None,
     catalog: Annotated[str | None, typer.Option("--catalog", "-c", help="catalog name for a manifest")] = None,
+    music_model: Annotated[str | None, typer.Option(
+        "--music-model", help="move the catalog to this music model (v1, v2) and soundtrack each video once "
+        "more with it; without it a catalog keeps the model it was first backfilled with")] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Soundtrack every video of a catalog that lacks one for the current model versions (resumable).
 
+    A catalog keeps the music model of its first backfill (see `emsync status`), whatever the default
+    or EMSYNC_MUSIC_MODEL says now; --music-model is the one way to move it.
+
     Exit codes: 0 all done, 3 some videos (or manifest rows) failed, 1 infrastructure failure, 2 bad input."""
     from flows.catalog.flows import backfill, ingest_catalog
+    from flows.catalog.pinning import check_music_model
 
     ingested: dict[str, Any] = {"failures": []}
     with _user_errors():
+        if music_model is not None:
+            check_music_model(music_model)
         manifest, name = _manifest_or_name(manifest_or_name)
         _check_target(manifest, catalog or name)
         if manifest is not None:
@@ -222,7 +231,7 @@ def catalog_backfill(
             if ingested["failures"] and not as_json:
                 _print_summary(f"ingested {name}", ingested)
         assert name is not None
-        result = _run_flow(backfill, catalog or name, limit)
+        result = _run_flow(backfill, catalog or name, limit, music_model)
     if ingested["failures"]:
         result = {**result, "ingest": ingested, "failures": [*ingested["failures"], *result["failures"]]}
     _emit(f"backfill {result['catalog']}", result, as_json)
@@ -233,6 +242,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
     from dataclasses import asdict
 
     from db.session import safe_url
+    from flows.catalog.pinning import labeled
     from flows.catalog.queries import catalog_status
     from flows.catalog.recovery import quarantined
     from flows.ops.queries import emotion_models, queue_depth
@@ -252,6 +262,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
                 "quarantined": held,
                 "models": {
                     "soundtrack_jobs": {q.job: q.model_versions for q in queue},
+                    "soundtrack_jobs_labeled": {q.job: labeled(q.model_versions) for q in queue},
                     "emotion": [{"model": m, "version": v, "videos": n} for m, v, n in emotion],
                 },
             },
@@ -260,15 +271,16 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         ))
         return
     table = Table(title=f"catalogs in {safe_url(url)}")
-    for column in ("catalog", "videos", "scored", "soundtracked", "failed", "quarantined", "rejected rows",
-                   "last run"):
-        table.add_column(column, justify="left" if column in ("catalog", "last run") else "right")
+    for column in ("catalog", "videos", "scored", "soundtracked", "by music model", "backfills use", "failed",
+                   "quarantined", "rejected rows", "last run"):
+        table.add_column(column, justify="right" if column in ("videos", "scored", "soundtracked", "failed",
+                                                               "quarantined", "rejected rows") else "left")
     for row in rows:
         last = f"{row.last_run:%Y-%m-%d %H:%M:%S} UTC ({row.last_state})" if row.last_run else "never"
-        table.add_row(
-            row.name, str(row.videos), str(row.scored), str(row.soundtracked), str(row.failed), str(row.quarantined),
-            str(row.rejected), last,
-        )
+        by_music = "\n".join(f"{label}: {n}" for label, n in row.soundtracked_by_music.items()) or "-"
+        table.add_row(row.name, str(row.videos), str(row.scored), str(row.soundtracked), by_music,
+                      row.music_model or f"(first backfill: {get_settings().music_model})", str(row.failed),
+                      str(row.quarantined), str(row.rejected), last)
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
     out.print(table)
@@ -276,7 +288,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
     for column in ("catalog", "job", "pending", "claimed", "leased", "model versions"):
         queue_table.add_column(column, justify="right" if column in ("pending", "claimed", "leased") else "left")
     for q in queue:
-        versions = ", ".join(f"{k}={v}" for k, v in sorted(q.model_versions.items()))
+        versions = ", ".join(f"{k}={v}" for k, v in sorted(labeled(q.model_versions).items()))
         queue_table.add_row(q.catalog, q.job, str(q.pending), str(q.claimed), str(q.leased), versions)
     if not queue:
         queue_table.add_row("-", "-", "0", "0", "0", "")

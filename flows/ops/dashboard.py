@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from db.models import utcnow
+from flows.catalog.pinning import labeled
 from flows.catalog.queries import catalog_status
 from flows.ops import queries
 
@@ -123,6 +124,9 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
             f'<span class="num" data-videos>{c["videos"]}</span>',
             _bar(c["scored"], c["videos"], "#1565c0"),
             _bar(c["soundtracked"], c["videos"], "#2e7d32"),
+            "<br>".join(f'<span data-music="{_e(label)}">{_e(label)}</span>: {_bar(n, c["videos"], "#00838f")}'
+                        for label, n in c["soundtracked_by_music"].items()) or "-",
+            _e(c["music_model"] or "(not yet backfilled)"),
             f'<span data-failed>{c["failed"]}</span>',
             f'<span data-quarantined>{c["quarantined"]}</span>',
             str(c["rejected"]),
@@ -149,7 +153,7 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
         for emotion, n in sorted(counts.items(), key=lambda kv: -kv[1]):
             emotion_rows.append([_e(catalog), _e(emotion), _bar(n, total, "#6a1b9a")])
     models = [
-        ["soundtrack job " + _e(job), _e(", ".join(f"{k}={v}" for k, v in sorted(versions.items())))]
+        ["soundtrack job " + _e(job), _e(", ".join(f"{k}={v}" for k, v in sorted(labeled(versions).items())))]
         for job, versions in sorted(data["models"]["soundtrack_jobs"].items())
     ] + [
         [f'emotion {_e(m["model"])}', _e(f'version {m["version"]}, {m["videos"]} videos scored')]
@@ -160,7 +164,8 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
 <title>EMSYNC catalogs</title><style>{STYLE}</style></head><body>
 <h1>EMSYNC catalogs</h1><p>generated {_e(data["generated_at"])}; reloads every {refresh_s} s</p>
 <h2>Catalogs</h2>
-{_table(["catalog", "videos", "scored", "soundtracked", "failed", "quarantined", "rejected rows", "last run"], catalogs,
+{_table(["catalog", "videos", "scored", "soundtracked", "by music model", "backfills use", "failed",
+         "quarantined", "rejected rows", "last run"], catalogs,
         "catalogs", "no catalogs yet")}
 <h2>Work queue</h2>
 {_table(["catalog", "job", "pending", "claimed", "leased"], queue, "queue", "nothing queued")}

@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from db.models import ABANDONED, SUCCEEDED, utcnow
+from flows.catalog import pinning
 from flows.ops import queries
 from flows.ops.queries import NO_CATALOG, OUTSTANDING_STAGES
 
@@ -140,6 +141,23 @@ class CatalogCollector(Collector):
             # Runs that failed for the current or an older job; `emsync status` also counts score failures.
             videos.add_metric([catalog, "soundtrack_failed"], failed.get(catalog, 0))
         yield videos
+
+        # Coverage per music model: a catalog moved from v1 to v2 shows both until the move is done.
+        by_music = GaugeMetricFamily(
+            "emsync_catalog_soundtracked_videos",
+            "Member videos with a succeeded soundtrack, per catalog and music model (v1, v2; ? unknown) and version",
+            labels=["catalog", "music_model", "music_version"],
+        )
+        for catalog_id, versions in pinning.coverage(url).items():
+            for version, n in sorted(versions.items()):
+                if catalog_id in names:
+                    by_music.add_metric([names[catalog_id], pinning.model_of_version(version), version], n)
+        yield by_music
+        pins = InfoMetricFamily("emsync_catalog_music", "The music model each catalog's backfills use",
+                                labels=["catalog"])
+        for name, model in pinning.pinned_models(url).items():
+            pins.add_metric([name], {"music_model": model})
+        yield pins
 
         # `job_fingerprint`, never `job`: a target label named `job` would collide with the scrape's own
         # and arrive renamed `exported_job`.

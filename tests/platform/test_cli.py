@@ -25,7 +25,7 @@ def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_db_upgrade_and_empty_status() -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "is at revision 0004" in result.output
+    assert "is at revision 0005" in result.output
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and "catalogs in sqlite" in result.output
 
@@ -37,6 +37,7 @@ def test_db_upgrade_and_empty_status() -> None:
         (["catalog", "score", "no-such-catalog"], "neither a manifest file nor a known catalog"),
         (["catalog", "backfill", "dir/missing.jsonl"], "no such manifest file"),
         (["catalog", "score", "bad/../name"], "no such manifest file"),
+        (["catalog", "backfill", "shows", "--music-model", "v3"], "unknown music model; choose from v1, v2"),
     ],
 )
 def test_bad_arguments_are_one_line(args: list[str], message: str) -> None:
