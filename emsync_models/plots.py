@@ -24,12 +24,14 @@ def _short(line: str, limit: int = 38) -> str:
 
 def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration_s: float,
                       midi: pretty_midi.PrettyMIDI, chord_changes_s: Sequence[float], out: Path,
-                      harmony_changes_s: Sequence[float] = ()) -> Path:
+                      harmony_changes_s: Sequence[float] = (), merged_cuts_s: Sequence[float] = (),
+                      min_gap_s: float | None = None) -> Path:
     """Two aligned panels: per-scene valence/arousal over time, and the generated notes.
 
     Cuts are dashed grey lines on both, the model's chord changes orange lines on the roll (and the
     changes analysed from the notes, when given, dotted purple), so a glance shows whether the music
-    turns where the picture does.
+    turns where the picture does. `merged_cuts_s` are cuts the music did not aim at (closer than
+    `min_gap_s` to the previous kept cut): thin dotted lines marked "merged", so none is missed silently.
     """
     fig, (top, roll) = plt.subplots(2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]})
     for scene in emotion["scenes"]:
@@ -64,10 +66,17 @@ def soundtrack_figure(emotion: dict[str, Any], cuts_s: Sequence[float], duration
     for ax in (top, roll):
         for cut in cuts_s:
             ax.axvline(cut, color="grey", ls="--", lw=1.5)
+        for cut in merged_cuts_s:
+            ax.axvline(cut, color="#888888", ls=(0, (1, 2)), lw=1)
+    for cut in merged_cuts_s:
+        top.text(cut, 1.33, "merged", rotation=90, ha="right", va="top", fontsize=7, color="#555555")
     roll.plot([], [], color="#ff7f0e", label="chord change (model)")
     if len(harmony_changes_s):
         roll.plot([], [], color="#9467bd", ls=":", label="chord change (analysed)")
-    roll.plot([], [], color="grey", ls="--", label="scene cut")
+    roll.plot([], [], color="grey", ls="--", label="scene cut (kept)" if len(merged_cuts_s) else "scene cut")
+    if len(merged_cuts_s):
+        why = f"< {min_gap_s:g} s after a kept one" if min_gap_s is not None else "no hit point"
+        roll.plot([], [], color="#888888", ls=(0, (1, 2)), label=f"scene cut merged ({why})")
     roll.set_xlim(0, duration_s)
     roll.set_xlabel("seconds")
     roll.set_ylabel("MIDI pitch")

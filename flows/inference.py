@@ -53,7 +53,7 @@ def inference_client(settings: Settings) -> InferenceClient:
 
 @lru_cache(maxsize=4)
 def _cached_client(backend: str, url: str, timeout_s: float, retries: int, emotion_checkpoint: Path | None,
-                   music_checkpoint: Path | None, music_model: str = "v1") -> InferenceClient:
+                   music_checkpoint: Path | None, music_model: str = "v2") -> InferenceClient:
     # Keyed on the fields that matter (Settings is not hashable); a failed readiness check is an
     # exception, so lru_cache keeps no broken client and the next call checks again.
     settings = Settings(model_backend=backend, triton_url=url, triton_timeout_s=timeout_s, triton_retries=retries,

@@ -215,6 +215,35 @@ class ComposedMusic:
     # v2: per kept cut, the beat it was mapped to and when its new chord sounds (hit points)
     cut_chords: list[dict] = field(default_factory=list)
     tempo_map: dict = field(default_factory=dict)
+    music_model: str = ""  # v1 | v2: which generator wrote it (the name users read beside the hash)
+    min_gap_s: float = 4.0  # cuts closer than this to the previous kept cut were merged (no hit point)
+
+
+def cut_decisions(cuts: list[float], duration_s: float, min_gap_s: float,
+                  cut_chords: list[dict] | None = None) -> list[dict[str, Any]]:
+    """Each detected cut as the music saw it: kept (the generator aims a new chord at it) or merged
+    (closer than `min_gap_s` to the previous kept cut, which it names), with v2's hit point if any."""
+    from emsync_models.music.boundaries import merge_boundaries
+
+    kept = merge_boundaries(cuts, min_gap_s, duration_s)
+    hits = {round(float(c["cut_s"]), 6): c for c in cut_chords or []}
+    out: list[dict[str, Any]] = []
+    previous: float | None = None
+    for cut in sorted(cuts):
+        if cut in kept:
+            previous = cut
+            entry: dict[str, Any] = {"cut_s": cut, "kept": True}
+            hit = hits.get(round(float(cut), 6))
+            if hit is not None:
+                entry.update(chord_sounds_s=hit.get("chord_sounds_s"), residual_s=hit.get("residual_s"),
+                             beat=hit.get("beat"))
+        elif previous is not None:
+            entry = {"cut_s": cut, "kept": False, "merged_into_s": previous,
+                     "why": f"{cut - previous:.2f} s after the kept cut at {previous:.2f} s (< {min_gap_s:g} s)"}
+        else:
+            entry = {"cut_s": cut, "kept": False, "merged_into_s": None, "why": "at the start or past the end"}
+        out.append(entry)
+    return out
 
 
 def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
@@ -236,7 +265,8 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
                          model_name=generator.name, model_version=generator.version,
                          cut_chords=list(getattr(music, "cut_chords", [])),
-                         tempo_map=dict(getattr(music, "tempo_map", {})))
+                         tempo_map=dict(getattr(music, "tempo_map", {})),
+                         music_model=settings.music_model, min_gap_s=float(generator.min_gap_s))
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
@@ -340,8 +370,10 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
                               params=params, timings=timings, backend=settings.model_backend,
                               threads=thread_budget_report())
         report_path, plot_path = work / "report.json", work / "soundtrack.png"
-        soundtrack_figure(emotion, cuts, probe.duration_s, music.midi, music.chord_markers_s, plot_path,
-                          harmony_changes_s=music.chord_changes_s)
+        merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]
+        soundtrack_figure(emotion, [c for c in cuts if c not in merged], probe.duration_s, music.midi,
+                          music.chord_markers_s, plot_path, harmony_changes_s=music.chord_changes_s,
+                          merged_cuts_s=merged, min_gap_s=music.min_gap_s)
         artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
                      "plot": plot_path}
         # Keys are a pure function of content + models + parameters, so the report can name them
@@ -386,7 +418,9 @@ def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: 
         "cuts_s": cuts,
         "scenes": [{"start_s": s, "end_s": e} for s, e in scene_spans(cuts, probe.duration_s)],
         "emotion": emotion,
-        "music": {"model_name": music.model_name, "model_version": music.model_version,
+        "music": {"model": music.music_model, "model_name": music.model_name, "model_version": music.model_version,
+                  "min_boundary_gap_s": music.min_gap_s,
+                  "cuts": cut_decisions(cuts, probe.duration_s, music.min_gap_s, music.cut_chords),
                   "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s,
                   "cut_chords": music.cut_chords, "tempo_map": music.tempo_map},
         "models": model_versions,

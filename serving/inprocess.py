@@ -21,10 +21,11 @@ class InProcessClient(InferenceClient):
     backend = "inprocess"
 
     def __init__(self, emotion_checkpoint: Path | None = None, music_checkpoint: Path | None = None,
-                 device: str = "cpu", music_model: str = "v1") -> None:
+                 device: str = "cpu", music_model: str = "v2", min_gap_s: float | None = None) -> None:
         self.emotion_checkpoint = emotion_checkpoint
         self.music_checkpoint = music_checkpoint
         self.music_variant = music_model  # v1 | v2 (not `music_model`: that is the ModelInfo method)
+        self.min_gap_s = min_gap_s  # cuts closer than this to the previous kept one merge (None: the model's own)
         self.device = device
         self._lock = threading.Lock()
         self._predictor: Any = None
@@ -49,6 +50,8 @@ class InProcessClient(InferenceClient):
                 from emsync_models.music.v1.generator import load_generator
 
                 self._generator = load_generator(self.music_checkpoint, device=self.device)
+            if self.min_gap_s is not None:
+                self._generator.min_gap_s = self.min_gap_s
             return self._generator
 
     def wait_ready(self) -> None:

@@ -66,8 +66,8 @@ def model_of_version(version: str, extra: dict[str, str] | None = None) -> str:
 
 
 def music_label(version: str, extra: dict[str, str] | None = None) -> str:
-    """What users read: the model's name beside the hash ("v2 3f0c8d1e2a4b")."""
-    return f"{model_of_version(version, extra)} {version}"
+    """What users read: the model's name beside the hash ("273c2569fbaa (v2)")."""
+    return f"{version} ({model_of_version(version, extra)})"
 
 
 def pinned_model(url: str, catalog_id: int) -> str | None:
@@ -150,5 +150,5 @@ def with_music_model(settings: Settings, model: str) -> Settings:
 
 
 def labeled(model_versions: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Model versions as users read them: the music hash with its model's name ("music": "v2 273c2569fbaa")."""
+    """Model versions as users read them: the music hash with its model's name ("music": "273c2569fbaa (v2)")."""
     return {k: music_label(str(v), extra) if k == "music" else str(v) for k, v in model_versions.items()}

@@ -322,7 +322,7 @@ class CatalogStatus:
     last_run: datetime | None
     last_state: str | None
     music_model: str | None = None  # the model its backfills use (None: never backfilled)
-    # member videos with a succeeded soundtrack, per music model and version ("v1 a192e17cdc8c": 12)
+    # member videos with a succeeded soundtrack, per music version and model ("a192e17cdc8c (v1)": 12)
     soundtracked_by_music: dict[str, int] = field(default_factory=dict)
 
 

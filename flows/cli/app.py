@@ -190,12 +190,23 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     probs = emotion.get("probs") or {}
     top = max(probs, key=probs.get) if probs else "(set by user)"
     table.add_row("duration", f"{report['input']['duration_s']:.2f} s")
-    table.add_row("cuts", ", ".join(f"{c:.2f}" for c in report["cuts_s"]) or "none found")
+    music = report["music"]
+    table.add_row("cuts", "\n".join(_cut_line(c) for c in music.get("cuts", [])) or "none found")
     table.add_row("emotion", f"{top}  valence {emotion['valence']:+.2f}  arousal {emotion['arousal']:+.2f}")
     table.add_row("chord changes", ", ".join(f"{c:.2f}" for c in report["music"]["chord_markers_s"][:12]))
+    table.add_row("music model", f"{music.get('model') or '?'} ({music['model_name']} {music['model_version']})")
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
     out.print(table)
+
+
+def _cut_line(cut: dict[str, Any]) -> str:
+    """One cut as the music treated it: kept with its chord and residual, or merged (EMSYNC_MIN_BOUNDARY_GAP_S)."""
+    if not cut["kept"]:
+        return f"{cut['cut_s']:.2f} merged: {cut['why']}"
+    if cut.get("chord_sounds_s") is None:
+        return f"{cut['cut_s']:.2f} kept" + (": no chord placed on it" if "residual_s" in cut else "")
+    return f"{cut['cut_s']:.2f} kept: chord at {cut['chord_sounds_s']:.2f} s (residual {cut['residual_s']:.3f} s)"
 
 
 @app.command()
@@ -209,7 +220,12 @@ def soundtrack(
         help="keep the original audio under the music at this gain (0-4); default: replace it")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
-    """Turn a video into the same video with a new soundtrack that follows its emotion and cuts."""
+    """Turn a video into the same video with a new soundtrack that follows its emotion and cuts.
+
+    Every cut gets a new chord on a downbeat (a hit point) except cuts closer than
+    EMSYNC_MIN_BOUNDARY_GAP_S (default 4 s) to the previous kept cut: those are merged, and the table,
+    the JSON report (music.cuts) and the picture mark each cut kept or merged. EMSYNC_MUSIC_MODEL=v1
+    selects the older generator (v2 is the default)."""
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original)
@@ -227,7 +243,10 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
-    """Build a 22 s sample from public-domain photos (4 scenes, 3 cuts) and score it."""
+    """Build a 22 s sample from public-domain photos (4 scenes, 3 cuts) and score it.
+
+    The table lists each cut as kept (with the time its new chord sounds) or merged (closer than
+    EMSYNC_MIN_BOUNDARY_GAP_S, default 4 s, to the previous kept cut)."""
     from emsync_models.video.sample import build_sample_video
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 

@@ -124,13 +124,13 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
             f'<span class="num" data-videos>{c["videos"]}</span>',
             _bar(c["scored"], c["videos"], "#1565c0"),
             _bar(c["soundtracked"], c["videos"], "#2e7d32"),
-            "<br>".join(f'<span data-music="{_e(label)}">{_e(label)}</span>: {_bar(n, c["videos"], "#00838f")}'
-                        for label, n in c["soundtracked_by_music"].items()) or "-",
-            _e(c["music_model"] or "(not yet backfilled)"),
             f'<span data-failed>{c["failed"]}</span>',
             f'<span data-quarantined>{c["quarantined"]}</span>',
             str(c["rejected"]),
             _e(f'{c["last_run"]} ({c["last_state"]})' if c["last_run"] else "never"),
+            "<br>".join(f'<span data-music="{_e(label)}">{_e(label)}</span>: {_bar(n, c["videos"], "#00838f")}'
+                        for label, n in c["soundtracked_by_music"].items()) or "-",
+            _e(c["music_model"] or "(not yet backfilled)"),
         ]
         for c in data["catalogs"]
     ]
@@ -164,8 +164,8 @@ def render(data: dict[str, Any], refresh_s: int) -> str:
 <title>EMSYNC catalogs</title><style>{STYLE}</style></head><body>
 <h1>EMSYNC catalogs</h1><p>generated {_e(data["generated_at"])}; reloads every {refresh_s} s</p>
 <h2>Catalogs</h2>
-{_table(["catalog", "videos", "scored", "soundtracked", "by music model", "backfills use", "failed",
-         "quarantined", "rejected rows", "last run"], catalogs,
+{_table(["catalog", "videos", "scored", "soundtracked", "failed", "quarantined", "rejected rows", "last run",
+         "soundtracked by music model", "backfills use"], catalogs,
         "catalogs", "no catalogs yet")}
 <h2>Work queue</h2>
 {_table(["catalog", "job", "pending", "claimed", "leased"], queue, "queue", "nothing queued")}

@@ -145,8 +145,8 @@ class CatalogCollector(Collector):
         # Coverage per music model: a catalog moved from v1 to v2 shows both until the move is done.
         by_music = GaugeMetricFamily(
             "emsync_catalog_soundtracked_videos",
-            "Member videos with a succeeded soundtrack, per catalog and music model (v1, v2; ? unknown) and version",
-            labels=["catalog", "music_model", "music_version"],
+            "Member videos with a succeeded soundtrack per catalog, music model (v1, v2, ?) and version",
+            labels=["catalog", "music_model", "music"],
         )
         for catalog_id, versions in pinning.coverage(url).items():
             for version, n in sorted(versions.items()):

@@ -17,6 +17,7 @@ from db.session import session_scope
 from flows.catalog.flows import backfill, ingest_catalog
 from flows.catalog.pinning import known_versions
 from flows.catalog.queries import catalog_status
+from flows.ops.dashboard import render, summary
 from flows.ops.metrics import build_registry
 from flows.settings import get_settings
 
@@ -54,7 +55,7 @@ def test_catalog_keeps_v1_after_the_default_moves_until_the_operator_moves_it(
     # column): the backfill below must find v1 from the catalog's own soundtracks.
     with session_scope(url) as session:
         session.execute(update(Catalog).values(music_model=None))
-    v1_label = f"v1 {version['v1']}"
+    v1_label = f"{version['v1']} (v1)"
     assert _status(url, "shows").soundtracked_by_music == {v1_label: 2}
 
     # The switch: the default is v2 now.
@@ -67,9 +68,11 @@ def test_catalog_keeps_v1_after_the_default_moves_until_the_operator_moves_it(
     assert (status.music_model, status.soundtracked_by_music, status.soundtracked) == ("v1", {v1_label: 2}, 2)
     assert _runs(url) == 2
     scraped = generate_latest(build_registry(url)).decode()
-    series = f'catalog="shows",music_model="v1",music_version="{version["v1"]}"'
+    series = f'catalog="shows",music="{version["v1"]}",music_model="v1"'
     assert f"emsync_catalog_soundtracked_videos{{{series}}} 2.0" in scraped
     assert 'emsync_catalog_music_info{catalog="shows",music_model="v1"} 1.0' in scraped
+    page = render(summary(url), 15)
+    assert f'data-music="{v1_label}"' in page and "<td>v1</td>" in page
 
     # The operator's move: each video is soundtracked once by v2; the v1 soundtracks stay.
     moved = backfill("shows", music_model="v2")
@@ -78,5 +81,5 @@ def test_catalog_keeps_v1_after_the_default_moves_until_the_operator_moves_it(
     assert (again["processed"], again["music model"]) == (0, "v2")
     status = _status(url, "shows")
     assert status.music_model == "v2"
-    assert status.soundtracked_by_music == {v1_label: 2, f"v2 {version['v2']}": 2}
+    assert status.soundtracked_by_music == {v1_label: 2, f"{version['v2']} (v2)": 2}
     assert _runs(url) == 4

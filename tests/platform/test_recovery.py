@@ -175,7 +175,7 @@ def test_upgrade_keeps_existing_members(tmp_path: Path) -> None:
                           "VALUES (7, :h, '/v/a.mp4', '2026-01-01')"), {"h": "a" * 64})
         conn.execute(text("INSERT INTO catalog_videos (catalog_id, video_id, external_id, source_uri, added_at) "
                           "VALUES (1, 7, 'vid-7', '/v/a.mp4', '2026-01-01')"))
-    assert upgrade(url) == "0004"
+    assert upgrade(url) == "0005"
     member = _member(url, 1, "vid-7")
     assert (member.failure_streak, member.quarantined_at, member.video_id) == (0, None, 7)
     from alembic import command
