@@ -31,7 +31,7 @@ def main() -> None:
 
     import torch
 
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
     from emsync_models.music.v2.generator import MusicGeneratorV2, load_generator_v2
     from emsync_models.music.v2.model import MusicTransformerV2, MusicV2Config
     from emsync_models.music.v2.remi import BeatTokenizer

@@ -53,7 +53,7 @@ def _corpus_pieces(corpus: Path, n: int) -> dict[str, tuple[list, list[float]]]:
     import pretty_midi
 
     from emsync_models.music.corpus.layout import load_manifest, load_piece
-    from emsync_models.music.v1.vocab import midi_notes
+    from emsync_models.music.notes import midi_notes
 
     rows = load_manifest(corpus)
     step = max(len(rows) // n, 1)

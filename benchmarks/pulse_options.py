@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emsync_models.music.v1.vocab import Note  # noqa: E402
+from emsync_models.music.notes import Note  # noqa: E402
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -117,7 +117,7 @@ def measure(notes: Sequence[Note]) -> tuple[float, float]:
 
 def variants(music: GeneratedMusicV2, duration_s: float, style: str, grooves: dict[str, Pattern] | None) -> dict:
     from emsync_models.music.eval.compare import onset_beats
-    from emsync_models.music.v1.vocab import midi_notes
+    from emsync_models.music.notes import midi_notes
 
     midi = music.midi
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
@@ -155,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=None, help="music corpus v2 folder (for style grooves)")
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--top-p", type=float, default=None, help="default: v2's own (sampling_defaults)")
+    parser.add_argument("--top-p", type=float, default=None, help="default: v2's own (emsync_models.music.registry)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -163,7 +163,7 @@ def main() -> None:
 
     from emsync_models.music.eval.compare import CompareConfig
     from emsync_models.music.eval.v1 import random_cuts
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
     from emsync_models.music.v2.generator import load_generator_v2
 
     torch.set_num_threads(1)

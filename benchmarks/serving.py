@@ -76,7 +76,7 @@ def fused_batch(rows: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def generation_request(seed: int, duration_s: float):  # noqa: ANN201 - GenerationRequest
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
 
     cuts = tuple(float(t) for t in np.arange(4.0, duration_s, 4.0))
     emotion = ((0.0, 0.5, -0.3), (duration_s / 2, -0.4, 0.6))

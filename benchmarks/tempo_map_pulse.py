@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emsync_models.music.analysis.measures import local_pulse_clarity, pulse_clarity  # noqa: E402
 from emsync_models.music.eval.v1 import random_cuts  # noqa: E402
-from emsync_models.music.v1.vocab import Note  # noqa: E402
+from emsync_models.music.notes import Note  # noqa: E402
 from emsync_models.music.v2.hitpoints import TempoMap, base_factors, base_tempo, tempo_map  # noqa: E402
 
 AROUSALS = (-0.8, 0.0, 0.8)

@@ -3,7 +3,7 @@
     check_models_ready(settings)               # at a flow's start: fail fast if the server is down
     client = inference_client(settings)        # one per process and configuration, ready-checked
     analyzer = emotion_analyzer(settings)      # EmotionAnalyzer with the client's fusion predictor
-    generator = music_generator(settings)      # generate()/decode()/name/version, like MusicGenerator
+    generator = music_generator(settings)      # the music contract: generate()/name/version (MusicGenerator)
 
 With `model_backend="triton"`, `inference_client` checks the server's readiness before returning, so a
 flow fails at its start with `ServingUnavailable` (an infrastructure error it may retry and must
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emsync_models.errors import InputError
+from emsync_models.music.request import MusicGenerator
 from flows.settings import Settings
 from serving.client import InferenceClient
 
@@ -84,6 +85,6 @@ def _cached_analyzer(backend: str, url: str, timeout_s: float, retries: int, emo
                          predictor=client.emotion_predictor())
 
 
-def music_generator(settings: Settings) -> Any:  # noqa: ANN401 - MusicGenerator-like
-    """generate()/decode()/name/version: the loaded MusicGenerator in-process, a Triton adapter otherwise."""
+def music_generator(settings: Settings) -> MusicGenerator:
+    """The music contract's generator: the loaded model in-process, a Triton adapter otherwise."""
     return inference_client(settings).music_generator()

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from emsync_models.music import registry as music_registry
+
 # Debian's General MIDI SoundFonts, best first: the first one present is used when none is set.
 # MuseScore General (Lite, 40 MB, sf3) sounds far less synthetic than TimGM6mb, which stays as fallback.
 KNOWN_SOUNDFONTS: tuple[Path, ...] = (
@@ -54,8 +56,9 @@ class Settings(BaseSettings):
     triton_timeout_s: float = 300.0
     triton_retries: int = 3
     music_model: Literal["v1", "v2"] = Field(
-        default="v2", description="music generator: v2 (beat grid, hit points; the default) or v1 (event stream, "
-        "kept to reproduce stored v1 jobs). A catalog keeps the model of its first backfill (flows.catalog.pinning)")
+        default=music_registry.DEFAULT_MODEL, description="music generator: v2 (beat grid, hit points; the "
+        "default) or v1 (event stream, kept to reproduce stored v1 jobs). A catalog keeps the model of its "
+        "first backfill (flows.catalog.pinning)")
     music_checkpoint: Path | None = None
     emotion_checkpoint: Path | None = None
     clip_weights: Path | None = None
@@ -73,7 +76,7 @@ class Settings(BaseSettings):
     seed: int = 0
     temperature: float = 1.0
     top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="nucleus sampling; default: the "
-                                "music model's own (v1 0.95, v2 0.8: emsync_models/music/sampling_defaults.py)")
+                                "music model's own (v1 0.95, v2 0.8: emsync_models/music/registry.py)")
     soundfont: Path | None = None
     sample_rate: int = 44100
     loudness_lufs: float = -16.0
@@ -151,9 +154,7 @@ class Settings(BaseSettings):
         """The top-p a job samples with: the setting, else the chosen music model's own."""
         if self.top_p is not None:
             return self.top_p
-        from emsync_models.music.sampling_defaults import DEFAULT_TOP_P
-
-        return DEFAULT_TOP_P[self.music_model]
+        return music_registry.spec(self.music_model).top_p
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:

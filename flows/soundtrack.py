@@ -251,7 +251,7 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     from flows.inference import music_generator
 
     generator = music_generator(settings)
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
                                 temperature=settings.temperature, top_p=settings.resolved_top_p)
@@ -264,8 +264,8 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
                          model_name=generator.name, model_version=generator.version,
-                         cut_chords=list(getattr(music, "cut_chords", [])),
-                         tempo_map=dict(getattr(music, "tempo_map", {})),
+                         cut_chords=list(music.cut_chords),
+                         tempo_map=dict(music.tempo_map),
                          music_model=settings.music_model, min_gap_s=float(generator.min_gap_s))
 
 

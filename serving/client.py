@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pretty_midi
 
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.v1.generator import GeneratedMusic, GenerationRequest
+    from emsync_models.music.request import GeneratedMusic, GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class ClientFusionPredictor:
 
 
 class ClientMusicGenerator:
-    """Quacks like `emsync_models.music.v1.generator.MusicGenerator`: tokens come from the client, while
+    """A `MusicGenerator` (emsync_models.music.request) whose tokens come from the client, while
     validation, decoding and chord analysis stay in-process (they need the vocabulary, not weights)."""
 
     def __init__(self, client: InferenceClient) -> None:
@@ -109,7 +109,7 @@ class ClientMusicGenerator:
         return self.client.music_model().version
 
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
-        from emsync_models.music.v1.generator import validate_request
+        from emsync_models.music.request import validate_request
 
         # Bad input raises InputError here, exactly as in-process, instead of as a server error.
         validate_request(request)
@@ -122,7 +122,7 @@ class ClientMusicGenerator:
         # Mirrors MusicGenerator.generate; the CHORD marker times are recomputed from the tokens,
         # which is what the generation loop's clock did while sampling them.
         from emsync_models.music.analysis.chords import chord_change_times
-        from emsync_models.music.v1.generator import GeneratedMusic
+        from emsync_models.music.request import GeneratedMusic
 
         tokens = [int(t) for t in self.generate_tokens(request)]
         midi = self.decode(tokens, end_time=request.duration_s)

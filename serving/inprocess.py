@@ -12,7 +12,7 @@ from serving.client import InferenceClient, ModelInfo
 
 if TYPE_CHECKING:
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest, MusicGenerator
 
 
 class InProcessClient(InferenceClient):
@@ -29,7 +29,7 @@ class InProcessClient(InferenceClient):
         self.device = device
         self._lock = threading.Lock()
         self._predictor: Any = None
-        self._generator: Any = None
+        self._generator: MusicGenerator | None = None
 
     def _fusion(self) -> Any:  # noqa: ANN401 - FusionPredictor
         with self._lock:
@@ -40,16 +40,15 @@ class InProcessClient(InferenceClient):
                                    else FusionPredictor.from_checkpoint(self.emotion_checkpoint))
             return self._predictor
 
-    def _music(self) -> Any:  # noqa: ANN401 - MusicGenerator
+    def _music(self) -> MusicGenerator:
         with self._lock:
-            if self._generator is None and self.music_variant == "v2":
-                from emsync_models.music.v2.generator import load_generator_v2
+            if self._generator is None:
+                from emsync_models.errors import InputError
+                from emsync_models.music import registry
 
-                self._generator = load_generator_v2(self.music_checkpoint)
-            elif self._generator is None:
-                from emsync_models.music.v1.generator import load_generator
-
-                self._generator = load_generator(self.music_checkpoint, device=self.device)
+                if self.device != "cpu":
+                    raise InputError(self.device, "only the cpu device is supported by the music generators")
+                self._generator = registry.load(self.music_variant, self.music_checkpoint)
             if self.min_gap_s is not None:
                 self._generator.min_gap_s = self.min_gap_s
             return self._generator
@@ -78,5 +77,5 @@ class InProcessClient(InferenceClient):
     def emotion_predictor(self) -> Any:  # noqa: ANN401 - FusionPredictor
         return self._fusion()
 
-    def music_generator(self) -> Any:  # noqa: ANN401 - MusicGenerator
+    def music_generator(self) -> MusicGenerator:
         return self._music()

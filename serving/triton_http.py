@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from emsync_models.music.sampling_defaults import V1_TOP_P
+from emsync_models.music.registry import V1
 from serving import protocol
 from serving.client import InferenceClient, ModelInfo
 from serving.errors import ServingError, ServingUnavailable
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import tritonclient.http as httpclient
 
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
 
 T = TypeVar("T")
 
@@ -208,7 +208,7 @@ class TritonHttpClient(InferenceClient):
 
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
         # midi_generator serves v1: a request that leaves top-p unset gets v1's own
-        tensors = protocol.GenerationParams.from_request(request, default_top_p=V1_TOP_P).to_tensors()
+        tensors = protocol.GenerationParams.from_request(request, default_top_p=V1.top_p).to_tensors()
         out = self._infer(self.music_name, tensors, [protocol.TOKENS])
         return out[protocol.TOKENS].astype(np.int64).reshape(-1)
 

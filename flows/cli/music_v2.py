@@ -88,6 +88,7 @@ def eval_music_v2(
     import torch
 
     from emsync_models.errors import InputError
+    from emsync_models.music import registry
     from emsync_models.music.eval.compare import CompareConfig, evaluate_corpus, evaluate_generator
     from flows.settings import get_settings
 
@@ -96,8 +97,8 @@ def eval_music_v2(
     if not (corpus / "manifest.jsonl").is_file():
         raise typer.BadParameter(f"{corpus}: no manifest.jsonl (not a music corpus v2 folder)", param_hint="--corpus")
     wanted = [m.strip() for m in models.split(",") if m.strip()]
-    if not wanted or any(m not in ("v1", "v2") for m in wanted):
-        raise typer.BadParameter(f"choose from v1, v2; got {models!r}", param_hint="--models")
+    if not wanted or any(m not in registry.MODELS for m in wanted):
+        raise typer.BadParameter(f"choose from {', '.join(registry.MODELS)}; got {models!r}", param_hint="--models")
     torch.set_num_threads(threads)
     soundfont = get_settings().resolved_soundfont() if renders else None
     cfg = CompareConfig(seeds=tuple(range(seeds)), duration_s=duration, renders_per_model=renders,
@@ -106,14 +107,7 @@ def eval_music_v2(
                                "soundfont": str(soundfont) if soundfont else None}}
     try:
         for name in wanted:
-            if name == "v1":
-                from emsync_models.music.v1.generator import load_generator
-
-                gen = load_generator(v1_checkpoint)
-            else:
-                from emsync_models.music.v2.generator import load_generator_v2
-
-                gen = load_generator_v2(checkpoint)
+            gen = registry.load(name, v1_checkpoint if name == "v1" else checkpoint)
             with console.status(f"{name}") as status:
                 result[name] = evaluate_generator(gen, cfg, soundfont,
                                                   progress=lambda m, n=name: status.update(f"{n}: {m}"))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from emsync_models.music.sampling_defaults import V1_TOP_P, V2_TOP_P
+from emsync_models.music.registry import V1, V2
 from flows.settings import Settings
 from flows.soundtrack import job_params
 
 
 def test_unset_top_p_follows_the_music_model() -> None:
-    assert Settings(music_model="v1").resolved_top_p == V1_TOP_P == 0.95
-    assert Settings(music_model="v2").resolved_top_p == V2_TOP_P == 0.8
+    assert Settings(music_model="v1").resolved_top_p == V1.top_p == 0.95
+    assert Settings(music_model="v2").resolved_top_p == V2.top_p == 0.8
 
 
 def test_a_set_top_p_wins_for_either_model(monkeypatch: pytest.MonkeyPatch) -> None:

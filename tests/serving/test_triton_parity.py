@@ -83,7 +83,7 @@ def test_emotion_probabilities_match(triton, inprocess):
 
 
 def requests() -> list:
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
 
     return [
         GenerationRequest(duration_s=10.0, boundaries_s=(1.5, 2.75, 6.0), emotion=((0.0, 0.6, -0.4), (5.0, -0.5, 0.7)),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
-from emsync_models.music.v1.vocab import Note, midi_notes
+from emsync_models.music.notes import Note, midi_notes
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 CHORD_NAMES: tuple[str, ...] = tuple(f"{p}:maj" for p in PITCH_NAMES) + tuple(f"{p}:min" for p in PITCH_NAMES)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 # Krumhansl-Kessler key profiles (probe-tone ratings), index 0 = tonic.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from emsync_models.music.analysis.chords import chord_changes_from_notes
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 HOP_S = 0.05
 

@@ -14,7 +14,7 @@ from emsync_models.music.analysis.descriptors import (
     pitch_class_entropy,
     polyphony,
 )
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 ALIGN_TOLERANCE_S = 0.25
 

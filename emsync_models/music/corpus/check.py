@@ -15,7 +15,7 @@ import numpy as np
 from emsync_models.music.analysis.chords import NO_CHORD, analyse_chords, chord_changes_from_notes
 from emsync_models.music.analysis.descriptors import pitch_class_entropy, polyphony
 from emsync_models.music.corpus.layout import QUALITY_INTERVALS, PieceLabels
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 HOP_S = 0.05
 SIMPLE_RATIOS = (1.0, 2.0, 0.5, 3.0, 1 / 3, 4.0, 0.25, 1.5, 2 / 3)

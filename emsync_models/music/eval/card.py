@@ -54,7 +54,7 @@ EXAMPLES = (("calm, sad", -0.7, -0.7), ("neutral", 0.0, 0.0), ("happy, excited",
 def write_examples(gen, out_dir: Path, duration_s: float = 20.0,  # noqa: ANN001 - MusicGeneratorV2
                    cuts_s: Sequence[float] = (5.3, 11.9, 16.2)) -> list[dict]:
     """Three example pieces (MIDI + piano-roll PNG) and what was planned/measured for each."""
-    from emsync_models.music.v1.generator import GenerationRequest
+    from emsync_models.music.request import GenerationRequest
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

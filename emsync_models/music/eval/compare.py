@@ -35,8 +35,8 @@ from emsync_models.music.analysis.measures import (
 from emsync_models.music.analysis.metrics import spearman
 from emsync_models.music.corpus.layout import load_manifest, load_piece
 from emsync_models.music.eval.v1 import random_cuts
-from emsync_models.music.v1.generator import GenerationRequest
-from emsync_models.music.v1.vocab import Note, midi_notes
+from emsync_models.music.notes import Note, midi_notes
+from emsync_models.music.request import GenerationRequest, MusicGenerator
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
     return out
 
 
-def evaluate_generator(gen: Any, cfg: CompareConfig, soundfont: Path | None,
+def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path | None,
                        progress: Callable[[str], None] | None = None) -> dict:
     rows, renders = [], []
     total = len(cfg.grid) ** 2 * len(cfg.seeds)

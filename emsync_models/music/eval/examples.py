@@ -8,8 +8,8 @@ import numpy as np
 
 from emsync_models.music.analysis.chords import chord_changes_from_notes
 from emsync_models.music.analysis.descriptors import key_of, mode_score, note_density, pitch_class_histogram, polyphony
-from emsync_models.music.v1.generator import GenerationRequest, MusicGenerator
-from emsync_models.music.v1.vocab import FAMILIES, midi_notes
+from emsync_models.music.notes import FAMILIES, midi_notes
+from emsync_models.music.request import GenerationRequest, MusicGenerator
 
 SOUNDFONTS = (Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 

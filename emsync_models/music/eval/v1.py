@@ -21,9 +21,11 @@ import torch
 from emsync_models.music.analysis.chords import chord_changes_from_notes
 from emsync_models.music.analysis.descriptors import mode_score, note_density, pitch_class_histogram
 from emsync_models.music.analysis.metrics import boundary_alignment, corpus_statistics, spearman
+from emsync_models.music.notes import Note, midi_notes
+from emsync_models.music.request import GenerationRequest
 from emsync_models.music.v1.dataset import BatchSampler, TokenCorpus
-from emsync_models.music.v1.generator import GenerationRequest, MusicGenerator
-from emsync_models.music.v1.vocab import EventTokenizer, Note, midi_notes
+from emsync_models.music.v1.generator import MusicGeneratorV1
+from emsync_models.music.v1.vocab import EventTokenizer
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def _analysed_changes(midi_notes_: Sequence[Note]) -> list[float]:
 
 
 def evaluate_alignment(
-    gen: MusicGenerator, cfg: EvalConfig, progress: Callable[[str], None] | None = None
+    gen: MusicGeneratorV1, cfg: EvalConfig, progress: Callable[[str], None] | None = None
 ) -> dict:
     rng = np.random.default_rng(1234)
     grid_points = [(v, a) for v in cfg.grid for a in cfg.grid]
@@ -105,7 +107,7 @@ def evaluate_alignment(
 
 
 def evaluate_control(
-    gen: MusicGenerator, cfg: EvalConfig, progress: Callable[[str], None] | None = None
+    gen: MusicGeneratorV1, cfg: EvalConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[dict, list[list[Note]]]:
     rows, generated = [], []
     cuts = tuple(np.arange(6.0, cfg.control_duration_s - 1.0, 6.0).round(3).tolist())
@@ -178,7 +180,7 @@ def validation_pieces(corpus: TokenCorpus, limit: int) -> tuple[list[list[Note]]
 
 
 @torch.no_grad()
-def valence_sensitivity(gen: MusicGenerator, corpus: TokenCorpus, batches: int = 6, seed: int = 5) -> dict:
+def valence_sensitivity(gen: MusicGeneratorV1, corpus: TokenCorpus, batches: int = 6, seed: int = 5) -> dict:
     """Held-out NLL (nats/token) with each window's own valence label, the opposite one and none.
 
     If the model reads the label, the opposite label costs likelihood; a model that ignores valence
@@ -206,7 +208,7 @@ def valence_sensitivity(gen: MusicGenerator, corpus: TokenCorpus, batches: int =
 
 
 def evaluate_music(
-    gen: MusicGenerator,
+    gen: MusicGeneratorV1,
     corpus: TokenCorpus | None,
     cfg: EvalConfig,
     progress: Callable[[str], None] | None = None,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from emsync_models.music.v1.vocab import FAMILIES, Note
+from emsync_models.music.notes import FAMILIES, Note
 
 log = logging.getLogger(__name__)
 

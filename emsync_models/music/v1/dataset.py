@@ -21,7 +21,7 @@ import torch
 
 from emsync_models.music.analysis.chords import chord_changes_from_notes
 from emsync_models.music.analysis.descriptors import mode_score
-from emsync_models.music.boundaries import offset_feature, training_next_boundary
+from emsync_models.music.v1.boundaries import offset_feature, training_next_boundary
 from emsync_models.music.v1.corpus import Piece
 from emsync_models.music.v1.transforms import (
     duration_weighted_profile,

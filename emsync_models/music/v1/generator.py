@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,70 +12,26 @@ import torch
 from emsync_models.errors import InputError
 from emsync_models.music.analysis.chords import chord_change_times
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
-from emsync_models.music.sampling_defaults import V1_TOP_P
+from emsync_models.music.notes import Note
+from emsync_models.music.registry import V1, file_sha256
+from emsync_models.music.request import (
+    GeneratedMusic,
+    GenerationRequest,
+    output_key_shift,
+    top_p_for,
+    validate_request,
+)
 from emsync_models.music.v1.model import MusicTransformer, MusicTransformerConfig, upgrade_state_dict
 from emsync_models.music.v1.sample import SamplingOptions, generate
-from emsync_models.music.v1.vocab import EventTokenizer, Note
+from emsync_models.music.v1.vocab import EventTokenizer
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints"
-DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "music-small.pt"
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    duration_s: float
-    boundaries_s: tuple[float, ...]  # scene cuts in seconds
-    # piecewise-constant trajectory: (start_s, valence, arousal), first start 0.0; V/A in [-1, 1]
-    emotion: tuple[tuple[float, float, float], ...]
-    seed: int = 0
-    temperature: float = 1.0
-    top_p: float | None = None  # None: the generator's own (sampling_defaults: v1 0.95, v2 0.8)
-    top_k: int | None = None
+DEFAULT_CHECKPOINT = V1.checkpoint
 
 
-@dataclass
-class GeneratedMusic:
-    midi: pretty_midi.PrettyMIDI
-    tokens: list[int]
-    chord_change_times_s: list[float]  # chord changes analysed in the MIDI (chords.chord_change_times)
-    chord_marker_times_s: list[float] = field(default_factory=list)  # where the model emitted CHORD
-
-
-def validate_request(request: GenerationRequest) -> None:
-    """Raise InputError naming the field when a request cannot be served."""
-    if not np.isfinite(request.duration_s) or request.duration_s <= 0:
-        raise InputError("duration_s", f"must be a positive number of seconds, got {request.duration_s}")
-    if request.duration_s > 3600:
-        raise InputError("duration_s", f"at most 3600 s per request, got {request.duration_s}")
-    if not request.emotion:
-        raise InputError("emotion", "needs at least one (start_s, valence, arousal) entry")
-    if request.emotion[0][0] != 0.0:
-        raise InputError("emotion", f"the first entry must start at 0.0, not {request.emotion[0][0]}")
-    starts = [e[0] for e in request.emotion]
-    if starts != sorted(starts):
-        raise InputError("emotion", "entries must be in increasing start order")
-    for _, v, a in request.emotion:
-        if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0):
-            raise InputError("emotion", f"valence/arousal must lie in [-1, 1], got ({v}, {a})")
-    if any(not np.isfinite(b) for b in request.boundaries_s):
-        raise InputError("boundaries_s", "must be finite seconds")
-    if request.temperature < 0:
-        raise InputError("temperature", f"must be >= 0, got {request.temperature}")
-    if request.top_p is not None and not 0.0 < request.top_p <= 1.0:
-        raise InputError("top_p", f"must lie in (0, 1], got {request.top_p}")
-    if request.top_k is not None and request.top_k < 1:
-        raise InputError("top_k", f"must be >= 1 when given, got {request.top_k}")
-
-
-def top_p_for(request: GenerationRequest, default: float) -> float:
-    """The request's top-p, or the model's own (`default`) where the request leaves it unset."""
-    return default if request.top_p is None else request.top_p
-
-
-class MusicGenerator:
+class MusicGeneratorV1:
     """A loaded checkpoint plus the tokenizer; thread-compatible, not thread-safe (one per worker)."""
 
-    default_top_p = V1_TOP_P
+    default_top_p = V1.top_p
 
     def __init__(
         self,
@@ -137,19 +91,6 @@ class MusicGenerator:
         return GeneratedMusic(midi, list(trace.tokens), chord_change_times(midi), list(trace.chord_marker_times))
 
 
-def output_key_shift(seed: int) -> int:
-    """The semitones a key-normalised model's music is moved by for this seed (-5..+6)."""
-    return int(np.random.default_rng([seed, 12]).integers(-5, 7))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_checkpoint(path: Path) -> tuple[MusicTransformer, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=False)
     model = MusicTransformer(MusicTransformerConfig(**payload["model_config"]))
@@ -157,7 +98,7 @@ def load_checkpoint(path: Path) -> tuple[MusicTransformer, dict]:
     return model.eval(), payload
 
 
-def load_generator(checkpoint: Path | None = None, device: str = "cpu") -> MusicGenerator:
+def load_generator(checkpoint: Path | None = None, device: str = "cpu") -> MusicGeneratorV1:
     """The generator from `checkpoint` (None: the committed default). CPU is what it is tuned for."""
     path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
     if not path.is_file():
@@ -168,4 +109,4 @@ def load_generator(checkpoint: Path | None = None, device: str = "cpu") -> Music
     meta = {k: v for k, v in payload.items() if k not in ("state_dict",)}
     name = payload.get("name", "emsync-music-small")
     guidance = float(payload.get("guidance", 1.0))
-    return MusicGenerator(model, name=name, version=file_sha256(path)[:12], metadata=meta, guidance=guidance)
+    return MusicGeneratorV1(model, name=name, version=file_sha256(path)[:12], metadata=meta, guidance=guidance)

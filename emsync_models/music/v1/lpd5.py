@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from emsync_models.music.notes import Note, family_of
 from emsync_models.music.v1.corpus import Piece
 from emsync_models.music.v1.dataset import TokenCorpus, build_corpus
-from emsync_models.music.v1.vocab import Note, family_of
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from emsync_models.music.boundaries import BoundaryTracker, offset_feature
+from emsync_models.music.request import emotion_at
+from emsync_models.music.v1.boundaries import BoundaryTracker, offset_feature
 from emsync_models.music.v1.model import KVCache, MusicTransformer
 from emsync_models.music.v1.transforms import transpose_folding
 from emsync_models.music.v1.vocab import CHORD, PAD, QUANTUM_S, START, time_shift, token_seconds_table
@@ -39,17 +40,6 @@ class GenerationTrace:
     tokens: list[int]
     chord_marker_times: list[float] = field(default_factory=list)
     boundary_hits: list[float] = field(default_factory=list)
-
-
-def emotion_at(trajectory: Sequence[tuple[float, float, float]], t: float) -> tuple[float, float]:
-    """(valence, arousal) of a piecewise-constant trajectory of (start_s, valence, arousal) at time t."""
-    v, a = trajectory[0][1], trajectory[0][2]
-    for start, val, aro in trajectory:
-        if start <= t:
-            v, a = val, aro
-        else:
-            break
-    return v, a
 
 
 def sample_next(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator) -> int:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from emsync_models.music.analysis.descriptors import key_of
-from emsync_models.music.v1.vocab import N_PITCHES, NOTE_OFF_OFFSET, NOTE_ON_OFFSET, PITCH_LOW
+from emsync_models.music.notes import PITCH_LOW
+from emsync_models.music.v1.vocab import N_PITCHES, NOTE_OFF_OFFSET, NOTE_ON_OFFSET
 
 N_PITCHED_FAMILIES = 4  # families 1..4; family 0 (drums) has no pitch classes to move
 

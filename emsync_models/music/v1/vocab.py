@@ -9,18 +9,15 @@ when the bin changes, so it costs few tokens in practice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from emsync_models.music.notes import FAMILIES, PITCH_HIGH, PITCH_LOW, Note, midi_notes, notes_to_midi
+
 if TYPE_CHECKING:  # imported where used: the model's training path (a bare GPU image) never needs it
     import pretty_midi
 
-FAMILIES: tuple[str, ...] = ("drums", "piano", "guitar", "bass", "strings")
-# General MIDI programs LPD-5 uses for each family when writing MIDI back out.
-FAMILY_PROGRAMS: dict[str, int] = {"drums": 0, "piano": 0, "guitar": 24, "bass": 32, "strings": 48}
-PITCH_LOW, PITCH_HIGH = 21, 108  # the 88 keys of a piano
 N_PITCHES = PITCH_HIGH - PITCH_LOW + 1
 QUANTUM_S = 0.008
 N_TIME_SHIFTS = 125  # 8 ms .. 1000 ms
@@ -32,20 +29,6 @@ VELOCITY_OFFSET = TIME_SHIFT_OFFSET + N_TIME_SHIFTS
 NOTE_ON_OFFSET = VELOCITY_OFFSET + N_VELOCITY_BINS
 NOTE_OFF_OFFSET = NOTE_ON_OFFSET + len(FAMILIES) * N_PITCHES
 VOCAB_SIZE = NOTE_OFF_OFFSET + len(FAMILIES) * N_PITCHES
-
-
-def family_of(instrument: pretty_midi.Instrument) -> int:
-    """LPD-5 family index of a pretty_midi instrument (GM program ranges; leftovers go to strings)."""
-    if instrument.is_drum:
-        return 0
-    program = instrument.program
-    if program < 24:  # pianos, chromatic percussion, organs
-        return 1
-    if program < 32:
-        return 2
-    if program < 40:
-        return 3
-    return 4
 
 
 def velocity_bin(velocity: int) -> int:
@@ -113,38 +96,6 @@ def token_name(token: int) -> str:
         family, pitch = divmod(token - base, N_PITCHES)
         return f"{kind}_{FAMILIES[family]}_{pitch + PITCH_LOW}"
     raise ValueError(f"token {token} is outside the vocabulary of {VOCAB_SIZE}")
-
-
-@dataclass(frozen=True)
-class Note:
-    """One note in family/pitch/velocity/seconds form: what the tokenizer promises to keep."""
-
-    family: int
-    pitch: int
-    velocity: int
-    start: float
-    end: float
-
-
-def midi_notes(midi: pretty_midi.PrettyMIDI) -> list[Note]:
-    """All notes of a MIDI file mapped to the five families and the 88-key range.
-
-    Pitched notes outside the range are folded by octaves (keeps the harmony); drum hits outside it are
-    dropped (GM drum keys all lie inside it).
-    """
-    notes: list[Note] = []
-    for instrument in midi.instruments:
-        family = family_of(instrument)
-        for n in instrument.notes:
-            pitch = n.pitch
-            if family == 0 and not PITCH_LOW <= pitch <= PITCH_HIGH:
-                continue
-            while pitch < PITCH_LOW:
-                pitch += 12
-            while pitch > PITCH_HIGH:
-                pitch -= 12
-            notes.append(Note(family, pitch, n.velocity, n.start, n.end))
-    return notes
 
 
 # Events at the same quantised time are ordered: markers, releases, then attacks (so re-strikes work).
@@ -274,19 +225,3 @@ class EventTokenizer:
             elif token == marker:
                 out.append(round(time, 6))
         return out
-
-
-def notes_to_midi(notes: Sequence[Note]) -> pretty_midi.PrettyMIDI:
-    import pretty_midi
-
-    midi = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-    instruments: dict[int, pretty_midi.Instrument] = {}
-    for n in notes:
-        if n.family not in instruments:
-            name = FAMILIES[n.family]
-            instruments[n.family] = pretty_midi.Instrument(
-                program=FAMILY_PROGRAMS[name], is_drum=n.family == 0, name=name
-            )
-        instruments[n.family].notes.append(pretty_midi.Note(n.velocity, n.pitch, n.start, n.end))
-    midi.instruments = [instruments[f] for f in sorted(instruments)]
-    return midi

@@ -11,7 +11,7 @@ rings to the end -> MIDI written with the tempo map and meter, moved to a key ch
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +22,15 @@ import torch
 from emsync_models.errors import InputError
 from emsync_models.music.analysis.chords import chord_change_times
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
-from emsync_models.music.sampling_defaults import V2_TOP_P
-from emsync_models.music.v1.generator import (
+from emsync_models.music.registry import V2, file_sha256
+from emsync_models.music.request import (
     GeneratedMusic,
     GenerationRequest,
-    file_sha256,
+    emotion_at,
     output_key_shift,
     top_p_for,
     validate_request,
 )
-from emsync_models.music.v1.sample import emotion_at
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.comping import comp_notes, strike_every
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, TempoMap, base_tempo, tempo_map
@@ -54,7 +53,7 @@ from emsync_models.music.v2.sample import (
     phrase_beats,
 )
 
-CHECKPOINT_V2 = Path(__file__).resolve().parents[2] / "checkpoints" / "music-v2.pt"
+CHECKPOINT_V2 = V2.checkpoint
 RING_S = 1.5  # the final chord sounds at least this long before the video ends
 
 
@@ -70,15 +69,13 @@ class PlannedPiece:
 
 @dataclass
 class GeneratedMusicV2(GeneratedMusic):
-    tempo_map: dict = field(default_factory=dict)
-    cut_chords: list[dict] = field(default_factory=list)  # per cut: the time its new chord sounds
     style: str = ""
 
 
 class MusicGeneratorV2:
     """A loaded v2 checkpoint plus the tokenizer; one per worker thread."""
 
-    default_top_p = V2_TOP_P
+    default_top_p = V2.top_p
 
     def __init__(self, model: MusicTransformerV2, metadata: dict | None = None, version: str = "untrained",
                  name: str = "emsync-music-v2", guidance: float = 1.5, min_gap_s: float = DEFAULT_MIN_GAP_S) -> None:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emsync_models.music.v1.model import Block, KVCache, ScalarEmbedding, init_weights
+from emsync_models.music.layers import Block, KVCache, ScalarEmbedding, init_weights
 
 CAP_BEATS = 16.0
 STYLE_FAMILIES: tuple[str, ...] = (
@@ -53,7 +53,7 @@ class MusicTransformerV2(nn.Module):
         self.boundary_emb = ScalarEmbedding(64, d, lo=0.0, hi=CAP_BEATS, step=1.0 / 12)
         self.style_emb = nn.Embedding(config.n_styles + 1, d)  # last row: style unknown
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))  # type: ignore[arg-type]
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab_size, bias=False)
         init_weights(self, (self.valence_emb, self.arousal_emb, self.boundary_emb), config.n_layer)
@@ -62,7 +62,7 @@ class MusicTransformerV2(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def new_cache(self, batch: int = 1) -> KVCache:
-        return KVCache(self.config, batch, self.config.block_size, self.head.weight.dtype)  # type: ignore[arg-type]
+        return KVCache(self.config, batch, self.config.block_size, self.head.weight.dtype)
 
     def forward(
         self,

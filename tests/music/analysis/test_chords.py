@@ -8,7 +8,7 @@ from emsync_models.music.analysis.chords import (
     chord_changes_from_notes,
     chord_labels,
 )
-from emsync_models.music.v1.vocab import Note, notes_to_midi
+from emsync_models.music.notes import Note, notes_to_midi
 
 TRIADS = {"C:maj": (60, 64, 67), "F:maj": (65, 69, 72), "G:maj": (67, 71, 74), "A:min": (69, 72, 76)}
 

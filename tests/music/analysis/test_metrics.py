@@ -16,7 +16,7 @@ from emsync_models.music.analysis.descriptors import (
     polyphony,
 )
 from emsync_models.music.analysis.metrics import boundary_alignment, corpus_statistics, spearman
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 
 def test_alignment_counts_hits_within_tolerance_and_penalises_silence():

@@ -20,7 +20,7 @@ from emsync_models.music.corpus.layout import (
     load_piece,
     read_manifest_lines,
 )
-from emsync_models.music.v1.vocab import midi_notes
+from emsync_models.music.notes import midi_notes
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("mma") is None, reason="Debian's mma is not installed"),

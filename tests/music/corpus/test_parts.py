@@ -11,7 +11,7 @@ from emsync_models.music.corpus.grooves import DEFAULT_STDLIB, GrooveFamily, gro
 from emsync_models.music.corpus.layout import PieceLabels, TempoPoint, chord_symbol
 from emsync_models.music.corpus.progressions import Progression, RelChord, RelNote, harmonise
 from emsync_models.music.corpus.proxies import arousal_proxy, valence_proxy
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 
 FAM = GrooveFamily("test", 4, (90, 120), ("Base",), ("BaseIntro",), ("BaseFill",), ("BaseEnd",))
 PROG = Progression("romantext", "x.rntxt", "major", 4,

@@ -15,7 +15,7 @@ from emsync_models.music.analysis.measures import (
     semitone_clash_share,
     silence_share,
 )
-from emsync_models.music.v1.vocab import Note
+from emsync_models.music.notes import Note
 from emsync_models.render.audio import clipped_samples, fade_out, render_midi, synthesize_midi
 from flows.settings import KNOWN_SOUNDFONTS
 

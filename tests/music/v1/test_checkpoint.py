@@ -8,8 +8,9 @@ import pretty_midi
 import pytest
 
 from emsync_models.errors import InputError
-from emsync_models.music.sampling_defaults import V1_TOP_P
-from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, GenerationRequest, load_generator
+from emsync_models.music.registry import V1
+from emsync_models.music.request import GenerationRequest
+from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
 
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed music checkpoint")
 
@@ -24,7 +25,7 @@ def test_default_checkpoint_generates_music_with_chords_near_cuts():
     assert 0 < music.midi.get_end_time() <= 10.0 + 1e-6
     assert sum(len(i.notes) for i in music.midi.instruments) > 5
     assert gen.generate_tokens(req).tolist() == music.tokens  # deterministic for a seed
-    assert gen.generate_tokens(replace(req, top_p=V1_TOP_P)).tolist() == music.tokens  # unset: v1's own
+    assert gen.generate_tokens(replace(req, top_p=V1.top_p)).tolist() == music.tokens  # unset: v1's own
 
 
 def test_load_generator_rejects_missing_files_and_devices(tmp_path):

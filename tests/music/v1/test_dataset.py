@@ -11,6 +11,7 @@ import pytest
 from scipy.sparse import csc_matrix
 
 from emsync_models.music.analysis.descriptors import mode_score, pitch_class_histogram
+from emsync_models.music.notes import Note
 from emsync_models.music.v1.corpus import Piece, retime
 from emsync_models.music.v1.dataset import (
     BatchSampler,
@@ -21,7 +22,7 @@ from emsync_models.music.v1.dataset import (
     window_features,
 )
 from emsync_models.music.v1.lpd5 import prepare_lpd5_corpus, read_labels, read_pianoroll_npz
-from emsync_models.music.v1.vocab import CHORD, N_PITCHES, NOTE_ON_OFFSET, Note, note_on
+from emsync_models.music.v1.vocab import CHORD, N_PITCHES, NOTE_ON_OFFSET, note_on
 
 MAJOR = [(60, 64, 67), (65, 69, 72), (67, 71, 74), (60, 64, 67)]  # I IV V I in C
 MINOR = [(57, 60, 64), (62, 65, 69), (64, 68, 71), (57, 60, 64)]  # i iv V i in A minor

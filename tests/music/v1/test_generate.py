@@ -10,14 +10,10 @@ import pytest
 import torch
 
 from emsync_models.errors import InputError
-from emsync_models.music.v1.generator import GenerationRequest, MusicGenerator, output_key_shift
+from emsync_models.music.request import GenerationRequest, emotion_at, output_key_shift
+from emsync_models.music.v1.generator import MusicGeneratorV1
 from emsync_models.music.v1.model import MusicTransformer, MusicTransformerConfig
-from emsync_models.music.v1.sample import (
-    SamplingOptions,
-    emotion_at,
-    generate,
-    sample_next,
-)
+from emsync_models.music.v1.sample import SamplingOptions, generate, sample_next
 from emsync_models.music.v1.transforms import transpose_folding
 from emsync_models.music.v1.vocab import CHORD, NOTE_OFF_OFFSET, NOTE_ON_OFFSET, PAD, START, token_seconds_table
 
@@ -83,7 +79,7 @@ def test_top_k_and_top_p_restrict_the_choice():
 
 
 def test_api_returns_midi_of_the_requested_length(model: MusicTransformer):
-    gen = MusicGenerator(model, version="test")
+    gen = MusicGeneratorV1(model, version="test")
     req = GenerationRequest(duration_s=4.0, boundaries_s=(1.0, 1.5, 3.0), emotion=((0.0, 0.2, 0.2), (2.0, -0.5, 0.5)))
     music = gen.generate(req)
     assert isinstance(music.midi, pretty_midi.PrettyMIDI)
@@ -106,7 +102,7 @@ def test_api_returns_midi_of_the_requested_length(model: MusicTransformer):
 )
 def test_bad_requests_name_the_field(model: MusicTransformer, field: str, req: GenerationRequest):
     with pytest.raises(InputError, match=field):
-        MusicGenerator(model).generate_tokens(req)
+        MusicGeneratorV1(model).generate_tokens(req)
 
 
 def test_guidance_mixes_a_null_label_stream_deterministically(model: MusicTransformer):
@@ -150,8 +146,8 @@ def _chordy_model() -> MusicTransformer:
 def test_a_key_normalised_generator_transposes_its_output_per_seed():
     model = _chordy_model()  # plays mid-range piano notes, so every shift stays on the keyboard
     req = GenerationRequest(duration_s=3.0, boundaries_s=(), emotion=((0.0, 0.0, 0.0),), seed=4)
-    in_c = MusicGenerator(model, version="test").generate_tokens(req)
-    keyed = MusicGenerator(model, version="test", metadata={"key_normalised": True}).generate_tokens(req)
+    in_c = MusicGeneratorV1(model, version="test").generate_tokens(req)
+    keyed = MusicGeneratorV1(model, version="test", metadata={"key_normalised": True}).generate_tokens(req)
     shift = output_key_shift(4)
     assert -5 <= shift <= 6
     assert keyed.tolist() == transpose_folding(in_c, shift).tolist()

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from emsync_models.music.analysis.descriptors import key_of, pitch_class_histogram
+from emsync_models.music.notes import Note
 from emsync_models.music.v1.corpus import Piece
 from emsync_models.music.v1.dataset import BatchSampler, build_corpus, window_features
 from emsync_models.music.v1.transforms import swap_mode, to_c_shift, tonic_of
-from emsync_models.music.v1.vocab import NOTE_ON_OFFSET, EventTokenizer, Note
+from emsync_models.music.v1.vocab import NOTE_ON_OFFSET, EventTokenizer
 
 G_MAJOR = [(55, 59, 62), (60, 64, 67), (62, 66, 69), (55, 59, 62)]  # I IV V I in G
 E_MINOR = [(52, 55, 59), (57, 60, 64), (59, 63, 66), (52, 55, 59)]  # i iv V i in E minor

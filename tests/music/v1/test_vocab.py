@@ -6,18 +6,13 @@ import pretty_midi
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from emsync_models.music.notes import FAMILIES, PITCH_HIGH, PITCH_LOW, Note, midi_notes, notes_to_midi
 from emsync_models.music.v1.vocab import (
     CHORD,
-    FAMILIES,
     N_TIME_SHIFTS,
-    PITCH_HIGH,
-    PITCH_LOW,
     QUANTUM_S,
     VOCAB_SIZE,
     EventTokenizer,
-    Note,
-    midi_notes,
-    notes_to_midi,
     token_name,
     velocity_bin,
 )

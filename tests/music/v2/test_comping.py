@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from emsync_models.music.analysis.measures import silence_share
-from emsync_models.music.v1.generator import GenerationRequest
-from emsync_models.music.v1.vocab import midi_notes
+from emsync_models.music.notes import midi_notes
+from emsync_models.music.request import GenerationRequest
 from emsync_models.music.v2.comping import HIGH, LOW, comp_notes, lead, strike_every, voicings
 from emsync_models.music.v2.generator import load_generator_v2
 

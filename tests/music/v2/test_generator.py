@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from emsync_models.music.analysis.chords import chord_changes_from_notes
-from emsync_models.music.sampling_defaults import V2_TOP_P
-from emsync_models.music.v1.generator import GenerationRequest
-from emsync_models.music.v1.vocab import midi_notes
+from emsync_models.music.notes import midi_notes
+from emsync_models.music.registry import V2
+from emsync_models.music.request import GenerationRequest
 from emsync_models.music.v2.generator import load_generator_v2
 
 DURATION = 20.0
@@ -60,7 +60,7 @@ def test_an_unset_top_p_samples_with_v2s_own():
         return generator.generate_tokens(request).tolist()
 
     unset = tokens(None)
-    assert unset == tokens(V2_TOP_P)
+    assert unset == tokens(V2.top_p)
     assert unset != tokens(0.95)
 
 

@@ -60,7 +60,7 @@ class TritonPythonModel:
         self.generation_us, self.generated_tokens = (f.Metric(labels=labels) for f in self.families)
 
     def execute(self, requests: list) -> list:
-        from emsync_models.music.v1.generator import GenerationRequest
+        from emsync_models.music.request import GenerationRequest
 
         responses = []
         for request in requests:  # max_batch_size 1: one request per call
