@@ -82,8 +82,10 @@ def _check_output(out: Path, source: Path | None, plot: bool) -> None:
         raise InputError(folder, "output folder does not exist")
     if not folder.is_dir():
         raise InputError(folder, "output folder is not a folder")
-    if out.is_dir():
-        raise InputError(out, "output path is a folder")
+    for written in (out, plot_path_for(out)) if plot else (out,):
+        if written.is_dir():
+            raise InputError(written, "output path is a folder" if written == out else
+                             "the plot's path (the output's name with .png) is a folder")
     try:  # os.access says yes to root even on read-only mounts; a real write is the honest test
         fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".emsync-write-test-")
         os.close(fd)
@@ -325,7 +327,9 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
         converted = as_input_error(exc)
         if converted is not None:  # deterministic: said to the user (exit 2), never recorded for a retry
             raise converted from exc
-        if not record_failures:
+        if not record_failures or "store" in timings:
+            # Past the store stage the run is recorded succeeded with its objects; what failed is only
+            # the copy to --out, which a second (failed) row for the same job would contradict.
             raise
         record_failure(settings, source_uri=uri, content_hash=digest, params=params, kind="infra",
                        error=f"{type(exc).__name__}: {exc}")

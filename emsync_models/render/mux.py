@@ -56,27 +56,30 @@ def mux_soundtrack(video: Path, audio: Path, out: Path, *, duration_s: float,
         raise MuxError("ffmpeg is not installed (Debian package 'ffmpeg')")
     muxer = container_for(out)
     with safe_media.open_input(video) as container:
-        codec = container.streams.video[0].codec_context.name if container.streams.video else ""
+        pictures = safe_media.pictures(container)
+        if not pictures:
+            raise InputError(video, "no video stream (the only picture is cover art)")
+        codec, picture, format_name = pictures[0].codec_context.name, pictures[0].index, container.format.name
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     cmd = [binary, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-           *safe_media.ffmpeg_input_args(), "-i", str(video), "-i", str(audio)]
+           *safe_media.ffmpeg_input(video, format_name), "-i", f"file:{Path(audio).absolute()}"]
     if original_audio_gain is None:
-        cmd += ["-map", "0:v:0", "-map", "1:a:0"]
+        cmd += ["-map", f"0:{picture}", "-map", "1:a:0"]
     else:
         # Music stays in front; the original (dialogue, ambience) sits underneath at the given gain.
         mix = (f"[0:a:0]volume={original_audio_gain}[orig];"
                "[orig][1:a:0]amix=inputs=2:duration=longest:normalize=0,alimiter=limit=0.95[aout]")
-        cmd += ["-filter_complex", mix, "-map", "0:v:0", "-map", "[aout]"]
+        cmd += ["-filter_complex", mix, "-map", f"0:{picture}", "-map", "[aout]"]
     if can_copy(codec, muxer):
         cmd += ["-c:v", "copy"]
     else:
-        # libx264 with 4:2:0 needs even dimensions.
+        # libx264 with 4:2:0 needs even dimensions (and at least 2: the probe refuses thinner pictures).
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-                "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"]
+                "-vf", "scale=max(2\\,trunc(iw/2)*2):max(2\\,trunc(ih/2)*2)"]
     cmd += ["-c:a", "aac", "-b:a", "192k", "-t", f"{duration_s:.6f}"]
     if muxer in ("mp4", "mov"):
         cmd += ["-movflags", "+faststart"]
-    cmd += ["-f", muxer, str(tmp)]
+    cmd += ["-f", muxer, f"file:{tmp.absolute()}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         tmp.unlink(missing_ok=True)

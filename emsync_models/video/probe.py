@@ -21,6 +21,44 @@ _HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
+class MediaLimits:
+    """What one job may be asked to decode, checked from the headers before any frame is: a tiny file can
+    hold a huge picture (a 199 KB 8192x8192 H.264 took 1.2 GB to decode) or hours of it. Each limit names
+    the setting that raises it."""
+
+    max_duration_s: float = 3 * 3600.0  # a feature film, with room
+    max_pixels: int = 7680 * 4320  # one frame: 8K UHD
+    max_pixel_rate: float = 7680 * 4320 * 30.0  # pixels per second: 8K at 30 fps, 4K at 120
+    max_total_pixels: float = 3840 * 2160 * 30.0 * 3 * 3600  # width x height x fps x duration: 3 h of 4K30
+    min_side: int = 2  # a picture narrower than this cannot be encoded (4:2:0 needs pairs of pixels)
+
+    def check(self, path: Path, width: int, height: int, fps: float, duration_s: float) -> None:
+        from emsync_models.errors import InputError
+
+        if width < self.min_side or height < self.min_side:
+            raise InputError(path, f"picture is {width}x{height} pixels; at least {self.min_side} on each side")
+        if duration_s > self.max_duration_s:
+            raise InputError(path, f"video lasts {_hms(duration_s)}; the limit is {_hms(self.max_duration_s)} "
+                             "(EMSYNC_MAX_DURATION_S)")
+        if width * height > self.max_pixels:
+            raise InputError(path, f"picture is {width}x{height} ({width * height / 1e6:.1f} Mpx); the limit is "
+                             f"{self.max_pixels / 1e6:.1f} Mpx (EMSYNC_MAX_PIXELS)")
+        rate = width * height * fps
+        if rate > self.max_pixel_rate:
+            raise InputError(path, f"{width}x{height} at {fps:g} fps is {rate / 1e6:.0f} Mpx/s; the limit is "
+                             f"{self.max_pixel_rate / 1e6:.0f} Mpx/s (EMSYNC_MAX_PIXEL_RATE)")
+        if rate * duration_s > self.max_total_pixels:
+            raise InputError(path, f"{width}x{height} at {fps:g} fps for {_hms(duration_s)} is "
+                             f"{rate * duration_s / 1e12:.2f} Tpx to decode; the limit is "
+                             f"{self.max_total_pixels / 1e12:.2f} Tpx (EMSYNC_MAX_TOTAL_PIXELS)")
+
+
+def _hms(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+@dataclass(frozen=True)
 class VideoProbe:
     path: str
     size_bytes: int
@@ -48,7 +86,7 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_video(path: Path) -> VideoProbe:
+def probe_video(path: Path, limits: MediaLimits | None = None) -> VideoProbe:
     """Read `path`'s container metadata (no frame is decoded) and check it describes a usable video.
 
     Raises `InputError` naming the file and the problem for every kind of bad input the headers show.
@@ -58,7 +96,9 @@ def probe_video(path: Path) -> VideoProbe:
     from emsync_models.errors import path_errors_as_input
 
     with path_errors_as_input(path):
-        return _probe(path)
+        probe = _probe(path)
+    (limits or MediaLimits()).check(path, probe.width, probe.height, probe.fps, probe.duration_s)
+    return probe
 
 
 def _probe(path: Path) -> VideoProbe:
@@ -73,11 +113,13 @@ def _probe(path: Path) -> VideoProbe:
         raise InputError(path, "file is empty (0 bytes)")
     container = safe_media.open_input(path)  # single-file containers only (no playlists)
     with container:
-        if not container.streams.video:
+        pictures = safe_media.pictures(container)
+        if not pictures:
             if container.streams.audio:
-                raise InputError(path, "audio-only file: a video stream is needed")
+                cover = " (the only picture is cover art)" if container.streams.video else ""
+                raise InputError(path, f"audio-only file{cover}: a video stream is needed")
             raise InputError(path, "no video stream (an empty or zero-length video)")
-        stream = container.streams.video[0]
+        stream = pictures[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         fps = float(stream.average_rate or stream.guessed_rate or 0)
         if fps <= 0:

@@ -68,6 +68,19 @@ def open_input(path: Path, label: Path | None = None, **kwargs: Any) -> av.conta
     return container
 
 
+def pictures(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
+    """The container's moving-picture streams: video streams less cover art (`attached_pic`), which
+    audio files carry as a one-frame 'video' stream."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
+def ffmpeg_input(path: Path, format_name: str) -> list[str]:
+    """`-f DEMUXER -i file:/abs/path`: the ffmpeg CLI opens the file with the demuxer PyAV checked it
+    with (its own probe may pick another: an HLS header on an MPEG-TS), and a name such as `concat:x.mp4`
+    or `http:x.mp4` is never taken for a protocol."""
+    return [*ffmpeg_input_args(), "-f", format_name.split(",")[0], "-i", _file_url(path)]
+
+
 def check_handle(path: Path, handle: BinaryIO) -> None:
     """Check that an open file is a single-file container before a library that takes no options reads it."""
     with open_input(Path(f"/proc/self/fd/{handle.fileno()}"), label=path):

@@ -92,9 +92,11 @@ class SinglePass:
             yield from self._decode(container)
 
     def _decode(self, container: av.container.InputContainer) -> Iterator[VideoFrame | AudioChunk]:
-        if not container.streams.video:
+        from emsync_models.video.safe_media import pictures
+
+        if not pictures(container):
             raise InputError(self.path, "no video stream")
-        vstream = container.streams.video[0]
+        vstream = pictures(container)[0]
         astreams = container.streams.audio[:1] if self.audio else []
         rate = vstream.guessed_rate or vstream.average_rate
         if not rate:
@@ -160,11 +162,14 @@ class SinglePass:
         if last is None:
             raise InputError(self.path, "video stream has no decodable frames (corrupt or zero-length)")
         cuts += detector.post_process(last)
-        self._check(float(frame_rate), last_t)
+        # Variable frame rate (screen recordings, phones dropping frames): the guessed rate is the
+        # finest step of the time grid, the average rate what the stream holds; expect the fewer frames.
+        average = float(vstream.average_rate or 0)
+        self._check(float(frame_rate), last_t, min(float(frame_rate), average) if average > 0 else float(frame_rate))
         self.cuts_s = [round(c.seconds, 6) for c in sorted(set(cuts)) if c.seconds > 0]
 
-    def _check(self, fps: float, last_t: float | None) -> None:
-        expected = self.expected_duration_s * fps
+    def _check(self, fps: float, last_t: float | None, expected_fps: float) -> None:
+        expected = self.expected_duration_s * expected_fps
         if expected > 0 and self.frames < _MIN_DECODED_SHARE * expected:
             # FFmpeg conceals damage by dropping what it can't decode; losing this much is corruption.
             raise InputError(self.path, f"video stream is corrupt (decoded {self.frames} of ~{expected:.0f} frames)")

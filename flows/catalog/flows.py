@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 from sqlalchemy import select
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from db.session import with_db_retry
 from emsync_models.errors import InputError, as_input_error, is_input_problem
@@ -172,6 +172,8 @@ def bounded_submit(
     The next item is taken from `items` only once a slot is free: items that are claims (leases on
     work) are then never held while they wait, and a claim's start time is the job's start time.
     """
+    if limit < 1:  # nothing could ever be in flight: the loop below would spin without end
+        raise ValueError(f"bounded_submit needs a limit of at least 1, got {limit}")
     inflight: list[tuple[Any, Any]] = []
 
     def drain(keep: int) -> None:
@@ -369,7 +371,9 @@ def process_claim(
             exc = as_input_error(caught, claim.source_uri)
             if exc is None:
                 raise
-            record_failure(
+            with_db_retry(
+                settings.db_retry_window_s,
+                record_failure,
                 settings,
                 source_uri=claim.source_uri,
                 content_hash=claim.content_hash,
@@ -391,7 +395,7 @@ def process_claim(
             f"run {claim.run_id}: job identity drifted (claimed models {job.model_versions}, params {job.params}; "
             f"ran models {report['models']}, params {report['params']})"
         )
-    work.link_run(url, claim.run_id, catalog_id, flow_link)
+    with_db_retry(settings.db_retry_window_s, work.link_run, url, claim.run_id, catalog_id, flow_link)
     overall = report["emotion"]["overall"]
     return SoundtrackOutcome(
         claim.run_id,
@@ -831,6 +835,9 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
 
     def collect(claim: work.Claim, future: Any) -> None:  # noqa: ANN401
         result, exc = _result_or_error(future)
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database stayed away past its retry window: an outage (exit 1), not this video's failure.
+            raise exc
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("video %d failed after retries: %s", claim.video_id, reason)

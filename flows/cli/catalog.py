@@ -313,7 +313,10 @@ def catalog_verify(
     repair: Annotated[bool, typer.Option(help="mark runs with lost objects failed so the next backfill redoes them")]
     = False,
 ) -> None:
-    """Check that every stored artifact still exists in the object store with its recorded size and SHA-256."""
+    """Check that every stored artifact still exists in the object store with its recorded size and SHA-256.
+
+    Exit codes: 0 every object matches, 3 objects missing or changed (with --repair: their runs marked for
+    the next backfill), 1 infrastructure failure, 2 bad input."""
     from flows.catalog.queries import check_catalog_name, find_catalog
     from flows.catalog.verify import verify_artifacts
 
@@ -339,6 +342,8 @@ def catalog_verify(
             out.print(f"marked {result.runs_marked} runs failed: the next backfill redoes them", highlight=False)
         else:
             out.print("run again with --repair to have the next backfill redo them", highlight=False)
+        # Lost objects are a finding cron jobs and monitoring must see, repaired or not.
+        raise typer.Exit(3)
 
 
 def _print_handled(title: str, handled: list[Any], as_json: bool, hint: str | None = None) -> None:

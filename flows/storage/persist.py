@@ -34,7 +34,7 @@ from db.models import (
     Video,
     utcnow,
 )
-from db.session import session_scope
+from db.session import session_scope, with_db_retry
 from flows.storage.store import (
     ObjectStore,
     StoredObject,
@@ -289,56 +289,61 @@ def record_soundtrack(
             if is_new:
                 created.append(key)
 
-        with session_scope(url) as session:
-            video_id = ensure_video(session, content_hash=content_hash, source_uri=source_uri, probe=probe)
-            detector = model_versions.get("cuts") or detector_label(params)
-            save_boundaries(session, video_id, detector, cuts_s)
-            save_emotion(session, video_id, detector, emotion)
-            run = ensure_run(
-                session,
-                run_key=key_of_run,
-                video_id=video_id,
-                source_uri=source_uri,
-                params=params,
-                model_versions=model_versions,
-                catalog_id=catalog_id,
-            )
-            run.video_id = video_id
-            run.status = SUCCEEDED
-            run.error = run.error_kind = None
-            stored_s = round(time.perf_counter() - store_started, 3)
-            run.timings = {**{k: float(v) for k, v in timings.items()}, "store": stored_s}
-            run.model_versions = _jsonable(dict(model_versions))
-            run.lease_owner = run.lease_expires_at = None
-            run.started_at = run.started_at or started_at
-            run.finished_at = utcnow()
-            if run.attempts == 0:
-                run.attempts = 1
-            if flow_run_id is not None:
-                run.flow_run_id = flow_run_id
-            if catalog_id is not None and run.catalog_id is None:
-                run.catalog_id = catalog_id
-            from flows.catalog.recovery import note_success
+        def write_rows() -> None:
+            # One transaction; a connection lost midway rolls it back, and the retry writes it whole.
+            with session_scope(url) as session:
+                video_id = ensure_video(session, content_hash=content_hash, source_uri=source_uri, probe=probe)
+                detector = model_versions.get("cuts") or detector_label(params)
+                save_boundaries(session, video_id, detector, cuts_s)
+                save_emotion(session, video_id, detector, emotion)
+                run = ensure_run(
+                    session,
+                    run_key=key_of_run,
+                    video_id=video_id,
+                    source_uri=source_uri,
+                    params=params,
+                    model_versions=model_versions,
+                    catalog_id=catalog_id,
+                )
+                run.video_id = video_id
+                run.status = SUCCEEDED
+                run.error = run.error_kind = None
+                stored_s = round(time.perf_counter() - store_started, 3)
+                run.timings = {**{k: float(v) for k, v in timings.items()}, "store": stored_s}
+                run.model_versions = _jsonable(dict(model_versions))
+                run.lease_owner = run.lease_expires_at = None
+                run.started_at = run.started_at or started_at
+                run.finished_at = utcnow()
+                if run.attempts == 0:
+                    run.attempts = 1
+                if flow_run_id is not None:
+                    run.flow_run_id = flow_run_id
+                if catalog_id is not None and run.catalog_id is None:
+                    run.catalog_id = catalog_id
+                from flows.catalog.recovery import note_success
 
-            note_success(session, video_id)
-            session.flush()
-            current = {a.kind: a for a in session.execute(select(Artifact).where(Artifact.run_id == run.id)).scalars()}
-            for kind, obj in stored.items():
-                art = current.get(kind)
-                if art is None:
-                    session.add(
-                        Artifact(
-                            run_id=run.id,
-                            video_id=video_id,
-                            kind=kind,
-                            object_key=obj.key,
-                            sha256=obj.sha256,
-                            size_bytes=obj.size,
-                            content_type=content_type_for(Path(artifacts[kind])),
+                note_success(session, video_id)
+                session.flush()
+                existing = session.execute(select(Artifact).where(Artifact.run_id == run.id)).scalars()
+                current = {a.kind: a for a in existing}
+                for kind, obj in stored.items():
+                    art = current.get(kind)
+                    if art is None:
+                        session.add(
+                            Artifact(
+                                run_id=run.id,
+                                video_id=video_id,
+                                kind=kind,
+                                object_key=obj.key,
+                                sha256=obj.sha256,
+                                size_bytes=obj.size,
+                                content_type=content_type_for(Path(artifacts[kind])),
+                            )
                         )
-                    )
-                else:
-                    art.object_key, art.sha256, art.size_bytes = obj.key, obj.sha256, obj.size
+                    else:
+                        art.object_key, art.sha256, art.size_bytes = obj.key, obj.sha256, obj.size
+
+        with_db_retry(settings.db_retry_window_s, write_rows)
     except BaseException:
         _delete_unreferenced(settings, store, created)
         raise

@@ -203,13 +203,13 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
 
     runner = CliRunner()
     checked = runner.invoke(app, ["catalog", "verify", "lost"])
-    assert checked.exit_code == 0, checked.output
+    assert checked.exit_code == 3, checked.output  # cron jobs and monitoring must notice
     assert "5 objects: 1 missing or changed" in checked.output and "--repair" in checked.output
     with session_scope(url) as session:
         assert session.execute(select(GenerationRun.status)).scalar_one() == SUCCEEDED  # report only
 
     repaired = runner.invoke(app, ["catalog", "verify", "lost", "--repair"])
-    assert repaired.exit_code == 0 and "marked 1 runs failed" in repaired.output, repaired.output
+    assert repaired.exit_code == 3 and "marked 1 runs failed" in repaired.output, repaired.output
     with session_scope(url) as session:
         run = session.execute(select(GenerationRun)).scalar_one()
         assert (run.status, run.error_kind) == (FAILED, "infra") and "video missing" in (run.error or "")
@@ -222,7 +222,8 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
     # Redoing it re-uploads the lost object; verify is clean again.
     run_soundtrack(clip, tmp_path / "o2.mp4", settings, SoundtrackOptions(valence=0.2, arousal=0.1, seed=1))
     assert store.stat(lost) is not None
-    assert "5 objects: 0 missing" in runner.invoke(app, ["catalog", "verify", "lost"]).output
+    clean = runner.invoke(app, ["catalog", "verify", "lost"])
+    assert clean.exit_code == 0 and "5 objects: 0 missing" in clean.output, clean.output
 
 
 # -- flow rows, bad-input output, database outages (defect 9) --------------------------------------------

@@ -175,3 +175,47 @@ def test_a_bad_catalog_name_is_one_line_before_any_flow(how: str, prefect_api: s
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "catalog name" in output, output
     assert _flow_rows(get_settings().resolved_database_url) == 0
+
+
+# -- a PostgreSQL outage during a video's own writes ---------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_soundtracks_rows_ride_out_a_database_outage(pg_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    from db.models import SUCCEEDED, GenerationRun
+    from db.session import upgrade
+    from flows.storage.persist import record_soundtrack
+    from tests.platform.test_hostile_catalog import _Forwarder
+
+    target = make_url(pg_url)
+    proxy = _Forwarder((target.host or "127.0.0.1", int(target.port or 5432)))
+    url = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy.up()
+    upgrade(url, "head")
+    monkeypatch.setenv("EMSYNC_DATABASE_URL", url)
+    monkeypatch.setenv("EMSYNC_DB_RETRY_WINDOW_S", "60")
+    get_settings.cache_clear()
+    artifacts = {}
+    for kind, suffix in (("midi", ".mid"), ("report", ".json")):
+        artifacts[kind] = tmp_path / f"a{suffix}"
+        artifacts[kind].write_bytes(kind.encode() * 10)
+    proxy.down()
+    threading.Timer(4.0, proxy.up).start()  # the server comes back while the job waits for it
+    keys = record_soundtrack(
+        get_settings(), source_uri=str(tmp_path / "v.mp4"), content_hash="ab" * 32,
+        probe={"duration_s": 3.0, "fps": 25.0, "width": 64, "height": 48, "frame_count": 75,
+               "size_bytes": 10, "video_codec": "h264", "has_audio": False, "audio_codec": None,
+               "audio_sample_rate": None, "container": "mp4", "path": "v.mp4"},
+        cuts_s=[], emotion={"source": "user", "model_name": "user", "model_version": "user",
+                            "overall": {"valence": 0.0, "arousal": 0.0}, "scenes": []},
+        params={"seed": 0}, model_versions={"cuts": "c", "emotion": "user", "music": "m"},
+        timings={"probe": 0.1}, artifacts=artifacts)
+    assert set(keys) == {"midi", "report"}
+    with session_scope(url) as session:
+        assert [r.status for r in session.execute(select(GenerationRun)).scalars()] == [SUCCEEDED]
+    proxy.down()
