@@ -13,15 +13,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from prefect import serve
-
-from flows.catalog.flows import backfill, catalog_tag, score_catalog, soundtrack_video
+from flows.ops.logs import configure_from_env
 from flows.settings import get_settings
 
 
 def deployments() -> list:
     """Each run also tags itself with its catalog (`catalog:NAME`) once it knows it; the scheduled scoring
     deployment carries its manifest's catalog tag up front, so the Prefect UI filters it by catalog."""
+    from flows.catalog.flows import backfill, catalog_tag, score_catalog, soundtrack_video
+
     settings = get_settings()
     scoring_tags = ["emsync", "catalog"]
     if settings.score_manifest:
@@ -43,6 +43,10 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["serve"]:
         print("usage: python -m flows.catalog.deploy serve", file=sys.stderr)
         return 2
+    # Before Prefect is imported: it reads its logging settings (level, our JSON formatter) then.
+    configure_from_env()
+    from prefect import serve
+
     settings = get_settings()
     if settings.worker_metrics_port is not None:
         from flows.ops.metrics import serve as serve_metrics

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +60,9 @@ def main(
         "--log-level", help=f"log detail: {', '.join(LOG_LEVELS)}", envvar="EMSYNC_LOG_LEVEL")] = "info",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only warnings and errors (same as --log-level warning)")
                      ] = False,
+    log_format: Annotated[str, typer.Option(
+        "--log-format", help="log lines as text, or json (one object per line, for Loki/ELK)",
+        envvar="EMSYNC_LOG_FORMAT")] = "text",
     _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="print the version and exit")] = False,
 ) -> None:
@@ -69,7 +71,11 @@ def main(
     level = "warning" if quiet else log_level.lower()
     if level not in LOG_LEVELS:
         raise fail(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
-    configure_logging(level)
+    from flows.ops.logs import FORMATS
+
+    if log_format.lower() not in FORMATS:
+        raise fail(f"--log-format {log_format!r}: use one of {', '.join(FORMATS)}")
+    configure_logging(level, log_format.lower())
     if ctx.invoked_subcommand in JOB_COMMANDS:
         from flows.runtime import apply_thread_budget
 
@@ -100,31 +106,21 @@ def threading_main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def configure_logging(level: str) -> None:
-    """One level for EMSYNC's loggers and Prefect's (set before Prefect is imported, which reads it then)."""
-    import logging
-    import os
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """One level and format for EMSYNC's loggers and Prefect's (set before Prefect is imported, which reads
+    them then); third-party Python warnings only at debug."""
+    from flows.ops.logs import configure
 
-    os.environ["PREFECT_LOGGING_LEVEL"] = level.upper()
-    # Other libraries (alembic, numba, ...) speak only at WARNING and above; the level chosen here is ours.
-    logging.basicConfig(level=max(logging.WARNING, logging.getLevelName(level.upper())),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("emsync_models", "flows", "db", "serving", "prefect"):
-        logging.getLogger(name).setLevel(level.upper())
+    configure(level, fmt)
 
 
-class _InputErrorsWithoutTraceback(logging.Filter):
-    """Prefect logs a flow's or task's exception with its traceback; for bad input the CLI's one line
-    says everything, so such records keep their message and lose the traceback."""
+def _install_outcome_filter() -> None:
+    from flows.ops.logs import install_expected_outcome_filter
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], InputError):
-            record.exc_info, record.exc_text = None, None
-        return True
+    install_expected_outcome_filter()
 
 
-for _name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
-    logging.getLogger(_name).addFilter(_InputErrorsWithoutTraceback())
+_install_outcome_filter()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -90,7 +90,9 @@ def _run_flow(flow_fn: Callable[..., Any], *args: Any) -> dict[str, Any]:  # noq
     that carries an exception is re-raised for `user_errors` (bad input 2, anything else 1).
     """
     from flows.cli.ops import print_progress
+    from flows.ops.logs import console_tracebacks_at_debug_only
 
+    console_tracebacks_at_debug_only()  # Prefect's console handlers exist now (the flow imported Prefect)
     with print_progress():
         state = flow_fn(*args, return_state=True)
     from flows.ops.outcome import CatalogRunFailed
