@@ -133,16 +133,43 @@ def _migration_lock(url: str, engine: Engine) -> Iterator[Connection | None]:
                 conn.commit()
 
 
+@contextmanager
+def _sqlite_foreign_keys_off(engine: Engine) -> Iterator[Connection]:
+    """A connection for migrations. On SQLite, batch mode rebuilds a table (create, copy, DROP, rename),
+    and with foreign keys on, that DROP deletes every row that references the table through ON DELETE
+    CASCADE (rebuilding `catalogs` would empty `catalog_videos`): keys are off while it runs (the pragma
+    only takes effect outside a transaction), and on again before the connection returns to the pool."""
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            yield conn
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(url: str, revision: str = "head") -> str | None:
     """Migrate the database at `url` to `revision`; returns the revision it is at afterwards."""
     engine = make_engine(url)
-    with _migration_lock(url, engine):
-        with engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+    with _migration_lock(url, engine), _sqlite_foreign_keys_off(engine) as conn, conn.begin():
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
     if revision == "head":
         _upgraded.add(url)
+    return current_revision(url)
+
+
+def downgrade(url: str, revision: str) -> str | None:
+    """Migrate the database at `url` back to `revision`; returns the revision it is at afterwards."""
+    engine = make_engine(url)
+    with _migration_lock(url, engine), _sqlite_foreign_keys_off(engine) as conn, conn.begin():
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    _upgraded.discard(url)
     return current_revision(url)
 
 
