@@ -114,6 +114,8 @@ def _probe(path: Path) -> VideoProbe:
     container = safe_media.open_input(path)  # single-file containers only (no playlists)
     with container:
         pictures = safe_media.pictures(container)
+        if pictures and container.streams.audio and _one_still(container, pictures):
+            pictures = []  # Matroska keeps cover art as an ordinary one-frame image track
         if not pictures:
             if container.streams.audio:
                 cover = " (the only picture is cover art)" if container.streams.video else ""
@@ -144,6 +146,24 @@ def _probe(path: Path) -> VideoProbe:
             audio_sample_rate=audio.codec_context.sample_rate if audio else None,
             container=container.format.name,
         )
+
+
+# Image codecs a cover-art track uses; a real video in one of them (MJPEG from a camera) has many packets.
+_STILL_CODECS = frozenset({"png", "mjpeg", "bmp", "webp", "tiff", "gif", "jpegls", "qoi"})
+
+
+def _one_still(container: av.container.InputContainer, pictures: list[av.video.stream.VideoStream]) -> bool:
+    """True when every picture stream is an image codec holding a single packet: cover art, not video.
+    Reads packets (no decoding) and stops at the second."""
+    if any(s.codec_context.name not in _STILL_CODECS for s in pictures):
+        return False
+    packets = 0
+    for packet in container.demux(*pictures):
+        if packet.size:
+            packets += 1
+            if packets > 1:
+                return False
+    return True
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
