@@ -119,7 +119,7 @@ def run_config(clips: list[Path], workers: int, database_url: str | None, thread
                             "end": time.time()})
         else:
             reports.append(json.loads(out[-1]))
-    with session_scope(get_settings().resolved_database_url) as session:
+    with session_scope(get_settings().store.resolved_database_url) as session:
         first, last, done = session.execute(
             select(func.min(GenerationRun.started_at), func.max(GenerationRun.finished_at), func.count()).where(
                 GenerationRun.status == "succeeded"
@@ -176,10 +176,10 @@ def describe(clips: list[Path], database_url: str | None) -> str:
 
     settings = get_settings()
     db = "PostgreSQL" if database_url and database_url.startswith("postgresql") else "SQLite"
-    store = f"S3 ({settings.s3_endpoint})" if settings.object_store == "s3" else "local folder"
+    store = f"S3 ({settings.store.s3_endpoint})" if settings.store.object_store == "s3" else "local folder"
     return (f"catalog backfill, {len(clips)} clips of {min(lengths):.1f}-{max(lengths):.1f} s "
             f"(total {sum(lengths):.0f} s) at {', '.join(sorted(sizes))}; {db}, objects in {store}, "
-            f"models {settings.model_backend}, Prefect API {os.environ.get('PREFECT_API_URL')}; "
+            f"models {settings.models.model_backend}, Prefect API {os.environ.get('PREFECT_API_URL')}; "
             f"{os.cpu_count()} CPUs ({platform.machine()}), load average "
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from emsync_models.errors import InputError
 from emsync_models.music.request import MusicGenerator
-from flows.settings import Settings
+from flows.settings import ModelSettings, Settings
 from serving.client import InferenceClient
 
 
@@ -28,61 +28,48 @@ def check_models_ready(settings: Settings) -> None:
     inference_client(settings)
 
 
-def make_inference_client(settings: Settings) -> InferenceClient:
-    """A new client for `settings.model_backend` (not ready-checked; see `inference_client`)."""
-    if settings.model_backend == "triton":
+def make_inference_client(models: ModelSettings) -> InferenceClient:
+    """A new client for `models.model_backend` (not ready-checked; see `inference_client`)."""
+    if models.model_backend == "triton":
         from serving.triton_http import TritonHttpClient
 
-        if settings.music_model != "v1":
+        if models.music_model != "v1":
             raise InputError("EMSYNC_MUSIC_MODEL", "Triton's midi_generator serves v1 in this build; "
                              "use EMSYNC_MODEL_BACKEND=inprocess for v2")
 
-        return TritonHttpClient(settings.triton_url, timeout_s=settings.triton_timeout_s,
-                                retries=settings.triton_retries)
+        return TritonHttpClient(models.triton_url, timeout_s=models.triton_timeout_s, retries=models.triton_retries)
     from serving.inprocess import InProcessClient
 
-    return InProcessClient(emotion_checkpoint=settings.emotion_checkpoint,
-                           music_checkpoint=settings.music_checkpoint, music_model=settings.music_model)
+    return InProcessClient(emotion_checkpoint=models.emotion_checkpoint,
+                           music_checkpoint=models.music_checkpoint, music_model=models.music_model)
 
 
 def inference_client(settings: Settings) -> InferenceClient:
     """The process-wide client for these settings, checked ready (raises ServingUnavailable)."""
-    return _cached_client(settings.model_backend, settings.triton_url, settings.triton_timeout_s,
-                          settings.triton_retries, settings.emotion_checkpoint, settings.music_checkpoint,
-                          settings.music_model)
+    return _cached_client(settings.models)
 
 
 @lru_cache(maxsize=4)
-def _cached_client(backend: str, url: str, timeout_s: float, retries: int, emotion_checkpoint: Path | None,
-                   music_checkpoint: Path | None, music_model: str = "v2") -> InferenceClient:
-    # Keyed on the fields that matter (Settings is not hashable); a failed readiness check is an
-    # exception, so lru_cache keeps no broken client and the next call checks again.
-    settings = Settings(model_backend=backend, triton_url=url, triton_timeout_s=timeout_s, triton_retries=retries,
-                        emotion_checkpoint=emotion_checkpoint, music_checkpoint=music_checkpoint,
-                        music_model=music_model)
-    client = make_inference_client(settings)
+def _cached_client(models: ModelSettings) -> InferenceClient:
+    # Keyed on the frozen model group (every field that picks or reaches a model); a failed readiness
+    # check is an exception, so lru_cache keeps no broken client and the next call checks again.
+    client = make_inference_client(models)
     client.wait_ready()
     return client
 
 
 def emotion_analyzer(settings: Settings) -> Any:  # noqa: ANN401 - EmotionAnalyzer, imported lazily
     """The analyzer for these settings, built once per process (its extractors load models)."""
-    return _cached_analyzer(settings.model_backend, settings.triton_url, settings.triton_timeout_s,
-                            settings.triton_retries, settings.emotion_checkpoint, settings.music_checkpoint,
-                            settings.cache_dir / "features", settings.clip_weights, settings.audio_tagger_weights,
-                            settings.asr_weights)
+    return _cached_analyzer(settings.models, settings.store.cache_dir / "features")
 
 
 @lru_cache(maxsize=4)
-def _cached_analyzer(backend: str, url: str, timeout_s: float, retries: int, emotion_checkpoint: Path | None,
-                     music_checkpoint: Path | None, cache_dir: Path, clip_weights: Path | None,
-                     audio_tagger_weights: Path | None, asr_weights: Path | None) -> Any:  # noqa: ANN401
+def _cached_analyzer(models: ModelSettings, cache_dir: Path) -> Any:  # noqa: ANN401
     from emsync_models.emotion.api import load_analyzer
 
-    client = _cached_client(backend, url, timeout_s, retries, emotion_checkpoint, music_checkpoint)
-    return load_analyzer(fusion_checkpoint=emotion_checkpoint, cache_dir=cache_dir, clip_weights=clip_weights,
-                         audio_tagger_weights=audio_tagger_weights, asr_weights=asr_weights,
-                         predictor=client.emotion_predictor())
+    return load_analyzer(fusion_checkpoint=models.emotion_checkpoint, cache_dir=cache_dir,
+                         clip_weights=models.clip_weights, audio_tagger_weights=models.audio_tagger_weights,
+                         asr_weights=models.asr_weights, predictor=_cached_client(models).emotion_predictor())
 
 
 def music_generator(settings: Settings) -> MusicGenerator:

@@ -27,7 +27,8 @@ from emsync_models.plots import soundtrack_figure
 from emsync_models.render.audio import render_midi
 from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
-from emsync_models.video.cuts import CutConfig, detect_cuts, scene_spans
+from emsync_models.video.cut_config import CutConfig
+from emsync_models.video.cuts import detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
 from flows.runtime import apply_thread_budget, job_threads, thread_budget_report
 from flows.settings import Settings
@@ -57,10 +58,10 @@ class SoundtrackResult:
 
 def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
     """The parameters that, with the content hash and model versions, identify a job and its object keys."""
-    return {"seed": settings.seed if options.seed is None else options.seed, "valence": options.valence,
+    return {"seed": settings.music.seed if options.seed is None else options.seed, "valence": options.valence,
             "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
-            "temperature": settings.temperature, "top_p": settings.resolved_top_p,
-            "min_boundary_gap_s": settings.min_boundary_gap_s}
+            "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
+            "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
 
 
 def check_output(out: Path, source: Path | None = None, plot: bool = True) -> None:
@@ -129,21 +130,16 @@ def probe_input(path: Path) -> VideoProbe:
     return probe_video(path)
 
 
-def cut_config(settings: Settings) -> CutConfig:
-    return CutConfig(detector=settings.cut_detector, content_threshold=settings.content_threshold,
-                     adaptive_threshold=settings.adaptive_threshold, min_scene_len_s=settings.min_scene_len_s)
-
-
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
     """Cuts alone (a decode of their own); the job gets them from `decode_once` instead."""
-    return detect_cuts(path, probe.fps, cut_config(settings), threads=job_threads(settings))
+    return detect_cuts(path, probe.fps, settings.cuts.config(), threads=job_threads(settings))
 
 
 def decode_pass(source: Path, probe: VideoProbe, settings: Settings, analyzer: Any = None) -> Any:  # noqa: ANN401
     """The video's one decode (a `SinglePass`): cuts, and the frames/audio `analyzer` samples, if any."""
     from emsync_models.video.single_pass import SinglePass
 
-    return SinglePass(source, cut_config(settings),
+    return SinglePass(source, settings.cuts.config(),
                       sample_hz=analyzer.sample_hz if analyzer is not None else None,
                       max_side=analyzer.max_side if analyzer is not None else 640,
                       audio=bool(analyzer is not None and analyzer.wants_audio),
@@ -162,9 +158,10 @@ def decode_once(source: Path, probe: VideoProbe, settings: Settings,
 
 
 def cut_model_version(settings: Settings) -> str:
-    threshold = settings.content_threshold if settings.cut_detector == "content" else settings.adaptive_threshold
+    cuts = settings.cuts
+    threshold = cuts.content_threshold if cuts.cut_detector == "content" else cuts.adaptive_threshold
     # "w256": frames analysed at PySceneDetect's auto-downscale width, scaled in the decoder (single pass)
-    return (f"pyscenedetect-{package_version('scenedetect')}-{settings.cut_detector}-{threshold:g}"
+    return (f"pyscenedetect-{package_version('scenedetect')}-{cuts.cut_detector}-{threshold:g}"
             f"-w{CutConfig().analysis_width}")
 
 
@@ -256,7 +253,7 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
     from emsync_models.music.request import GenerationRequest
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
-                                temperature=settings.temperature, top_p=settings.resolved_top_p)
+                                temperature=settings.music.temperature, top_p=settings.resolved_top_p)
     from emsync_models.threads import compute_threads
 
     # One token at a time through a small transformer: a second thread made the 60 s piece 2.0x slower
@@ -268,17 +265,17 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
                          model_name=generator.name, model_version=generator.version,
                          cut_chords=list(music.cut_chords),
                          tempo_map=dict(music.tempo_map),
-                         music_model=settings.music_model, min_gap_s=float(generator.min_gap_s))
+                         music_model=settings.models.music_model, min_gap_s=float(generator.min_gap_s))
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
                  work_dir: Path | None = None) -> Path:
-    soundfont = settings.resolved_soundfont()
+    soundfont = settings.music.resolved_soundfont()
     if soundfont is None:
         raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
                          "or set EMSYNC_SOUNDFONT")
-    return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.sample_rate,
-                       duration_s=duration_s, target_lufs=settings.loudness_lufs, threads=job_threads(settings),
+    return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.music.sample_rate,
+                       duration_s=duration_s, target_lufs=settings.music.loudness_lufs, threads=job_threads(settings),
                        work_dir=work_dir or wav_path.parent)
 
 
@@ -371,7 +368,7 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
                            original_audio_gain=options.original_audio_gain)
         report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, music=music,
                               model_versions=model_versions,
-                              params=params, timings=timings, backend=settings.model_backend,
+                              params=params, timings=timings, backend=settings.models.model_backend,
                               threads=thread_budget_report())
         report_path, plot_path = work / "report.json", work / "soundtrack.png"
         merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector
 from scenedetect.detectors import content_detector
 
-ANALYSIS_WIDTH = 256  # PySceneDetect's DEFAULT_MIN_WIDTH: the width its auto-downscale aims for
-
-
-@dataclass(frozen=True)
-class CutConfig:
-    detector: Literal["adaptive", "content"] = "content"
-    content_threshold: float = 27.0
-    adaptive_threshold: float = 3.0
-    min_scene_len_s: float = 0.5
-    analysis_width: int = ANALYSIS_WIDTH
+from emsync_models.video.cut_config import CutConfig
 
 
 def mean_pixel_distance(left: np.ndarray, right: np.ndarray) -> float:

@@ -25,7 +25,8 @@ from scenedetect.common import Timecode, framerate_to_fraction
 from emsync_models.emotion.sampling import AudioChunk, MonoAudio, VideoFrame
 from emsync_models.errors import InputError
 from emsync_models.video import safe_media
-from emsync_models.video.cuts import ANALYSIS_WIDTH, CutConfig, make_detector
+from emsync_models.video.cut_config import ANALYSIS_WIDTH, CutConfig
+from emsync_models.video.cuts import make_detector
 
 _MIN_DECODED_SHARE = 0.5
 _MIN_DURATION_S = 0.5

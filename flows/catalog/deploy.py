@@ -24,13 +24,13 @@ def deployments() -> list:
 
     settings = get_settings()
     scoring_tags = ["emsync", "catalog"]
-    if settings.score_manifest:
-        scoring_tags.append(catalog_tag(Path(settings.score_manifest.rsplit("/", 1)[-1]).stem))
+    if settings.batch.score_manifest:
+        scoring_tags.append(catalog_tag(Path(settings.batch.score_manifest.rsplit("/", 1)[-1]).stem))
     return [
         score_catalog.to_deployment(
             name="score-catalog-nightly",
-            cron=settings.score_cron,
-            parameters={"manifest": settings.score_manifest} if settings.score_manifest else {},
+            cron=settings.batch.score_cron,
+            parameters={"manifest": settings.batch.score_manifest} if settings.batch.score_manifest else {},
             description="Ingest the configured manifest and score every video not yet scored by the current models.",
             tags=scoring_tags,
         ),
@@ -48,12 +48,13 @@ def main(argv: list[str]) -> int:
     from prefect import serve
 
     settings = get_settings()
-    if settings.worker_metrics_port is not None:
+    if settings.ops.worker_metrics_port is not None:
         from flows.ops.metrics import serve as serve_metrics
 
-        _, port = serve_metrics(settings.resolved_database_url, settings.metrics_host, settings.worker_metrics_port,
-                                settings.metrics_lookback_h, settings.metrics_aggregate_ttl_s)
-        print(f"metrics at http://{settings.metrics_host}:{port}/metrics", file=sys.stderr)
+        ops = settings.ops
+        _, port = serve_metrics(settings.store.resolved_database_url, ops.metrics_host, ops.worker_metrics_port,
+                                ops.metrics_lookback_h, ops.metrics_aggregate_ttl_s)
+        print(f"metrics at http://{ops.metrics_host}:{port}/metrics", file=sys.stderr)
     serve(*deployments())
     return 0
 

@@ -139,7 +139,7 @@ def _run_result(
     Every other item has been processed by now; Failed only tells Prefect (and the CLI's exit code) that
     the run did not do all it owed.
     """
-    threshold = get_settings().failure_threshold
+    threshold = get_settings().batch.failure_threshold
     if exceeds_threshold(failed, total, threshold):
         message = failure_message(kind, catalog, failed, total, noun)
         get_run_logger().warning("%s (over the failure threshold %.0f%%)", message, 100 * threshold)
@@ -254,7 +254,7 @@ def register_videos(
     for row in rows:
         try:
             source = resolve_source(
-                row.uri, Path(base_dir), settings.allowed_roots, settings.resolved_allowed_s3_sources
+                row.uri, Path(base_dir), settings.store.allowed_roots, settings.store.resolved_allowed_s3_sources
             )
             local, digest = materialize(settings, source.uri, refresh=True)
             probe = probe_input(local).to_dict()
@@ -358,8 +358,8 @@ def process_claim(
     """The soundtrack job for one claimed run, under a renewed lease. Bad input marks the run failed."""
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
-    url = settings.resolved_database_url
-    with work.held_lease(url, claim.run_id, claim.owner, settings.lease_s):
+    url = settings.store.resolved_database_url
+    with work.held_lease(url, claim.run_id, claim.owner, settings.batch.lease_s):
         try:
             local, _ = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
             with scratch_dir(settings, "backfill") as tmp:
@@ -372,7 +372,7 @@ def process_claim(
             if exc is None:
                 raise
             with_db_retry(
-                settings.db_retry_window_s,
+                settings.batch.db_retry_window_s,
                 record_failure,
                 settings,
                 source_uri=claim.source_uri,
@@ -395,7 +395,7 @@ def process_claim(
             f"run {claim.run_id}: job identity drifted (claimed models {job.model_versions}, params {job.params}; "
             f"ran models {report['models']}, params {report['params']})"
         )
-    with_db_retry(settings.db_retry_window_s, work.link_run, url, claim.run_id, catalog_id, flow_link)
+    with_db_retry(settings.batch.db_retry_window_s, work.link_run, url, claim.run_id, catalog_id, flow_link)
     overall = report["emotion"]["overall"]
     return SoundtrackOutcome(
         claim.run_id,
@@ -467,7 +467,7 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     if manifest_path.startswith("s3://"):
         # A manifest kept in a bucket (the scheduled deployment's usual case): read a fresh copy, from
         # inside the S3 fence only (the scheduled deployment reaches here without the CLI's check).
-        resolve_source(manifest_path, Path("."), [], settings.resolved_allowed_s3_sources)
+        resolve_source(manifest_path, Path("."), [], settings.store.resolved_allowed_s3_sources)
         manifest_path = str(materialize(settings, manifest_path, refresh=True)[0])
     manifest = read_manifest_task(manifest_path)
     if manifest_uri.startswith("s3://"):
@@ -482,7 +482,8 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
     rows: list[ManifestRow] = []
     for row in manifest.rows:
         try:
-            resolve_source(row.uri, Path(base_dir), settings.allowed_roots, settings.resolved_allowed_s3_sources)
+            store = settings.store
+            resolve_source(row.uri, Path(base_dir), store.allowed_roots, store.resolved_allowed_s3_sources)
         except InputError as exc:
             outcomes.append(RowOutcome(row.row, row.uri, None, exc.problem))
             queries.record_problem(
@@ -508,7 +509,7 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
         for row in batch:  # the whole batch hit an outage after its retries
             outcomes.append(RowOutcome(row.row, row.uri, None, f"{type(exc).__name__}: {exc}"))
             with_db_retry(
-                settings.db_retry_window_s,
+                settings.batch.db_retry_window_s,
                 queries.record_problem,
                 url,
                 stage="register",
@@ -523,8 +524,8 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
 
     bounded_submit(
         submit,
-        _batches(rows, settings.batch_size),
-        settings.concurrency,
+        _batches(rows, settings.batch.batch_size),
+        settings.batch.concurrency,
         collect,
     )
     bad_rows = [o for o in outcomes if o.problem is not None]
@@ -547,9 +548,9 @@ def _begin(flow_name: str, url: str, catalog_id: int | None, params: dict[str, A
     """Record the flow's row under a lease that a heartbeat renews until the flow ends; rows of flows
     killed earlier (lease expired, or owner process gone) are marked abandoned first."""
     settings = get_settings()
-    window = settings.db_retry_window_s
+    window = settings.batch.db_retry_window_s
     with_db_retry(window, queries.reap_flow_links, url, work.owner_is_dead)
-    owner, lease_s, run_id = work.new_owner(), settings.lease_s, _flow_run_id()
+    owner, lease_s, run_id = work.new_owner(), settings.batch.lease_s, _flow_run_id()
     link = with_db_retry(window, queries.start_flow_link, url, run_id, flow_name, catalog_id, params, owner, lease_s)
     stop = threading.Event()
     _heartbeats[run_id] = stop
@@ -573,7 +574,7 @@ def _stop_heartbeat(run_id: str) -> None:
 
 
 def _finish_link(url: str, link: int, state: str, summary: dict[str, Any]) -> None:
-    with_db_retry(get_settings().db_retry_window_s, queries.finish_flow_link, url, link, state, summary)
+    with_db_retry(get_settings().batch.db_retry_window_s, queries.finish_flow_link, url, link, state, summary)
     _stop_heartbeat(_flow_run_id())
 
 
@@ -581,7 +582,7 @@ def _mark_flow_failed(_flow: Any, flow_run: Any, state: Any) -> None:  # noqa: A
     """A flow that raised, crashed or was cancelled leaves its row `failed`, not `running`."""
     run_id = str(flow_run.id)
     _stop_heartbeat(run_id)
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     try:
         from db.models import FlowRunLink
         from db.session import session_scope
@@ -610,7 +611,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
     from flows.runtime import apply_thread_budget
     from serving.errors import ServingUnavailable
 
-    apply_thread_budget(settings, jobs_in_process=settings.concurrency)
+    apply_thread_budget(settings, jobs_in_process=settings.batch.concurrency)
 
     try:
         check_models_ready(settings)
@@ -622,7 +623,7 @@ def _require_models(settings: Settings, url: str, link: int) -> None:
 @flow(name="ingest-catalog", **ON_END)
 def ingest_catalog(manifest: str, catalog: str | None = None) -> dict[str, Any] | State:
     """Register a manifest's videos in a catalog (no scoring)."""
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     link = _begin("ingest-catalog", url, None, {"manifest": manifest, "catalog": catalog})
     catalog_id, name, ingested = ingest_manifest(url, manifest, catalog, link)
     _tag_flow_run(name)
@@ -656,7 +657,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     current emotion model and cut detector."""
     logger = get_run_logger()
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     if manifest is None and catalog is None:
         raise InputError("score-catalog", "give a manifest, a catalog name, or both")
     link = _begin("score-catalog", url, None, {"manifest": manifest, "catalog": catalog})
@@ -693,7 +694,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
             with_db_retry(
-                settings.db_retry_window_s,
+                settings.batch.db_retry_window_s,
                 queries.record_problem,
                 url,
                 stage="score",
@@ -710,7 +711,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
         scored.append(result)
         progress.finished(f"video {video_id}", result.error is None)
 
-    bounded_submit(submit, todo, settings.concurrency, collect)
+    bounded_submit(submit, todo, settings.batch.concurrency, collect)
     ok = [s for s in scored if s.error is None]
     failures += [
         {"where": f"video {s.video_id}", "subject": f"video {s.video_id}", "reason": s.error}
@@ -745,7 +746,7 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
     Already done for the current models and parameters -> returns the stored result unless `force`.
     """
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     video_id = queries.find_video(url, video)
     content_hash, uri = queries.video_source(url, video_id)
     link = _begin("soundtrack-video", url, None, {"video": video, "force": force})
@@ -762,7 +763,7 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
         job_params=job.params,
         model_versions=job.model_versions,
         owner=owner,
-        lease_s=settings.lease_s,
+        lease_s=settings.batch.lease_s,
         force=force,
     )
     if claim is None:
@@ -787,7 +788,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
     """
     logger = get_run_logger()
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     if limit is not None and limit < 0:
         raise InputError(f"limit={limit}", "must be zero or more")
     catalog_id = queries.find_catalog(url, catalog)
@@ -797,11 +798,11 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
         pinning.check_music_model(music_model)
     link = _begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit, "music_model": music_model})
     _tag_flow_run(catalog)
-    music = pinning.resolve(url, catalog_id, music_model, settings.music_model)
-    if music.model != settings.music_model and music_model is None:
+    music = pinning.resolve(url, catalog_id, music_model, settings.models.music_model)
+    if music.model != settings.models.music_model and music_model is None:
         logger.info("catalog %s keeps music model %s (%s), not the configured %s; move it with "
                     "`emsync catalog backfill %s --music-model %s`", catalog, music.model, music.why,
-                    settings.music_model, catalog, settings.music_model)
+                    settings.models.music_model, catalog, settings.models.music_model)
     settings = pinning.with_music_model(settings, music.model)
     _require_models(settings, url, link)
     job = current_job(settings)
@@ -826,8 +827,8 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
         taken = 0
         while limit is None or taken < limit:
             claim = with_db_retry(
-                settings.db_retry_window_s, work.claim_next, url, catalog_id, job.fingerprint, owner, settings.lease_s
-            )
+                settings.batch.db_retry_window_s, work.claim_next, url, catalog_id, job.fingerprint, owner,
+                settings.batch.lease_s)
             if claim is None:
                 return
             taken += 1
@@ -842,7 +843,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("video %d failed after retries: %s", claim.video_id, reason)
             with_db_retry(
-                settings.db_retry_window_s,
+                settings.batch.db_retry_window_s,
                 record_failure,
                 settings,
                 source_uri=claim.source_uri,
@@ -865,7 +866,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
         bounded_submit(
             submit,
             claims(),
-            settings.concurrency,
+            settings.batch.concurrency,
             collect,
         )
     except BaseException:
@@ -876,7 +877,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
         raise
     ok = [o for o in outcomes if o.status == "succeeded"]
     failed = [o for o in outcomes if o.status != "succeeded"]
-    after = with_db_retry(settings.db_retry_window_s, work.job_counts, url, catalog_id, job.fingerprint)
+    after = with_db_retry(settings.batch.db_retry_window_s, work.job_counts, url, catalog_id, job.fingerprint)
     counts = {
         "processed": len(outcomes),
         "succeeded": len(ok),

@@ -16,7 +16,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -331,13 +331,14 @@ def s3_allowed(bucket: str, key: str, allowed: list[str]) -> bool:
     return False
 
 
-def resolve_source(uri: str, base_dir: Path, allowed_roots: list[Path], allowed_s3: list[str] | None = None) -> Source:
+def resolve_source(uri: str, base_dir: Path, allowed_roots: Sequence[Path], allowed_s3: Sequence[str] | None = None,
+                   ) -> Source:
     """Check one row's uri and say where its bytes are; raises `InputError` naming the problem.
 
     Local paths (plain or file://) are resolved against the manifest's folder, symlinks followed, and
     must land inside one of `allowed_roots` (default: the manifest's folder). s3:// objects must lie
     under one of `allowed_s3` (`s3://bucket/prefix/`); None skips that check (callers that read
-    settings pass `Settings.allowed_s3_sources`).
+    settings pass `Settings.store.resolved_allowed_s3_sources`).
     """
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()

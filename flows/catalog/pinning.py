@@ -146,7 +146,8 @@ def resolve(url: str, catalog_id: int, requested: str | None, default: str,
 
 def with_music_model(settings: Settings, model: str) -> Settings:
     """`settings` with the catalog's music model in place of the configured one (top-p follows it)."""
-    return settings if settings.music_model == model else settings.model_copy(update={"music_model": model})
+    return settings if settings.models.music_model == model else settings.model_copy(
+        update={"models": settings.models.model_copy(update={"music_model": model})})
 
 
 def labeled(model_versions: dict[str, str], extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -133,7 +133,7 @@ def record_problem(
 
     with session_scope(url) as session:
         if stage == "score" and kind == "input":
-            note_failure(session, catalog_id, video_id, reason, get_settings().quarantine_after)
+            note_failure(session, catalog_id, video_id, reason, get_settings().batch.quarantine_after)
         session.add(
             Failure(
                 stage=stage,

@@ -59,7 +59,7 @@ def object_problem(store: ObjectStore, key: str, size: int, sha256: str) -> str 
 
 def verify_artifacts(settings: Settings, catalog_id: int | None = None, repair: bool = False) -> VerifyResult:
     """Compare the artifact rows of succeeded runs (of one catalog, or all) with the object store."""
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     store = make_store(settings)
     result = VerifyResult()
     last_id = 0

@@ -76,11 +76,12 @@ def main(
     if log_format.lower() not in FORMATS:
         raise fail(f"--log-format {log_format!r}: use one of {', '.join(FORMATS)}")
     configure_logging(level, log_format.lower())
-    if ctx.invoked_subcommand in JOB_COMMANDS:
-        from flows.runtime import apply_thread_budget
+    with user_errors():  # the one check of EMSYNC_* values: a bad one is one line and exit 2, for any command
+        settings = get_settings()
+        if ctx.invoked_subcommand in JOB_COMMANDS:
+            from flows.runtime import apply_thread_budget
 
-        with user_errors():
-            apply_thread_budget(get_settings())
+            apply_thread_budget(settings)
 
 
 def _stop_children_on_sigterm() -> None:
@@ -247,7 +248,7 @@ def demo(
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     settings = get_settings()
-    sample_path = settings.data_dir / "sample" / "emsync-sample.mp4"
+    sample_path = settings.store.data_dir / "sample" / "emsync-sample.mp4"
     with user_errors():
         sample_path.parent.mkdir(parents=True, exist_ok=True)
         if not sample_path.is_file():

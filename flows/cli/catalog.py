@@ -41,7 +41,7 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
         from flows.catalog.manifest import resolve_source
 
         # The same fence as a row naming that object: a manifest outside it is never read (nor echoed).
-        source = resolve_source(value, Path("."), [], get_settings().resolved_allowed_s3_sources)
+        source = resolve_source(value, Path("."), [], get_settings().store.resolved_allowed_s3_sources)
         if Path(source.key or "").suffix.lower() not in MANIFEST_SUFFIXES:
             raise InputError(value, f"not a manifest (use {', '.join(sorted(MANIFEST_SUFFIXES))})")
         _check_manifest_object(source.uri, source.bucket or "", source.key or "")
@@ -59,7 +59,7 @@ def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
     from flows.catalog.queries import check_catalog_name, find_catalog
 
     name = check_catalog_name(value)
-    if find_catalog(get_settings().resolved_database_url, name) is None:
+    if find_catalog(get_settings().store.resolved_database_url, name) is None:
         raise InputError(value, "neither a manifest file nor a known catalog (see `emsync status`)")
     return None, name
 
@@ -160,7 +160,7 @@ def db_upgrade(
     """Create or migrate the metadata database (SQLite by default, PostgreSQL via EMSYNC_DATABASE_URL)."""
     from db.session import safe_url, upgrade
 
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     with _user_errors():
         at = upgrade(url, revision)
     out.print(f"database {safe_url(url)} is at revision {at}", soft_wrap=True, highlight=False)
@@ -249,7 +249,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
     from flows.catalog.recovery import quarantined
     from flows.ops.queries import emotion_models, queue_depth
 
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     with _user_errors():
         rows = catalog_status(url)
         queue = queue_depth(url)
@@ -281,7 +281,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         last = f"{row.last_run:%Y-%m-%d %H:%M:%S} UTC ({row.last_state})" if row.last_run else "never"
         by_music = "\n".join(f"{label}: {n}" for label, n in row.soundtracked_by_music.items()) or "-"
         table.add_row(row.name, str(row.videos), str(row.scored), str(row.soundtracked), by_music,
-                      row.music_model or f"(first backfill: {get_settings().music_model})", str(row.failed),
+                      row.music_model or f"(first backfill: {get_settings().models.music_model})", str(row.failed),
                       str(row.quarantined), str(row.rejected), last)
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
@@ -326,7 +326,7 @@ def catalog_verify(
     with _user_errors():
         catalog_id = None
         if name is not None:
-            catalog_id = find_catalog(settings.resolved_database_url, check_catalog_name(name))
+            catalog_id = find_catalog(settings.store.resolved_database_url, check_catalog_name(name))
             if catalog_id is None:
                 raise InputError(name, "no such catalog (see `emsync status`)")
         result = verify_artifacts(settings, catalog_id, repair=repair)
@@ -377,7 +377,7 @@ def catalog_retry(
     from flows.catalog.recovery import retry
 
     with _user_errors():
-        handled = retry(get_settings().resolved_database_url, catalog, tuple(external_id or ()))
+        handled = retry(get_settings().store.resolved_database_url, catalog, tuple(external_id or ()))
     where = " ".join(sorted({h.catalog for h in handled})) or "CATALOG"
     _print_handled("retry", handled, as_json,
                    f"`emsync catalog backfill {where}` soundtracks them; the next scoring run re-scores them")
@@ -393,7 +393,7 @@ def catalog_quarantine(
     from flows.catalog.recovery import quarantine
 
     with _user_errors():
-        handled = quarantine(get_settings().resolved_database_url, catalog, external_id, reason)
+        handled = quarantine(get_settings().store.resolved_database_url, catalog, external_id, reason)
     _print_handled("quarantine", [handled], as_json)
 
 
@@ -410,10 +410,11 @@ def catalog_replace(
 
     settings = get_settings()
     with _user_errors():
-        source = resolve_source(uri, Path.cwd(), settings.allowed_roots, settings.resolved_allowed_s3_sources)
+        store = settings.store
+        source = resolve_source(uri, Path.cwd(), store.allowed_roots, store.resolved_allowed_s3_sources)
         local, digest = materialize(settings, source.uri, refresh=True)
         from flows.soundtrack import probe_input
 
         probe = probe_input(local).to_dict()
-        handled = replace(settings.resolved_database_url, catalog, external_id, digest, source.uri, probe)
+        handled = replace(settings.store.resolved_database_url, catalog, external_id, digest, source.uri, probe)
     _print_handled("replace", [handled], as_json, f"`emsync catalog backfill {handled.catalog}` soundtracks it")

@@ -37,7 +37,7 @@ def train_emotion(
         if cache_dir is None:
             from flows.settings import get_settings
 
-            cache_dir = get_settings().cache_dir / "emotion-features"
+            cache_dir = get_settings().store.cache_dir / "emotion-features"
         analyzer = load_analyzer(cache_dir=cache_dir, text=text)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeElapsedColumn(), console=console) as bar:

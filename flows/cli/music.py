@@ -16,16 +16,14 @@ from rich.table import Table
 
 console = Console()
 
-DEFAULT_CHECKPOINT = Path("emsync_models/checkpoints/music-small.pt")
-
-
 def _check_positive(name: str, value: float) -> None:
     if value <= 0:
         raise typer.BadParameter(f"{name} must be > 0, got {value}", param_hint=f"--{name.replace('_', '-')}")
 
 
 def train_music(
-    out: Path = typer.Option(DEFAULT_CHECKPOINT, help="checkpoint to write (a .pt; loss PNG and history beside it)"),
+    out: Path | None = typer.Option(None, help="checkpoint to write (a .pt; loss PNG and history beside it; "
+                                    "default: the committed music-small.pt in the installed package)"),
     data_dir: Path = typer.Option(Path(".emsync/music_data"), help="where the tokenised corpus is cached"),
     steps: int = typer.Option(1200, help="optimizer steps"),
     batch_size: int = typer.Option(8, help="sequences per step"),
@@ -50,11 +48,13 @@ def train_music(
     key_normalise: bool = typer.Option(False, help="train every window in C major / C minor"),
 ) -> None:
     """Train the music transformer (music21 corpus with proxy labels, or LPD-5 with real labels)."""
+    from emsync_models.music import registry
     from emsync_models.music.v1.dataset import chord_marker_rate
     from emsync_models.music.v1.model import NAMED_CONFIGS
     from emsync_models.music.v1.prepare import prepare_music21_corpus
     from emsync_models.music.v1.train import TrainConfig, train
 
+    out = registry.spec("v1").checkpoint if out is None else out
     ctx = 1 if context is None else context
     for name, value in (("steps", steps), ("batch_size", batch_size), ("context", ctx), ("lr", lr)):
         _check_positive(name, value)

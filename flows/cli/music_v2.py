@@ -12,12 +12,10 @@ from rich.table import Table
 
 console = Console()
 
-DEFAULT_V2_CHECKPOINT = Path("emsync_models/checkpoints/music-v2.pt")
-
-
 def train_music_v2(
     corpus: Path = typer.Option(..., help="music corpus v2 folder (manifest.jsonl, midi/, labels/)"),
-    out: Path = typer.Option(DEFAULT_V2_CHECKPOINT, help="inference checkpoint to write (.pt, bf16)"),
+    out: Path | None = typer.Option(None, help="inference checkpoint to write (.pt, bf16; default: the committed "
+                                    "music-v2.pt in the installed package)"),
     state: Path = typer.Option(Path(".emsync/music_v2/train_state.pt"), help="resumable training state"),
     steps: int = typer.Option(20000, help="total optimizer steps (a resumed run continues towards it)"),
     batch_size: int = typer.Option(8, help="sequences per step"),
@@ -32,10 +30,13 @@ def train_music_v2(
     fresh: bool = typer.Option(False, help="ignore an existing training state"),
 ) -> None:
     """Train the beat-grid generator on corpus v2 (resumes from --state unless --fresh)."""
+    from emsync_models.music import registry
     from emsync_models.music.v2.data import TokenCorpusV2, build_token_corpus
     from emsync_models.music.v2.model import MusicV2Config
     from emsync_models.music.v2.remi import BeatTokenizer
     from emsync_models.music.v2.train import TrainV2Config, export_checkpoint, train_v2
+
+    out = registry.spec("v2").checkpoint if out is None else out
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("context", context), ("lr", lr)):
         if value <= 0:
@@ -100,7 +101,7 @@ def eval_music_v2(
     if not wanted or any(m not in registry.MODELS for m in wanted):
         raise typer.BadParameter(f"choose from {', '.join(registry.MODELS)}; got {models!r}", param_hint="--models")
     torch.set_num_threads(threads)
-    soundfont = get_settings().resolved_soundfont() if renders else None
+    soundfont = get_settings().music.resolved_soundfont() if renders else None
     cfg = CompareConfig(seeds=tuple(range(seeds)), duration_s=duration, renders_per_model=renders,
                         corpus_pieces=corpus_pieces)
     result: dict = {"config": {"seeds": seeds, "duration_s": duration, "grid": list(cfg.grid),

@@ -70,7 +70,7 @@ def print_progress(stream_is_tty: bool | None = None) -> Iterator[None]:
 
 def metrics_serve(
     host: Annotated[str | None, typer.Option(help="address to listen on (default: settings)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default: settings, 9464)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: settings, EMSYNC_METRICS_PORT)")] = None,
 ) -> None:
     """Serve Prometheus metrics over the metadata database at http://HOST:PORT/metrics until stopped."""
     from db.session import ensure_schema, safe_url
@@ -78,12 +78,12 @@ def metrics_serve(
     from flows.ops.metrics import serve
 
     settings = get_settings()
-    url = settings.resolved_database_url
+    url, ops = settings.store.resolved_database_url, settings.ops
     with user_errors():
         ensure_schema(url)  # a fresh database scrapes as empty, and a broken URL fails here, not per scrape
-        server, bound = serve(url, host or settings.metrics_host, settings.metrics_port if port is None else port,
-                              settings.metrics_lookback_h, settings.metrics_aggregate_ttl_s)
-    err.print(f"metrics for {safe_url(url)} at http://{host or settings.metrics_host}:{bound}/metrics",
+        server, bound = serve(url, host or ops.metrics_host, ops.metrics_port if port is None else port,
+                              ops.metrics_lookback_h, ops.metrics_aggregate_ttl_s)
+    err.print(f"metrics for {safe_url(url)} at http://{host or ops.metrics_host}:{bound}/metrics",
               highlight=False, soft_wrap=True)
     try:
         while True:
@@ -94,7 +94,7 @@ def metrics_serve(
 
 def dashboard(
     host: Annotated[str | None, typer.Option(help="address to listen on (default: settings)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default: settings, 8765)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: settings, EMSYNC_DASHBOARD_PORT)")] = None,
 ) -> None:
     """Serve the one-machine dashboard (catalogs, failures, throughput, stages, emotions, models)."""
     import uvicorn
@@ -104,9 +104,9 @@ def dashboard(
     from flows.ops.dashboard import create_app
 
     settings = get_settings()
-    url = settings.resolved_database_url
-    bind_host, bind_port = host or settings.dashboard_host, settings.dashboard_port if port is None else port
+    url = settings.store.resolved_database_url
+    bind_host, bind_port = host or settings.ops.dashboard_host, settings.ops.dashboard_port if port is None else port
     with user_errors():
-        app = create_app(url, settings.dashboard_refresh_s)
+        app = create_app(url, settings.ops.dashboard_refresh_s)
     err.print(f"dashboard for {safe_url(url)} at http://{bind_host}:{bind_port}/", highlight=False, soft_wrap=True)
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")

@@ -35,6 +35,7 @@ from db.models import (
     utcnow,
 )
 from db.session import session_scope, with_db_retry
+from flows.settings import CutSettings
 from flows.storage.store import (
     ObjectStore,
     StoredObject,
@@ -51,14 +52,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ARTIFACT_KINDS = ("midi", "audio", "video", "report", "plot")
-# Settings that change where cuts fall; boundaries are stored per combination of them.
-CUT_KEYS = (
-    "cut_detector",
-    "content_threshold",
-    "adaptive_threshold",
-    "min_scene_len_s",
-    "min_boundary_gap_s",
-)
+# Settings that change where cuts fall (the cuts group); boundaries are stored per combination of them.
+CUT_KEYS = tuple(CutSettings.model_fields)
 _CONTENT_TYPES = {
     ".mid": "audio/midi",
     ".midi": "audio/midi",
@@ -68,7 +63,7 @@ _CONTENT_TYPES = {
 
 
 def cut_params(settings: Settings) -> dict[str, Any]:
-    return {k: getattr(settings, k) for k in CUT_KEYS}
+    return settings.cuts.model_dump()
 
 
 def detector_label(params: Mapping[str, Any]) -> str:
@@ -273,7 +268,7 @@ def record_soundtrack(
         if not Path(path).is_file():
             raise FileNotFoundError(f"artifact {kind!r}: {path} is not a file")
     store = make_store(settings)
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     key_of_run = run_key or make_run_key(content_hash, model_versions, params)
     # The row is written inside the caller's "store" stage, before it ends: record the uploads' own time
     # as that stage, or object-store latency would never reach the run's timings (nor the metrics).
@@ -343,7 +338,7 @@ def record_soundtrack(
                     else:
                         art.object_key, art.sha256, art.size_bytes = obj.key, obj.sha256, obj.size
 
-        with_db_retry(settings.db_retry_window_s, write_rows)
+        with_db_retry(settings.batch.db_retry_window_s, write_rows)
     except BaseException:
         _delete_unreferenced(settings, store, created)
         raise
@@ -355,7 +350,7 @@ def _delete_unreferenced(settings: Settings, store: ObjectStore, keys: list[str]
     if not keys:
         return
     try:
-        with session_scope(settings.resolved_database_url) as session:
+        with session_scope(settings.store.resolved_database_url) as session:
             referenced = set(
                 session.execute(select(Artifact.object_key).where(Artifact.object_key.in_(keys))).scalars()
             )
@@ -388,7 +383,7 @@ def record_failure(
     versions = model_versions or {}
     subject = content_hash or f"uri:{source_uri}"
     key = run_key or make_run_key(subject, versions, params)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.store.resolved_database_url) as session:
         video_id = None
         if content_hash is not None:
             video_id = session.execute(select(Video.id).where(Video.content_hash == content_hash)).scalar()
@@ -414,7 +409,7 @@ def record_failure(
         if kind == "input" and stage == "soundtrack":
             from flows.catalog.recovery import note_failure
 
-            note_failure(session, catalog_id, video_id, error, settings.quarantine_after)
+            note_failure(session, catalog_id, video_id, error, settings.batch.quarantine_after)
         session.add(
             Failure(
                 stage=stage,
@@ -432,5 +427,5 @@ def record_failure(
 
 
 def count_rows(settings: Settings, model: type) -> int:
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.store.resolved_database_url) as session:
         return int(session.execute(select(func.count()).select_from(model)).scalar_one())

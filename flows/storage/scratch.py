@@ -42,7 +42,7 @@ def sweep_dead(root: Path) -> list[Path]:
 
 def scratch_dir(settings: Settings, purpose: str) -> tempfile.TemporaryDirectory[str]:
     """A TemporaryDirectory for `purpose`, after sweeping this host's folders of dead processes."""
-    root = settings.data_dir / "scratch" / socket.gethostname()
+    root = settings.store.data_dir / "scratch" / socket.gethostname()
     root.mkdir(parents=True, exist_ok=True)
     sweep_dead(root)
     return tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-{purpose}-", dir=root)

@@ -41,7 +41,7 @@ def materialize(
         from minio.error import S3Error
 
         assert source.bucket is not None and source.key is not None
-        cache = settings.cache_dir / "sources"
+        cache = settings.store.cache_dir / "sources"
         cache.mkdir(parents=True, exist_ok=True)
         suffix = Path(source.key).suffix[:8]
         path = cache / f"{hashlib.sha256(uri.encode()).hexdigest()}{suffix}"

@@ -357,16 +357,16 @@ class S3Store:
 
 def s3_store_from_settings(settings: Settings, bucket: str | None = None) -> S3Store:
     return S3Store(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        bucket=bucket or settings.s3_bucket,
-        secure=settings.s3_secure,
-        region=settings.s3_region,
+        endpoint=settings.store.s3_endpoint,
+        access_key=settings.store.s3_access_key.get_secret_value(),
+        secret_key=settings.store.s3_secret_key.get_secret_value(),
+        bucket=bucket or settings.store.s3_bucket,
+        secure=settings.store.s3_secure,
+        region=settings.store.s3_region,
     )
 
 
 def make_store(settings: Settings) -> ObjectStore:
-    if settings.object_store == "s3":
+    if settings.store.object_store == "s3":
         return s3_store_from_settings(settings)
-    return LocalStore(settings.resolved_store_dir)
+    return LocalStore(settings.store.resolved_store_dir)

@@ -160,7 +160,7 @@ def test_dead_model_server_is_reported_and_recorded(clip_with_cuts: Path, out_di
     assert code == 1, output
     assert "Traceback" not in output and "ServingUnavailable" in output, output
     assert leftovers(out_dir, isolated_settings) == []
-    with session_scope(get_settings().resolved_database_url) as session:
+    with session_scope(get_settings().store.resolved_database_url) as session:
         runs = session.scalars(select(GenerationRun)).all()
         assert [r.status for r in runs] == [FAILED]
         assert "ServingUnavailable" in (runs[0].error or "")

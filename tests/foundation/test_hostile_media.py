@@ -89,7 +89,7 @@ def _hostile_midi(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_render_of_unreleased_notes_is_bounded(tmp_path: Path) -> None:
-    soundfont = get_settings().resolved_soundfont()
+    soundfont = get_settings().music.resolved_soundfont()
     if soundfont is None:
         pytest.skip("no General MIDI SoundFont installed")
     midi = _hostile_midi(tmp_path / "held.mid")

@@ -22,8 +22,8 @@ runner = CliRunner()
 
 
 def test_status_json_has_queue_depth_and_model_versions() -> None:
-    ensure_schema(get_settings().resolved_database_url)
-    seed(get_settings().resolved_database_url)
+    ensure_schema(get_settings().store.resolved_database_url)
+    seed(get_settings().store.resolved_database_url)
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
@@ -37,7 +37,7 @@ def test_status_json_has_queue_depth_and_model_versions() -> None:
 
 
 def test_status_table_shows_the_queue() -> None:
-    seed(get_settings().resolved_database_url)
+    seed(get_settings().store.resolved_database_url)
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "work queue" in result.output and "job1" in result.output and "emotion models in use" in result.output
@@ -55,7 +55,7 @@ def test_plain_stage_lines_off_a_terminal(capsys: pytest.CaptureFixture[str]) ->
 
 @pytest.mark.slow
 def test_metrics_serve_command(isolated_settings: Path) -> None:
-    seed(get_settings().resolved_database_url)
+    seed(get_settings().store.resolved_database_url)
     child = subprocess.Popen(
         [sys.executable, "-c", "from flows.cli.app import app; app()", "metrics", "serve", "--port", "0"],
         cwd=REPO, env={**os.environ, "COLUMNS": "200"}, stderr=subprocess.PIPE, text=True,

@@ -93,7 +93,7 @@ def _check_page(page: str, url: str) -> None:
 
 
 def test_page_numbers_match_the_database() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     _check_page(render(summary(url), 15), url)
@@ -109,7 +109,7 @@ def _free_port() -> int:
 def served_dashboard() -> Iterator[tuple[str, str]]:
     import uvicorn
 
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     port = _free_port()

@@ -26,7 +26,7 @@ def _value(samples: dict, name: str, **labels: str) -> float:
 
 
 def test_exporter_reports_the_database() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     samples = _samples(generate_latest(build_registry(url)).decode())
@@ -79,7 +79,7 @@ def test_exporter_reports_the_database() -> None:
 
 
 def test_histograms_count_each_run_once_across_scrapes() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     registry = build_registry(url)
@@ -89,7 +89,7 @@ def test_histograms_count_each_run_once_across_scrapes() -> None:
 
 
 def test_served_over_http() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     server, port = serve(url, "127.0.0.1", 0, 24.0)

@@ -33,7 +33,7 @@ def test_grafana_dashboard_json_is_current() -> None:
 
 
 def test_dashboard_and_rules_use_only_metrics_the_exporter_exposes() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     seed(url)
     exposed = {

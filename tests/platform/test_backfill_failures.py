@@ -55,13 +55,13 @@ def test_backfill_records_each_failed_video_once(
     # The music model's version is its checkpoint's hash: pin a copy, so a training run rewriting the
     # checkpoint cannot change the job's identity mid-test (process_claim would call that drift an error).
     pinned = tmp_path / "music.pt"
-    shutil.copyfile(get_settings().music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(videos)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "1")
     get_settings.cache_clear()
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     manifest = tmp_path / "mixed.csv"
     manifest.write_text("uri\n" + "".join(f"{p}\n" for p in (good, bad, flaky)))
     assert ingest_catalog(str(manifest))["registered"] == 3

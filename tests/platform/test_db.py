@@ -99,7 +99,7 @@ def _counts(url: str) -> dict[str, int]:
 def test_record_soundtrack_is_idempotent(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if backend == "production":
         request.getfixturevalue("production_env")
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     keys = _record(tmp_path)
     first = _counts(url)
     assert first == {

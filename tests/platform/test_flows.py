@@ -54,7 +54,7 @@ def test_embedded_score_backfill_and_rerun(
     assert {f["where"] for f in scored["failures"]} == {f"row {n}" for n in range(6, 12)}
     assert -1 <= scored["mean valence"] <= 1 and -1 <= scored["mean arousal"] <= 1
 
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     with session_scope(url) as session:
         assert _count(session, CatalogVideo) == 4
         assert _count(session, EmotionPrediction, EmotionPrediction.scene_index == -1) == 4
@@ -95,7 +95,7 @@ def test_fifty_video_manifest_scored_on_postgres_and_s3(
     _allow(monkeypatch, clip_dir)
     settings = get_settings()
     # Two of the fifty come from a bucket, by s3:// URI.
-    source = s3_store_from_settings(settings, bucket=f"{settings.s3_bucket}-src")
+    source = s3_store_from_settings(settings, bucket=f"{settings.store.s3_bucket}-src")
     # Sources outside the configured bucket's input prefix must be allowed explicitly.
     monkeypatch.setenv("EMSYNC_ALLOWED_S3_SOURCES", json.dumps([f"s3://{source.bucket}/incoming/"]))
     get_settings.cache_clear()
@@ -107,7 +107,7 @@ def test_fifty_video_manifest_scored_on_postgres_and_s3(
 
     result = score_catalog(str(manifest))
     assert (result["registered"], result["scored"], result["score failures"]) == (50, 50, 0)
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.store.resolved_database_url) as session:
         assert _count(session, Video) == 50
         assert _count(session, EmotionPrediction, EmotionPrediction.scene_index == -1) == 50
         assert _count(session, Video, Video.source_uri.like("s3://%")) == 2

@@ -81,7 +81,7 @@ def test_bad_rows_never_sink_their_batch_on_postgres_and_s3(
     store.put_file("private/tenant-b.mp4", tiny_clips[3])  # same bucket, outside the input prefix
     shutil.copy(tiny_clips[0], tmp_path / "a.mp4")
     shutil.copy(tiny_clips[1], tmp_path / "b.mp4")
-    bucket = settings.s3_bucket
+    bucket = settings.store.s3_bucket
     rows = [
         {"uri": "a.mp4"},
         {"uri": "b.mp4", "note": "x\u0000y"},
@@ -98,7 +98,7 @@ def test_bad_rows_never_sink_their_batch_on_postgres_and_s3(
 
     result = ingest_summary(str(manifest))
     assert result["registered"] == 2, result["failures"]
-    failures = _failures(settings.resolved_database_url)
+    failures = _failures(settings.store.resolved_database_url)
     assert [f[0] for f in failures] == [2, 3, 4, 5, 6, 7, 8]
     assert {f[3] for f in failures} == {"input"}  # none counted as an outage
     reasons = [f[2] for f in failures]
@@ -108,22 +108,22 @@ def test_bad_rows_never_sink_their_batch_on_postgres_and_s3(
     assert "invalid bucket name" in reasons[3]
     assert "outside the allowed S3 locations" in reasons[4] and "outside the allowed S3 locations" in reasons[5]
     assert "NaN" in reasons[6]
-    with session_scope(settings.resolved_database_url) as session:
+    with session_scope(settings.store.resolved_database_url) as session:
         uris = sorted(session.execute(select(Video.source_uri)).scalars())
     assert uris[0].endswith("/a.mp4") and uris[1] == f"s3://{bucket}/inputs/c.mp4"
 
 
 def test_allowed_s3_sources_follow_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = get_settings()
-    assert settings.resolved_allowed_s3_sources == ["s3://emsync/inputs/"]
-    allowed = settings.resolved_allowed_s3_sources
+    assert settings.store.resolved_allowed_s3_sources == ["s3://emsync/inputs/"]
+    allowed = settings.store.resolved_allowed_s3_sources
     assert resolve_source("s3://emsync/inputs/a/b.mp4", tmp_path, [], allowed).key == "inputs/a/b.mp4"
     for uri in ("s3://emsync/outputs/b.mp4", "s3://other/inputs/b.mp4", "s3://emsync/inputsX/b.mp4"):
         with pytest.raises(InputError, match="outside the allowed S3 locations"):
             resolve_source(uri, tmp_path, [], allowed)
     monkeypatch.setenv("EMSYNC_ALLOWED_S3_SOURCES", '["s3://media/tenant-a/", "s3://shared"]')
     get_settings.cache_clear()
-    allowed = get_settings().resolved_allowed_s3_sources
+    allowed = get_settings().store.resolved_allowed_s3_sources
     assert resolve_source("s3://media/tenant-a/v.mp4", tmp_path, [], allowed).bucket == "media"
     assert resolve_source("s3://shared/any/v.mp4", tmp_path, [], allowed).bucket == "shared"
     with pytest.raises(InputError, match="outside the allowed"):
@@ -191,7 +191,7 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     clip = tiny_clips[4]
     result = run_soundtrack(clip, tmp_path / "o.mp4", settings, SoundtrackOptions(valence=0.2, arousal=0.1, seed=1))
     catalog_id = queries.ensure_catalog(url, "lost")
@@ -232,7 +232,7 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
 def test_a_flow_that_fails_leaves_its_row_failed(prefect_api: str, tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
     manifest.write_text("uri\na.mp4\n")
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("object store unreachable")
@@ -253,7 +253,7 @@ def test_a_flow_that_fails_leaves_its_row_failed(prefect_api: str, tmp_path: Pat
 
 
 def test_rows_of_killed_flows_are_marked_abandoned() -> None:
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = work.HOST
@@ -366,7 +366,7 @@ def test_database_outage_is_retried_within_the_window(pg_url: str) -> None:
     assert with_db_retry(30.0, count) == 1  # a longer one rides it out
     assert time.monotonic() - start >= 2.5
     proxy.down()
-    assert get_settings().db_retry_window_s == 300.0
+    assert get_settings().batch.db_retry_window_s == 300.0
 
 
 # -- leases held by a backfill (also) -------------------------------------------------------------------

@@ -47,15 +47,15 @@ def test_a_manifest_outside_the_s3_fence_is_never_read_nor_echoed(
 ) -> None:
     settings = get_settings()
     client = s3_store_from_settings(settings).client
-    client.make_bucket(bucket_name="private-" + settings.s3_bucket[-10:])
-    bucket = "private-" + settings.s3_bucket[-10:]
+    client.make_bucket(bucket_name="private-" + settings.store.s3_bucket[-10:])
+    bucket = "private-" + settings.store.s3_bucket[-10:]
     secret = b'{"db_password": "hunter2"\n'
     client.put_object(bucket_name=bucket, object_name="secret.jsonl", data=io.BytesIO(secret), length=len(secret))
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     result = runner.invoke(app, ["catalog", "ingest", f"s3://{bucket}/secret.jsonl"])
     assert result.exit_code == 2, result.output
     assert "outside the allowed S3 locations" in result.output and "hunter2" not in result.output
-    assert _flow_rows(settings.resolved_database_url) == 0
+    assert _flow_rows(settings.store.resolved_database_url) == 0
     # The flow itself (the scheduled deployment's way in) refuses it too.
     from flows.catalog.flows import ingest_catalog
 
@@ -80,7 +80,7 @@ def test_the_s3_fence_compares_whole_path_segments(tmp_path: Path) -> None:
 
 def _ingest(manifest: Path, *extra: str) -> tuple[int, str]:
     """The real CLI in a process of its own (a test runner's swapped streams confuse Prefect's log handler)."""
-    env = {**os.environ, "EMSYNC_DATA_DIR": str(get_settings().data_dir)}
+    env = {**os.environ, "EMSYNC_DATA_DIR": str(get_settings().store.data_dir)}
     done = subprocess.run([EMSYNC, "catalog", "ingest", str(manifest), *extra], env=env, cwd=manifest.parent,
                           capture_output=True, text=True, timeout=600)
     return done.returncode, done.stdout + done.stderr
@@ -97,7 +97,7 @@ def test_markup_in_manifest_text_is_printed_as_written(prefect_api: str, tiny_cl
     assert "Traceback" not in output and "MarkupError" not in output
     flat = output.replace("\n", "").replace("│", "").replace(" ", "")
     assert "[/x].mp4" in flat and "[link=https://example.invalid]click-me[/link].mp4" in flat
-    assert len(_videos(get_settings().resolved_database_url)) == 1
+    assert len(_videos(get_settings().store.resolved_database_url)) == 1
 
 
 @pytest.mark.integration
@@ -111,7 +111,7 @@ def test_a_symlink_loop_or_a_300_byte_name_is_that_rows_problem(prefect_api: str
     code, output = _ingest(manifest)
     assert code == 3, output
     assert "Traceback" not in output and "symlink loop" in output and "255 bytes" in output
-    assert [Path(u).name for u in _videos(get_settings().resolved_database_url)] == ["ok.mp4"]
+    assert [Path(u).name for u in _videos(get_settings().store.resolved_database_url)] == ["ok.mp4"]
 
 
 @pytest.mark.integration
@@ -126,14 +126,14 @@ def test_an_unreadable_file_fails_only_its_row(prefect_api: str, tiny_clips: lis
     (tmp_path / "secret.mp4").chmod(0)
     (tmp_path / "m.csv").write_text("uri\na.mp4\nsecret.mp4\nc.mp4\n")
     caps = "-dac_override,-dac_read_search"
-    env = {**os.environ, "EMSYNC_DATA_DIR": str(get_settings().data_dir)}
+    env = {**os.environ, "EMSYNC_DATA_DIR": str(get_settings().store.data_dir)}
     done = subprocess.run([setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", EMSYNC, "catalog", "ingest",
                            str(tmp_path / "m.csv")], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 3, output
     assert "permission denied" in output and "Traceback" not in output
-    names = sorted(Path(u).name for u in _videos(get_settings().resolved_database_url))
+    names = sorted(Path(u).name for u in _videos(get_settings().store.resolved_database_url))
     assert names == ["a.mp4", "c.mp4"], output
 
 
@@ -153,7 +153,7 @@ def test_deep_or_huge_json_rows_are_their_own_problem(prefect_api: str, tiny_cli
     code, output = _ingest(manifest)
     assert code == 3, output
     assert "Traceback" not in output and "RecursionError" not in output
-    assert [Path(u).name for u in _videos(get_settings().resolved_database_url)] == ["ok.mp4"]
+    assert [Path(u).name for u in _videos(get_settings().store.resolved_database_url)] == ["ok.mp4"]
 
 
 # -- catalog names ---------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_a_bad_catalog_name_is_one_line_before_any_flow(how: str, prefect_api: s
     assert code == 2, output
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "catalog name" in output, output
-    assert _flow_rows(get_settings().resolved_database_url) == 0
+    assert _flow_rows(get_settings().store.resolved_database_url) == 0
 
 
 # -- a PostgreSQL outage during a video's own writes ---------------------------------------------------

@@ -41,11 +41,11 @@ def _kill_halfway_then_rerun(clips: list[Path], tmp_path: Path, monkeypatch: pyt
     # Pin the music model to a copy: its version is the file's hash, and the killed child and this
     # process must agree on it even if the checkpoint is rewritten meanwhile (e.g. by a training run).
     pinned = tmp_path / "music.pt"
-    shutil.copyfile(get_settings().music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     get_settings.cache_clear()
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = settings.store.resolved_database_url
     manifest = tmp_path / "killme.csv"
     manifest.write_text("uri\n" + "".join(f"{c}\n" for c in clips))
     assert ingest_catalog(str(manifest))["registered"] == len(clips)

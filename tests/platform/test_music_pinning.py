@@ -50,7 +50,7 @@ def test_catalog_keeps_v1_after_the_default_moves_until_the_operator_moves_it(
     ingest_catalog(str(manifest), "shows")
     first = backfill("shows")
     assert (first["processed"], first["succeeded"], first["music model"]) == (2, 2, "v1")
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     # Catalogs backfilled by the code before the pin existed carry none (the migration adds an empty
     # column): the backfill below must find v1 from the catalog's own soundtracks.
     with session_scope(url) as session:
@@ -61,7 +61,7 @@ def test_catalog_keeps_v1_after_the_default_moves_until_the_operator_moves_it(
     # The switch: the default is v2 now.
     monkeypatch.delenv("EMSYNC_MUSIC_MODEL")
     get_settings.cache_clear()
-    assert get_settings().music_model == "v2"
+    assert get_settings().models.music_model == "v2"
     after = backfill("shows")
     assert (after["processed"], after["music model"]) == (0, "v1"), "no video re-rendered by a new default"
     status = _status(url, "shows")

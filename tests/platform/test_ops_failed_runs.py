@@ -41,7 +41,7 @@ def _setup(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch, name
     videos.mkdir()
     paths = [Path(shutil.copyfile(c, videos / n)) for c, n in zip(make_clips(clip_dir, len(names)), names, strict=True)]
     pinned = tmp_path / "music.pt"  # a training run elsewhere must not change the job's identity mid-test
-    shutil.copyfile(get_settings().music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(videos), str(tmp_path)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "1")
@@ -90,7 +90,7 @@ def test_backfill_with_failures_fails_in_prefect_and_exits_3(
     assert result.exit_code == 3, result.output
     summary = json.loads(result.stdout)
     assert (summary["processed"], summary["succeeded"], summary["failed"]) == (3, 1, 2)
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     with session_scope(url) as session:
         runs = dict(session.execute(select(GenerationRun.video_id, GenerationRun.status)).all())
     assert sorted(runs.values()) == ["failed", "failed", "succeeded"], "the good video was finished regardless"

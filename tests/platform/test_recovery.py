@@ -55,7 +55,7 @@ def url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv("EMSYNC_DATABASE_URL", request.getfixturevalue("pg_url"))
     monkeypatch.setenv("EMSYNC_QUARANTINE_AFTER", "3")
     get_settings.cache_clear()
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     return url
 
@@ -194,7 +194,7 @@ def test_cli_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from flows.cli.app import app
 
     monkeypatch.setattr(cli_catalog, "out", Console(width=200))
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     make_engine(url)
     catalog_id, (v1, _, _) = _catalog(url)
     _fail_score(url, catalog_id, v1)

@@ -26,10 +26,10 @@ def _upload_manifest(tmp_path: Path, clips: list[Path], name: str) -> str:
         store.put_file(f"inputs/{clip.name}", clip, "video/mp4")
     manifest = tmp_path / name
     rows = [{"uri": clips[0].name, "external_id": "beside-the-manifest"},
-            {"uri": f"s3://{settings.s3_bucket}/inputs/{clips[1].name}", "external_id": "absolute"}]
+            {"uri": f"s3://{settings.store.s3_bucket}/inputs/{clips[1].name}", "external_id": "absolute"}]
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     store.put_file(f"inputs/{name}", manifest, "application/jsonl")
-    return f"s3://{settings.s3_bucket}/inputs/{name}"
+    return f"s3://{settings.store.s3_bucket}/inputs/{name}"
 
 
 def test_ingest_and_score_read_a_manifest_from_the_bucket(
@@ -40,11 +40,11 @@ def test_ingest_and_score_read_a_manifest_from_the_bucket(
     result = runner.invoke(app, ["catalog", "ingest", uri])
     assert result.exit_code == 0, result.output
     assert "no such manifest" not in result.output
-    rows = {r.name: r for r in catalog_status(get_settings().resolved_database_url)}
+    rows = {r.name: r for r in catalog_status(get_settings().store.resolved_database_url)}
     assert rows["nightly"].videos == 2 and rows["nightly"].rejected == 0, (rows, result.output)
     scored = runner.invoke(app, ["catalog", "score", uri])
     assert scored.exit_code == 0, scored.output
-    rows = {r.name: r for r in catalog_status(get_settings().resolved_database_url)}
+    rows = {r.name: r for r in catalog_status(get_settings().store.resolved_database_url)}
     assert rows["nightly"].videos == 2 and rows["nightly"].scored == 2, rows
 
 
@@ -65,7 +65,7 @@ def test_malformed_s3_manifests_are_one_line(arg: str, message: str) -> None:
 def test_a_missing_manifest_object_is_one_line(production_env: dict[str, str], prefect_api: str) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     s3_store_from_settings(get_settings()).ensure_bucket()
-    uri = f"s3://{get_settings().s3_bucket}/inputs/absent.jsonl"
+    uri = f"s3://{get_settings().store.s3_bucket}/inputs/absent.jsonl"
     result = runner.invoke(app, ["catalog", "ingest", uri])
     assert result.exit_code == 2, result.output
     assert uri in result.output and "NoSuchKey" in result.output and "Traceback" not in result.output

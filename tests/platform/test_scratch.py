@@ -20,7 +20,7 @@ def _dead_pid() -> int:
 
 def test_a_new_scratch_folder_sweeps_those_of_dead_processes_only(tmp_path: Path):
     settings = get_settings()
-    root = settings.data_dir / "scratch" / socket.gethostname()
+    root = settings.store.data_dir / "scratch" / socket.gethostname()
     root.mkdir(parents=True)
     dead = root / f"{_dead_pid()}-backfill-abc"
     (dead / "half").mkdir(parents=True)

@@ -25,7 +25,7 @@ def test_backfill_loads_models_once_and_claims_only_what_it_runs(
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(tiny_clips[0].parent)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "1")
     get_settings.cache_clear()
-    url = get_settings().resolved_database_url
+    url = get_settings().store.resolved_database_url
     manifest = tmp_path / "three.csv"
     manifest.write_text("uri\n" + "".join(f"{p}\n" for p in tiny_clips[:3]))
     ingest_catalog(str(manifest), "three")

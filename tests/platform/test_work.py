@@ -38,7 +38,7 @@ def _catalog(url: str, n: int) -> int:
 def url(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":
         return request.getfixturevalue("pg_url")
-    return get_settings().resolved_database_url
+    return get_settings().store.resolved_database_url
 
 
 def test_concurrent_claims_never_overlap(url: str) -> None:

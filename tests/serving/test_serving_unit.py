@@ -113,9 +113,9 @@ def test_factory_picks_the_backend_from_settings():
     from flows.settings import Settings
     from serving.inprocess import InProcessClient
 
-    assert isinstance(make_inference_client(Settings()), InProcessClient)
+    assert isinstance(make_inference_client(Settings().models), InProcessClient)
     client = make_inference_client(Settings(model_backend="triton", triton_url="127.0.0.1:1", triton_retries=5,
-                                            triton_timeout_s=120.0))
+                                            triton_timeout_s=120.0, music_model="v1").models)
     assert isinstance(client, TritonHttpClient)
     assert (client.url, client.retries, client.timeout_s) == ("127.0.0.1:1", 5, 120.0)
 
@@ -124,7 +124,8 @@ def test_flow_readiness_check_fails_fast_and_is_not_cached():
     from flows.inference import check_models_ready
     from flows.settings import Settings
 
-    settings = Settings(model_backend="triton", triton_url=f"127.0.0.1:{free_port()}", triton_retries=1)
+    settings = Settings(model_backend="triton", triton_url=f"127.0.0.1:{free_port()}", triton_retries=1,
+                        music_model="v1")
     for _ in range(2):  # a failed check is not remembered: the second call tries the server again
         start = time.monotonic()
         with pytest.raises(ServingUnavailable, match="2 attempts"):
