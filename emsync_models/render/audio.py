@@ -1,4 +1,4 @@
-"""MIDI → audio with FluidSynth and a General MIDI SoundFont, loudness-normalised without clipping."""
+"""MIDI → audio with FluidSynth and a General MIDI SoundFont, loudness-normalised under a true-peak limiter."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm as pyln
 import soundfile as sf
 
 from emsync_models.errors import InputError
 from emsync_models.render import children
 from emsync_models.render.checks import check_soundtrack
 
-_PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS: headroom for lossy encoders that overshoot
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
 _CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
 # Synth gain with headroom: a dense mix (a dozen voices struck together at high velocity) peaked near
@@ -184,18 +182,11 @@ def fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
 
 
 def normalise_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) -> np.ndarray:
-    """Bring integrated loudness (ITU-R BS.1770, via pyloudnorm) to `target_lufs`, never clipping."""
-    meter = pyln.Meter(sample_rate)
-    if len(audio) < meter.block_size * sample_rate:
-        return audio
-    current = meter.integrated_loudness(audio)
-    if not np.isfinite(current):
-        return audio  # silence: nothing to normalise
-    gain = 10 ** ((target_lufs - current) / 20)
-    peak = float(np.max(np.abs(audio))) * gain
-    if peak > _PEAK_CEILING:
-        gain *= _PEAK_CEILING / peak  # give up loudness before headroom
-    return (audio * gain).astype(np.float32)
+    """Bring integrated loudness (ITU-R BS.1770, via pyloudnorm) to `target_lufs`, true peaks held at
+    -1 dBTP by a limiter (`limiter.normalise_with_limiter`) rather than by giving up the level."""
+    from emsync_models.render.limiter import normalise_with_limiter
+
+    return normalise_with_limiter(audio, sample_rate, target_lufs)
 
 
 FADE_S = 0.6

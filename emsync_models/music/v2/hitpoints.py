@@ -1,14 +1,15 @@
-"""Cuts as hit points: a base tempo from arousal, and a tempo map and bar plan that put each kept cut on a downbeat.
+"""Cuts as hit points: a base tempo from arousal, and a tempo map and bar plan that put each kept cut on a strong beat.
 
 A film composer picks a tempo and then writes a tempo map in which the picture's important events fall
-on strong beats; the music keeps its pulse and still hits. Here the map is piecewise constant: between
-two anchors (the start, then each hit cut) the tempo is the one that fits a whole number of beats into
-the gap, chosen as close to the base tempo as the bound (default +-12 %) allows, and the bars of that
-gap end on the cut: whole bars, then one short bar (2/4 or 3/4; 3/4 + 2/4 for one beat over) before it,
-as composers add a bar of 2/4 to land a hit. Fitting beats rather than whole bars keeps the tempo steps
-small (a bar at 66 BPM is 3.6 s: fitting whole bars into 4-9 s gaps bends the tempo by up to a tenth,
-which a listener hears as a lurch). The base tempo itself may move a little (+-8 %) from arousal's, to
-the value that needs the smallest steps. Where no beat fits within the bound (cuts closer than the
+on strong beats; the music keeps its pulse and its phrases and still hits. Here the map is piecewise
+constant: between two anchors (the start, then each hit cut) the tempo is the one that fits a whole
+number of beats into the gap, and the bars run on in 4/4 across the cuts, so the music keeps its
+4- and 8-bar phrases. Each cut lands on a downbeat or on the middle of the bar (beat 3), whichever
+bends the tempo less (a downbeat is preferred by a few per cent), within the bound (default +-12 %)
+and the documented tempo range (66-144 BPM). Only where neither fits does a short bar (2/4 or 3/4;
+3/4 + 2/4 for one beat over) before the cut break the phrase, as composers add a bar of 2/4 to land a
+hit. The base tempo itself may move a little (+-8 %) from arousal's, to the value that needs the
+fewest short bars, then the smallest steps. Where no beat fits within the bound (cuts closer than the
 merging allows), the nearest beat at the tempo sounding is used and the residual (how far the beat
 sounds from the cut) is reported.
 """
@@ -16,6 +17,7 @@ sounds from the cut) is reported.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +41,7 @@ class Hit:
     cut_s: float
     beat: int  # the beat (from 0 at time 0) the cut is mapped to
     time_s: float  # when that beat sounds under the map
-    downbeat: bool
+    downbeat: bool  # else the middle of the bar (or a residual's nearest beat)
 
     @property
     def residual_s(self) -> float:
@@ -115,11 +117,48 @@ def section_bars(beats: int, beats_per_bar: int) -> list[int]:
     return [beats_per_bar] * whole + [over]
 
 
+# What a hit on the bar's middle beat (beat 3 of 4/4) costs against one on a downbeat, in the same units
+# as a tempo bend (relative change): a composer bends the tempo a few per cent sooner than he moves a
+# hit off the downbeat, and moves it to beat 3 long before he breaks the phrase with a short bar.
+MID_BAR_COST = 0.02
+
+
+def _downbeats_through(bars: list[int], beat: int, beats_per_bar: int) -> None:
+    """Extend `bars` (downbeats) in whole bars up to and including `beat`."""
+    while bars[-1] + beats_per_bar <= beat:
+        bars.append(bars[-1] + beats_per_bar)
+
+
+def _short_bar_before(bars: list[int], beat: int, beats_per_bar: int, hit_beats: set[int]) -> None:
+    """Downbeats up to `beat`, ending in a short bar so that `beat` is a downbeat (2/4 or 3/4; one beat
+    over takes a beat from the bar before: 3/4 + 2/4, never a bar of one beat)."""
+    _downbeats_through(bars, beat, beats_per_bar)
+    over = beat - bars[-1]
+    if over == 0:
+        return
+    last = bars[-1]
+    if over == 1 and len(bars) >= 2 and last not in hit_beats and last - bars[-2] >= 3:
+        bars[-1] = last - 1  # the bar before loses a beat, the short bar gets two
+    elif over == 1 and len(bars) >= 2 and last not in hit_beats:
+        bars.pop()  # the bar before was already short (2 beats): it grows to 3 and ends on the hit
+    bars.append(beat)
+
+
+def _beat_in_bar(offset: int, beats_per_bar: int, k: int) -> int:
+    return (offset + k) % beats_per_bar
+
+
 def _fit(cuts: Sequence[float], duration_s: float, base_bpm: float, beats_per_bar: int,
-         max_change: float) -> TempoMap:
+         max_change: float, bpm_range: tuple[float, float] = (MIN_BPM, MAX_BPM)) -> TempoMap:
+    """Bars run on in 4/4 across the cuts. Each gap takes the beat count that lands its cut on a downbeat
+    with the least bend of the tempo, else on the middle beat (`MID_BAR_COST`), within the bound and the
+    tempo range; only where neither fits does a short bar before the cut break the phrase."""
     anchor_s, anchor_b = 0.0, 0
     start_beats, start_s, bpms, hits, bars = [0], [0.0], [base_bpm], [], [0]
-    slow, fast = base_bpm * (1.0 - max_change), base_bpm * (1.0 + max_change)
+    hit_beats: set[int] = set()
+    slow = max(base_bpm * (1.0 - max_change), bpm_range[0])
+    fast = min(base_bpm * (1.0 + max_change), bpm_range[1])
+    half = beats_per_bar // 2 if beats_per_bar % 2 == 0 else None
     for cut in cuts:
         if not (0.0 < cut < duration_s) or cut <= anchor_s:
             continue
@@ -127,17 +166,28 @@ def _fit(cuts: Sequence[float], duration_s: float, base_bpm: float, beats_per_ba
         lo, hi = gap * slow / 60.0, gap * fast / 60.0
         nominal = gap * base_bpm / 60.0
         feasible = range(max(1, math.ceil(lo - 1e-9)), math.floor(hi + 1e-9) + 1)
-        if feasible:  # the beat count nearest the base tempo; a whole number of bars on a tie
-            k = min(feasible, key=lambda n: (abs(n - nominal), n % beats_per_bar != 0, n))
-            bpms[-1] = k * 60.0 / gap  # the segment that ends at this cut
+        _downbeats_through(bars, anchor_b, beats_per_bar)
+        in_bar = functools.partial(_beat_in_bar, anchor_b - bars[-1], beats_per_bar)
+        strong = [k for k in feasible if in_bar(k) == 0 or (half is not None and in_bar(k) == half)]
+        downbeat = True
+        if strong:  # the phrase runs on: bend the tempo, the middle beat if the downbeat is too far
+            k = min(strong, key=lambda n: (abs(n / nominal - 1.0) + (MID_BAR_COST if in_bar(n) else 0.0), n))
+            downbeat = in_bar(k) == 0
+            bpms[-1] = k * 60.0 / gap
             anchor_s = cut
+            _downbeats_through(bars, anchor_b + k, beats_per_bar)
+        elif feasible:  # worth breaking the phrase: a short bar before the hit
+            k = min(feasible, key=lambda n: (abs(n - nominal), n))
+            bpms[-1] = k * 60.0 / gap
+            anchor_s = cut
+            _short_bar_before(bars, anchor_b + k, beats_per_bar, hit_beats)
         else:  # no beat fits within the bound: keep the tempo, take the nearest beat, report the residual
             k = max(1, round(nominal))
             anchor_s = anchor_s + k * 60.0 / bpms[-1]
-        for length in section_bars(k, beats_per_bar):
-            bars.append(bars[-1] + length)
+            _short_bar_before(bars, anchor_b + k, beats_per_bar, hit_beats)
         anchor_b += k
-        hits.append(Hit(cut, anchor_b, anchor_s, True))
+        hit_beats.add(anchor_b)
+        hits.append(Hit(cut, anchor_b, anchor_s, downbeat))
         start_beats.append(anchor_b)
         start_s.append(anchor_s)
         bpms.append(base_bpm)  # after a hit the music returns to its own tempo
@@ -159,10 +209,11 @@ def tempo_map(
     max_change: float = DEFAULT_MAX_CHANGE,
     base_span: float = BASE_SPAN,
 ) -> TempoMap:
-    """The tempo map and bars that put each cut in (0, duration_s) on a downbeat, tempo within bounds.
+    """The tempo map and bars that put each cut in (0, duration_s) on a strong beat, tempo within bounds.
 
-    The base tempo is the one within `base_span` of `base_bpm` whose map needs the fewest residuals,
-    then the smallest tempo steps (in half-percent steps), then the least move from `base_bpm`.
+    The base tempo is the one within `base_span` of `base_bpm` (and inside MIN_BPM-MAX_BPM) whose map
+    needs the fewest residuals, then the fewest short bars, then the smallest tempo steps (in
+    half-percent steps), then the fewest hits on the middle beat, then the least move from `base_bpm`.
     Cuts should already be thinned (boundaries.merge_boundaries); any order is accepted.
     """
     if base_bpm <= 0 or not math.isfinite(base_bpm):
@@ -170,11 +221,17 @@ def tempo_map(
     if beats_per_bar < 1:
         raise ValueError(f"beats_per_bar must be >= 1, got {beats_per_bar}")
     cuts = sorted(float(c) for c in cuts_s)
-    best: tuple[tuple[int, int], TempoMap] | None = None
+    lo, hi = MIN_BPM, MAX_BPM
+    requested = min(max(float(base_bpm), lo), hi)  # the documented range is a promise, whoever asks
+    best: tuple[tuple[int, ...], TempoMap] | None = None
     for f in base_factors(base_span):  # nearest first, so a tie keeps the tempo closest to arousal's
-        tm = _fit(cuts, duration_s, base_bpm * f, beats_per_bar, max_change)
+        if not lo <= requested * f <= hi:
+            continue
+        tm = _fit(cuts, duration_s, requested * f, beats_per_bar, max_change)
         residuals = sum(not h.exact for h in tm.hits)
-        key = (residuals, math.ceil(tm.max_relative_change() / 0.005 - 1e-9))
+        short = sum(1 for bar in range(len(tm.bar_starts) - 1) if tm.grid().length(bar) != beats_per_bar)
+        mid = sum(not h.downbeat for h in tm.hits)
+        key = (residuals, short, math.ceil(tm.max_relative_change() / 0.005 - 1e-9), mid)
         if best is None or key < best[0]:
             best = (key, tm)
     assert best is not None
