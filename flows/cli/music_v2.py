@@ -147,6 +147,17 @@ ROWS = (
     ("note density / s", "density", "{:.2f}"),
     ("bass presence", "bass", "{:.2f}"),
     ("velocity s.d.", "velocity_sd", "{:.1f}"),
+    ("hits: velocity over other downbeats (median)", "hit_velocity_gain_median", "{:+.1f}"),
+    ("hits with an accent cymbal", "hit_accent_instrument_share", "{:.2f}"),
+    ("bars in 4-bar phrases of 4/4 (mean / worst piece)", "phrase_share_mean", "{:.2f}"),
+    ("  worst piece", "phrase_share_min", "{:.2f}"),
+    ("tempo min BPM", "tempo_min", "{:.1f}"),
+    ("tempo max BPM", "tempo_max", "{:.1f}"),
+    ("largest tempo step in any piece", "tempo_step_max", "{:.3f}"),
+    ("notes outside their GM instrument's range", "notes_out_of_range_total", "{}"),
+    ("pieces whose bass part is on a bass instrument", "bass_fits_share", "{:.2f}"),
+    ("pieces whose final chord rings on a sustaining instrument", "final_chord_fits_share", "{:.2f}"),
+    ("opening silence s (max)", "opening_silence_max_s", "{:.2f}"),
 )
 
 
@@ -160,7 +171,11 @@ def comparison_table(result: dict, models: list[str]) -> Table:
         table.add_row(label, *(fmt.format(result[s].get(key, float("nan"))) for s in sides))
     for label, key, fmt in (("raw render peak (max)", "peak_max", "{:.2f}"), ("clipped samples (raw)",
                             "clipped_samples_total", "{}"), ("loudness LUFS (raw)", "lufs", "{:.1f}"),
-                            ("energy < 200 Hz", "low_energy_share", "{:.2f}")):
+                            ("energy < 200 Hz", "low_energy_share", "{:.2f}"),
+                            ("delivered loudness LUFS (mean)", "delivered_lufs", "{:.2f}"),
+                            ("delivered: largest miss of the target, LU", "delivered_lufs_miss_max", "{:.2f}"),
+                            ("delivered true peak dBTP (max)", "delivered_true_peak_db_max", "{:.2f}"),
+                            ("delivered clipped samples", "delivered_clipped_total", "{}")):
         table.add_row(label, *(fmt.format(result[s].get("render", {}).get(key, float("nan"))) for s in sides))
     c = result["corpus"]
     for side in models:

@@ -4,8 +4,10 @@ Protocol: a valence x arousal grid, several seeds, fixed-length pieces with irre
 in 4..9 s). Every measure is taken from the notes of the written MIDI (never from the model's own
 markers): semitone clashes, silence, pulse (on-grid share and pulse clarity), audible harmony change at
 the cuts against the same test at random times, hit-time error, valence -> mode and arousal -> density
-(Spearman), density per cell against the corpus's 5-95 % range, bass presence, velocity spread, and
-loudness / peak / clipping of the raw render.
+(Spearman), density per cell against the corpus's 5-95 % range, bass presence, velocity spread,
+loudness / peak / clipping of the raw render and of the delivered (normalised, limited) one, and the
+composer's lines (`craft_measures`): accents on hits, 4-bar phrases of 4/4, tempo range, notes outside
+their GM instrument's range, bass and final-chord instruments, opening silence.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import pretty_midi
 
+from emsync_models.music.analysis.craft import craft_measures
 from emsync_models.music.analysis.descriptors import mode_score, note_density, pitch_class_histogram
 from emsync_models.music.analysis.measures import (
     audio_measures,
@@ -37,6 +40,7 @@ from emsync_models.music.corpus.layout import load_manifest, load_piece
 from emsync_models.music.eval.v1 import random_cuts
 from emsync_models.music.notes import Note, midi_notes
 from emsync_models.music.request import GenerationRequest, MusicGenerator
+from emsync_models.music.v2.hitpoints import MAX_BPM, MIN_BPM
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def largest_tempo_step(midi: pretty_midi.PrettyMIDI) -> float:
 def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequence[float],
                    rng: np.random.Generator) -> dict:
     notes = [n for n in midi_notes(midi) if n.start < duration_s]
+    craft = craft_measures(midi, cuts, duration_s)
     harmony = harmony_at_cuts(notes, cuts, duration_s, rng)
     beats_of = onset_beats(midi, notes)
     steady = on_own_beat(midi, notes, beats_of)
@@ -129,19 +134,33 @@ def piece_measures(midi: pretty_midi.PrettyMIDI, duration_s: float, cuts: Sequen
         "random_hit": harmony["random_hit"],
         "hit_errors": harmony["errors"],
         "changes_per_s": harmony["changes_per_s"],
+        **craft,
     }
 
 
-def _render_measures(midi: pretty_midi.PrettyMIDI, soundfont: Path | None) -> dict | None:
+TARGET_LUFS = -16.0  # the renderer's default target (EMSYNC_LOUDNESS_LUFS)
+
+
+def _render_measures(midi: pretty_midi.PrettyMIDI, soundfont: Path | None, duration_s: float) -> dict | None:
+    """The raw render's measures, and the delivered one's: integrated loudness and true peak after the
+    soundtrack path's own trim, fade and loudness normalisation (with its limiter)."""
     if soundfont is None:
         return None
-    from emsync_models.render.audio import synthesize_midi
+    import pyloudnorm as pyln
+
+    from emsync_models.render.audio import fade_out, fit_length, normalise_loudness, synthesize_midi
+    from emsync_models.render.limiter import true_peak
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.mid"
         midi.write(str(path))
-        audio, sr = synthesize_midi(path, soundfont)
-    return audio_measures(audio, sr)
+        audio, sr = synthesize_midi(path, soundfont, duration_s=duration_s)
+    out = audio_measures(audio, sr)
+    delivered = normalise_loudness(fade_out(fit_length(audio, round(duration_s * sr)), sr), sr, TARGET_LUFS)
+    out["delivered_lufs"] = float(pyln.Meter(sr).integrated_loudness(delivered))
+    out["delivered_true_peak_db"] = float(20 * np.log10(max(true_peak(delivered), 1e-12)))
+    out["delivered_clipped_samples"] = int(np.count_nonzero(np.abs(delivered) >= 1.0))
+    return out
 
 
 PULSE_POINT_KEYS = ("pulse_clarity", "map_pulse_clarity", "local_pulse_clarity", "map_local_pulse_clarity")
@@ -160,6 +179,7 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
                 "map_pulse_clarity", "map_local_pulse_clarity", "tempo_step"):
         out[key + "_median"] = float(np.median([r[key] for r in rows])) if rows else float("nan")
     out["hit_error_median_s"] = float(np.median(errors)) if errors else float("nan")
+    out.update(summarise_craft(rows))
     # per piece, for the picture of pulse against what its tempo map alone scores
     out["pulse_points"] = [[round(float(r[k]), 4) for k in PULSE_POINT_KEYS] for r in rows]
     if rows and "valence" in rows[0]:
@@ -176,7 +196,41 @@ def summarise(rows: list[dict], renders: list[dict]) -> dict:
         out["render"] = {k: float(np.mean([r[k] for r in renders])) for k in renders[0]}
         out["render"]["clipped_samples_total"] = int(sum(r["clipped_samples"] for r in renders))
         out["render"]["peak_max"] = float(max(r["peak"] for r in renders))
+        if "delivered_lufs" in renders[0]:
+            miss = [abs(r["delivered_lufs"] - TARGET_LUFS) for r in renders]
+            out["render"]["delivered_lufs_miss_max"] = float(max(miss))
+            out["render"]["delivered_within_1lu_share"] = float(np.mean([m <= 1.0 for m in miss]))
+            out["render"]["delivered_true_peak_db_max"] = float(max(r["delivered_true_peak_db"] for r in renders))
+            out["render"]["delivered_clipped_total"] = int(sum(r["delivered_clipped_samples"] for r in renders))
     return out
+
+
+def summarise_craft(rows: list[dict]) -> dict:
+    """The composer's lines over pieces: accents on hits, phrases, tempo range, instrument ranges, bass and
+    final chord instruments, opening silence; the largest tempo step per piece is listed too."""
+    if not rows:
+        return {}
+    gains = [g for r in rows for g in r["hit_velocity_gain"]]
+    accents = [a for r in rows for a in r["hit_accent_instrument"]]
+    phrases = [r["phrase_share"] for r in rows if np.isfinite(r["phrase_share"])]
+    return {
+        "hit_velocity_gain_median": float(np.median(gains)) if gains else float("nan"),
+        "hit_accent_instrument_share": float(np.mean(accents)) if accents else float("nan"),
+        "phrase_share_mean": float(np.mean(phrases)) if phrases else float("nan"),
+        "phrase_share_min": float(np.min(phrases)) if phrases else float("nan"),
+        "tempo_min": float(min(r["tempo_min"] for r in rows)),
+        "tempo_max": float(max(r["tempo_max"] for r in rows)),
+        "tempo_in_range_share": float(np.mean([MIN_BPM - 0.5 <= r["tempo_min"] and r["tempo_max"] <= MAX_BPM + 0.5
+                                               for r in rows])),
+        "notes_out_of_range_total": int(sum(r["notes_out_of_range"] for r in rows)),
+        "pieces_with_notes_out_of_range": int(sum(r["notes_out_of_range"] > 0 for r in rows)),
+        "bass_fits_share": float(np.mean([r["bass_fits"] for r in rows])),
+        "final_chord_fits_share": float(np.mean([r["final_chord_fits"] for r in rows])),
+        "opening_silence_max_s": float(max(r["opening_silence_s"] for r in rows)),
+        "opening_silence_median_s": float(np.median([r["opening_silence_s"] for r in rows])),
+        "tempo_step_per_piece": [round(float(r["tempo_step"]), 4) for r in rows],
+        "tempo_step_max": float(max(r["tempo_step"] for r in rows)),
+    }
 
 
 def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path | None,
@@ -195,7 +249,7 @@ def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path 
                 row.update(valence=v, arousal=a, seed=seed)
                 rows.append(row)
                 if seed == cfg.seeds[0] and len(renders) < cfg.renders_per_model:
-                    measured = _render_measures(music.midi, soundfont)
+                    measured = _render_measures(music.midi, soundfont, cfg.duration_s)
                     if measured:
                         renders.append(measured)
                 if progress:
@@ -220,7 +274,7 @@ def evaluate_corpus(corpus_dir: Path, cfg: CompareConfig, soundfont: Path | None
         m = piece_measures(midi, duration, cuts, rng)
         rows.append(m)
         if len(renders) < cfg.renders_per_model:
-            measured = _render_measures(midi, soundfont)
+            measured = _render_measures(midi, soundfont, duration)
             if measured:
                 renders.append(measured)
     out = summarise(rows, renders)

@@ -31,8 +31,9 @@ from emsync_models.music.request import (
     top_p_for,
     validate_request,
 )
+from emsync_models.music.v2.arranger import accent_hits, add_bass_line, fit_ranges, ring_final_chord
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
-from emsync_models.music.v2.comping import comp_notes, strike_every
+from emsync_models.music.v2.comping import FAST_BPM, comp_notes, strike_every
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, TempoMap, base_tempo, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.v2.remi import (
@@ -180,21 +181,27 @@ class MusicGeneratorV2:
         release_at_changes(score, [(round(b * TICKS_PER_BEAT), r, q) for b, (r, q) in changes])
         final_beat = grid.start(plan.n_bars - 1)
         end_beat = plan.tempo.beat_of(duration_s)
+        slow = plan.tempo.requested_bpm < FAST_BPM
         # The bass states each cut's new chord for a beat, and the cadence's dominant until the tonic: at
         # low arousal the model's own notes on a cut can be a lone third, heard as the old harmony.
-        chord_beats = [b for b, _ in changes]
         dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats, grid)
+        dominant_beat = dominant_step / RESOLUTION
+        chord_beats = [b for b, _ in changes]
+        stated: list[tuple[float, float, int]] = []
         for beat in plan.cut_beats:
             k = next((j for j, b in enumerate(chord_beats) if abs(b - beat) < 1e-6), None)
             # (a cut carrying the dominant gets the cadence's longer bass note below, not a second one)
-            if k is not None and beat < dominant_step / RESOLUTION:
+            if k is not None and beat < dominant_beat:
                 until = min(chord_beats[k + 1] if k + 1 < len(chord_beats) else final_beat, beat + 1.0)
-                sound_bass(score, beat, until, changes[k][1][0])
+                stated.append((float(beat), until, changes[k][1][0]))
         if dominant_step > 0:
-            sound_bass(score, dominant_step / RESOLUTION, final_beat, 7)
+            stated.append((dominant_beat, final_beat, 7))
+        add_bass_line(score, [c for c in changes if c[0] < final_beat], final_beat, stated, plan.key_shift,
+                      slow, grid)
         # the comp's busyness follows the scene's tempo (arousal's), not the nudge that fitted the cuts
         add_comp(score, changes, final_beat, strike_every(plan.tempo.requested_bpm), grid)
-        ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj")
+        ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj", plan.key_shift, slow)
+        accent_hits(score, [b for b in plan.cut_beats if b < final_beat])
         score.tempos.clear()
         for beat, bpm in plan.tempo.tempo_changes():
             score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
@@ -204,6 +211,7 @@ class MusicGeneratorV2:
         for track in score.tracks:
             if not track.is_drum:
                 track.shift_pitch(plan.key_shift, inplace=True)
+        fit_ranges(score)  # every part inside its instrument's compass, in the key it sounds in
         return score
 
 
@@ -243,46 +251,6 @@ def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]],
         track.notes.append(symusic.Note(a, max(b - a, 1), pitch, velocity))
     track.notes.sort()
     score.tracks.append(track)
-
-
-def first_pitched_track(score: symusic.Score, name: str) -> symusic.Track:
-    """The track notes added under the model's go to: its first pitched one, else a new piano track `name`."""
-    pitched = [t for t in score.tracks if not t.is_drum]
-    if pitched:
-        return pitched[0]
-    score.tracks.append(symusic.Track(name, 0))
-    return score.tracks[-1]
-
-
-def sound_bass(score: symusic.Score, start_beat: float, end_beat: float, root: int, velocity: int = 56) -> None:
-    """A bass note on `root` (in C, before the key shift) from `start_beat` to `end_beat`, under the
-    model's notes, as an arranger marks a hit."""
-    start, end = int(start_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
-    if end <= start:
-        return
-    target = first_pitched_track(score, "bass")
-    target.notes.append(symusic.Note(start, end - start, 36 + root, velocity))
-    target.notes.sort()
-
-
-def ring_final_chord(score: symusic.Score, final_beat: float, end_beat: float, root: int, quality: str) -> None:
-    """From the last downbeat: drop what the model wrote, sound the tonic (bass + triad) to the end."""
-    start, end = int(final_beat * TICKS_PER_BEAT), int(end_beat * TICKS_PER_BEAT)
-    for track in score.tracks:
-        keep = [n for n in track.notes if n.time < start]
-        for n in keep:  # nothing from before runs over the final chord
-            n.duration = min(n.duration, max(start - n.time, 1))
-        track.notes.clear()
-        track.notes.extend(keep)
-        if track.is_drum and keep:  # one last crash/kick on the downbeat
-            track.notes.append(symusic.Note(start, TICKS_PER_BEAT, 36, 90))
-    target = first_pitched_track(score, "ending")
-    intervals = QUALITY_INTERVALS[quality]
-    pitches = [36 + root] + [60 + root + i for i in intervals]
-    for p in pitches:
-        target.notes.append(symusic.Note(start, max(end - start, TICKS_PER_BEAT), p, 80))
-    for track in score.tracks:
-        track.notes.sort()
 
 
 def load_generator_v2(checkpoint: Path | None = None) -> MusicGeneratorV2:

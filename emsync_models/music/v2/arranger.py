@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import symusic
 
-from emsync_models.music.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.gm_instruments import BASS_PROGRAMS, SUSTAINING, into_range
-from emsync_models.music.remi import QUALITY_INTERVALS, TICKS_PER_BEAT
+from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
+from emsync_models.music.v2.remi import QUALITY_INTERVALS, TICKS_PER_BEAT
 
 BASS_LOW = 31  # G1: the bass's root sits in G1-F#2 (after the key shift), clear on a GM bass
 BASS_FAMILY = range(32, 40)
@@ -66,6 +66,14 @@ def _clear(track: symusic.Track, start: int, end: int) -> None:
     track.notes.extend(keep)
 
 
+def _without(start: float, stop: float, holes: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """[start, stop) less the `holes`, as the pieces left (in order)."""
+    pieces = [(start, stop)]
+    for a, b in holes:
+        pieces = [p for lo, hi in pieces for p in ((lo, min(hi, a)), (max(lo, b), hi)) if p[1] - p[0] > 1e-9]
+    return sorted(pieces)
+
+
 def add_bass_line(score: symusic.Score, changes: Sequence[tuple[float, tuple[int, str]]], end_beat: float,
                   forced: Sequence[tuple[float, float, int]], key_shift: int, slow: bool,
                   grid: BarGrid = FOUR_FOUR) -> symusic.Track:
@@ -84,11 +92,10 @@ def add_bass_line(score: symusic.Score, changes: Sequence[tuple[float, tuple[int
                             if beat < grid.start(bar) < stop]
         for i, s in enumerate(strikes):
             e = strikes[i + 1] if i + 1 < len(strikes) else stop
-            a, b = _tick(s), _tick(e)
-            busy = any(x < b and y > a for x, y in model_notes)  # the model's bass plays here: leave it
-            inside_forced = any(fa <= s < fb or s < fa < e for fa, fb, _ in forced)
-            if not busy and not inside_forced and e > s:
-                spans.append((s, e, root, False))
+            for a, b in _without(s, e, [(fa, fb) for fa, fb, _ in forced]):
+                busy = any(x < _tick(b) and y > _tick(a) for x, y in model_notes)  # the model's bass plays
+                if not busy:
+                    spans.append((a, b, root, False))
     for start, stop, root, _ in sorted(spans):
         a, b = _tick(start), _tick(stop - GAP_BEATS)
         if b > a:
