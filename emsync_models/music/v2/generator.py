@@ -56,6 +56,7 @@ from emsync_models.music.v2.sample import (
 
 CHECKPOINT_V2 = V2.checkpoint
 RING_S = 1.5  # the final chord sounds at least this long before the video ends
+HOLD_S = 1.5  # around a merged cut (no hit point) the harmony holds this long either side
 
 
 @dataclass
@@ -66,6 +67,9 @@ class PlannedPiece:
     minor: bool
     style: int
     key_shift: int
+    # beats around each merged cut where the harmony holds: a change a fraction of a second off a
+    # visible cut sounds like a miss, so near a cut that gets no hit point the chord does not move
+    hold_beats: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -127,7 +131,10 @@ class MusicGeneratorV2:
         if style is not None and style not in STYLE_FAMILIES:
             raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
         style_id = STYLE_FAMILIES.index(style) if style else self.choose_style(*self.to_label_scale(v0, a0))
-        return PlannedPiece(tm, n_bars, [h.beat for h in tm.hits], v0 < 0, style_id, output_key_shift(request.seed))
+        merged = [c for c in request.boundaries_s if 0.0 < c < request.duration_s and c not in cuts]
+        hold = tuple((tm.beat_of(max(c - HOLD_S, 0.0)), tm.beat_of(c + HOLD_S)) for c in sorted(merged))
+        return PlannedPiece(tm, n_bars, [h.beat for h in tm.hits], v0 < 0, style_id, output_key_shift(request.seed),
+                            hold)
 
     # --- generation ------------------------------------------------------------------------------
     def trace(self, request: GenerationRequest, style: str | None = None) -> tuple[PlannedPiece, TraceV2]:
@@ -141,11 +148,14 @@ class MusicGeneratorV2:
         def condition_at(beat: float) -> tuple[float, float]:
             return self.to_label_scale(*emotion_at(request.emotion, plan.tempo.time_of(beat)))
 
+        phrases = [b for b in phrase_beats(plan.n_bars, plan.cut_beats, grid=grid)
+                   if not any(a <= b < z for a, z in plan.hold_beats)]  # no turn asked for where it holds
         trace = generate_v2(
             self.model, tok, plan.n_bars, condition_at, forced,
-            [float(b) for b in plan.cut_beats] + phrase_beats(plan.n_bars, plan.cut_beats, grid=grid), plan.style,
+            [float(b) for b in plan.cut_beats] + phrases, plan.style,
             seed=request.seed, grid=grid,
             opts=SamplingV2(request.temperature, top_p_for(request, self.default_top_p), self.guidance),
+            hold=plan.hold_beats,
         )
         return plan, trace
 

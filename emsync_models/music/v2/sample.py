@@ -102,9 +102,11 @@ def generate_v2(
     opts: SamplingV2 | None = None,
     max_tokens: int | None = None,
     grid: BarGrid = FOUR_FOUR,
+    hold: Sequence[tuple[float, float]] = (),
 ) -> TraceV2:
     """Tokens for `n_bars` bars of `grid` (4/4 without one). `condition_at(beat)` gives (valence,
-    arousal) at a beat."""
+    arousal) at a beat. In the `hold` spans (beats, [start, end)) the harmony holds: no chord token
+    but a forced one."""
     opts = opts or SamplingV2()
     model.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -196,9 +198,11 @@ def generate_v2(
             logits = logits.clone()
             logits[tok.bar] = torch.logsumexp(torch.cat([logits[tok.bar].view(1), logits[past_end]]), 0)
         pending = forced[fi] if fi < len(forced) else None
+        on_forced = False
         if pending is not None:
             f_bar, f_pos = locate(pending.step)
-            if bar == f_bar and pos == f_pos:  # on the beat: the chord now
+            on_forced = bar == f_bar and pos == f_pos
+            if on_forced:  # on the beat: the chord now
                 only = torch.zeros(vocab, dtype=torch.bool)
                 if pending.chord_id is not None:
                     only[pending.chord_id] = True
@@ -212,6 +216,8 @@ def generate_v2(
             elif bar == f_bar:  # in its bar, before it: no Bar, no position past it
                 allowed[tok.bar] = False
                 allowed &= ~(is_position & (position_of > f_pos))
+        if not on_forced and any(a * RESOLUTION <= clock() < b * RESOLUTION for a, b in hold):
+            allowed &= ~is_chord  # near a merged cut the harmony holds
         if onsets_here >= MAX_ONSETS_PER_POSITION and not is_program[tokens[-1]]:
             allowed &= ~is_program  # this position is full: the next note goes on a later one
         if int(used_programs.sum()) >= MAX_PROGRAMS:  # the band is complete: no new instrument

@@ -91,3 +91,16 @@ def test_the_tempo_bound_trades_hits_for_a_steadier_map():
     assert steady.max_relative_change() <= 0.01 + 1e-9 < shipped.max_relative_change()
     missed = [h for h in steady.hits if abs(h.residual_s) > 1e-9]
     assert missed and all(abs(h.residual_s) <= 0.5 * 60.0 / steady.base_bpm * 1.02 for h in missed)
+
+
+def test_near_a_merged_cut_the_harmony_holds():
+    """A cut 2 s after a kept one gets no hit point; a chord change a fraction of a second off it would
+    sound like a miss, so within 1.5 s of it the harmony does not move (without the hold this seed
+    turns at 7.71 s, on a phrase downbeat 1.2 s after the merged cut)."""
+    generator = load_generator_v2()
+    request = GenerationRequest(14.0, (4.0, 6.5, 10.5), ((0.0, 0.3, 0.3),), seed=2)
+    plan, trace = generator.trace(request)
+    assert len(plan.hold_beats) == 1
+    changes = [plan.tempo.time_of(step / 12) for step, _ in trace.chord_steps]
+    assert not [t for t in changes if 5.0 <= t < 8.0], changes
+    assert any(abs(t - 4.0) < 1e-6 for t in changes) and any(abs(t - 10.5) < 1e-6 for t in changes)
