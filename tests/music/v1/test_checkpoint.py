@@ -15,8 +15,8 @@ from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed music checkpoint")
 
 
-def test_default_checkpoint_generates_music_with_chords_near_cuts():
-    gen = load_generator()
+def test_default_checkpoint_generates_music_with_chords_near_cuts(v1_generator):
+    gen = v1_generator
     assert gen.name == "emsync-music-small" and len(gen.version) == 12
     assert DEFAULT_CHECKPOINT.stat().st_size <= 30 * 1024 * 1024
     req = GenerationRequest(duration_s=10.0, boundaries_s=(4.0, 8.0), emotion=((0.0, 0.5, 0.5),), seed=0)

@@ -9,7 +9,6 @@ from emsync_models.music.analysis.measures import silence_share
 from emsync_models.music.notes import midi_notes
 from emsync_models.music.request import GenerationRequest
 from emsync_models.music.v2.comping import HIGH, LOW, comp_notes, lead, strike_every, voicings
-from emsync_models.music.v2.generator import load_generator_v2
 
 C_MAJOR, F_MAJOR, G7 = (0, 4, 7), (5, 9, 0), (7, 11, 2, 5)
 
@@ -54,11 +53,10 @@ def test_fast_tempi_strike_each_half_bar_and_no_chord_rests():
 
 
 @pytest.mark.parametrize("valence,arousal", [(0.0, 0.0), (0.0, -0.8)])
-def test_generated_music_keeps_sounding(valence: float, arousal: float):
+def test_generated_music_keeps_sounding(v2_generator, valence: float, arousal: float):
     """The calm and the middle cells fell silent a third of the time between staccato notes (0.30 in the
     (0, 0) cell) before the comp; the issue allows 10 %."""
-    generator = load_generator_v2()
-    music = generator.generate(GenerationRequest(30.0, (4.112, 8.283, 13.943, 20.759), ((0.0, valence, arousal),),
+    music = v2_generator.generate(GenerationRequest(30.0, (4.112, 8.283, 13.943, 20.759), ((0.0, valence, arousal),),
                                                  seed=0))
     notes = [n for n in midi_notes(music.midi) if n.start < 30.0]
     assert silence_share(notes, 30.0) <= 0.10
