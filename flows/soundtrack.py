@@ -8,9 +8,7 @@ is written; the output file appears under its final name only once every stage h
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,23 +28,22 @@ from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cut_config import CutConfig
 from emsync_models.video.cuts import detect_cuts, scene_spans
 from emsync_models.video.probe import VideoProbe, content_hash, probe_video
+from flows.job_args import (  # noqa: F401 - re-exported: callers import them from here
+    SEED_RANGE,
+    VIDEO_SUFFIXES,
+    SoundtrackOptions,
+    check_options,
+    check_output,
+    check_seed,
+    plot_path_for,
+)
 from flows.runtime import apply_thread_budget, job_threads, thread_budget_report
 from flows.settings import Settings
 from flows.storage.scratch import scratch_dir
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
 STAGES = ("probe", "cuts", "emotion", "music", "render", "mux", "store")
 
 Progress = Callable[[str, float], None]
-
-
-@dataclass(frozen=True)
-class SoundtrackOptions:
-    seed: int | None = None
-    valence: float | None = None
-    arousal: float | None = None
-    original_audio_gain: float | None = None  # None: replace the original audio; else mix it under
-    plot: bool = True  # also write OUT.png: emotion timeline and piano roll against the cuts
 
 
 @dataclass
@@ -62,68 +59,6 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
             "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
             "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
             "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
-
-
-def check_output(out: Path, source: Path | None = None, plot: bool = True) -> None:
-    """Fail before any work if the result could not be written where the user asked, or would
-    overwrite the input (the video itself, or its side file: the plot)."""
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(out, f"output must be a video file ending in one of {', '.join(VIDEO_SUFFIXES)}")
-    with path_errors_as_input(out):
-        _check_output(out, source, plot)
-
-
-def _check_output(out: Path, source: Path | None, plot: bool) -> None:
-    if source is not None:
-        for written in (out, plot_path_for(out)) if plot else (out,):
-            if _same_file(written, source):
-                raise InputError(written, f"would overwrite the input {source}; choose another --out")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.exists():
-        raise InputError(folder, "output folder does not exist")
-    if not folder.is_dir():
-        raise InputError(folder, "output folder is not a folder")
-    for written in (out, plot_path_for(out)) if plot else (out,):
-        if written.is_dir():
-            raise InputError(written, "output path is a folder" if written == out else
-                             "the plot's path (the output's name with .png) is a folder")
-    try:  # os.access says yes to root even on read-only mounts; a real write is the honest test
-        fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".emsync-write-test-")
-        os.close(fd)
-        os.unlink(probe_path)
-    except OSError as exc:
-        raise InputError(folder, f"output folder is not writable ({exc.strerror})") from None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Same path after resolving links, or the same inode (a hard link)."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-SEED_RANGE = (0, 2**63 - 1)  # the database keeps a job's seed as a signed 64-bit integer
-
-
-def check_seed(seed: int, name: str = "--seed") -> None:
-    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        raise InputError(name, f"{seed} is outside [{SEED_RANGE[0]}, 2**63 - 1]")
-
-
-def check_options(options: SoundtrackOptions) -> None:
-    if options.seed is not None:
-        check_seed(options.seed)
-    if (options.valence is None) != (options.arousal is None):
-        raise InputError("--valence/--arousal", "give both or neither")
-    for name, value in (("--valence", options.valence), ("--arousal", options.arousal)):
-        if value is not None and not -1.0 <= value <= 1.0:
-            raise InputError(name, f"{value} is outside [-1, 1]")
-    gain = options.original_audio_gain
-    if gain is not None and not 0.0 <= gain <= 4.0:
-        raise InputError("--mix-original", f"{gain} is outside [0, 4]")
 
 
 def probe_input(path: Path) -> VideoProbe:
@@ -394,10 +329,6 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
             _publish(plot_path, plot_path_for(out))
         _publish(video_path, out)
     return SoundtrackResult(out=out, report=report, timings=timings)
-
-
-def plot_path_for(out: Path) -> Path:
-    return out.with_suffix(".png")
 
 
 def _publish(built: Path, out: Path) -> None:

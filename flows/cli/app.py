@@ -35,8 +35,6 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(data_app, name="data")
 
-# Commands that run the soundtrack job in this process (catalog commands size their pools at flow start).
-JOB_COMMANDS = frozenset({"soundtrack", "demo"})
 
 err = Console(stderr=True)
 out = Console()
@@ -77,11 +75,17 @@ def main(
         raise fail(f"--log-format {log_format!r}: use one of {', '.join(FORMATS)}")
     configure_logging(level, log_format.lower())
     with user_errors():  # the one check of EMSYNC_* values: a bad one is one line and exit 2, for any command
-        settings = get_settings()
-        if ctx.invoked_subcommand in JOB_COMMANDS:
-            from flows.runtime import apply_thread_budget
+        get_settings()
+    del ctx  # job commands size their thread pools themselves, once their arguments are checked
 
-            apply_thread_budget(settings)
+
+def start_job() -> None:
+    """Size every thread pool of this process (before the libraries that read it are imported). Job
+    commands call it after checking their arguments, so a bad one is answered before torch loads."""
+    from flows.runtime import apply_thread_budget
+
+    with user_errors():
+        apply_thread_budget(get_settings())
 
 
 def _stop_children_on_sigterm() -> None:
@@ -223,9 +227,17 @@ def soundtrack(
     EMSYNC_MIN_BOUNDARY_GAP_S (default 4 s) to the previous kept cut: those are merged, and the table,
     the JSON report (music.cuts) and the picture mark each cut kept or merged. EMSYNC_MUSIC_MODEL=v1
     selects the older generator (v2 is the default)."""
-    from flows.soundtrack import SoundtrackOptions, run_soundtrack
+    from flows.job_args import SoundtrackOptions, check_input, check_options, check_output
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original)
+    with user_errors():  # the cheap checks first: a bad argument is answered before the models load
+        check_options(options)
+        check_input(input)
+        check_output(out_path, input, options.plot)
+        get_settings()
+    start_job()
+    from flows.soundtrack import run_soundtrack
+
     with user_errors(), stage_progress(not as_json) as progress:
         result = run_soundtrack(input, out_path, get_settings(), options, progress=progress)
     if as_json:
@@ -244,10 +256,16 @@ def demo(
 
     The table lists each cut as kept (with the time its new chord sounds) or merged (closer than
     EMSYNC_MIN_BOUNDARY_GAP_S, default 4 s, to the previous kept cut)."""
+    from flows.job_args import SoundtrackOptions, check_options, check_output
+
+    with user_errors():
+        check_options(SoundtrackOptions(seed=seed))
+        check_output(out_path)
+        settings = get_settings()
+    start_job()
     from emsync_models.video.sample import build_sample_video
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
-    settings = get_settings()
     sample_path = settings.store.data_dir / "sample" / "emsync-sample.mp4"
     with user_errors():
         sample_path.parent.mkdir(parents=True, exist_ok=True)

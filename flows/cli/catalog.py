@@ -175,13 +175,13 @@ def catalog_ingest(
     """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds.
 
     Exit codes: 0 all rows registered, 3 some rows rejected, 1 infrastructure failure, 2 bad input."""
-    from flows.catalog.flows import ingest_catalog
-
     with _user_errors():
         path, _ = _manifest_or_name(manifest)
         if path is None:
             raise InputError(manifest, "no such manifest file")
         _check_target(path, catalog)
+        from flows.catalog.flows import ingest_catalog  # Prefect and the models: after the cheap checks
+
         result = _run_flow(ingest_catalog, path, catalog)
     _emit(f"ingested {result['catalog']}", result, as_json)
 
@@ -194,11 +194,11 @@ def catalog_score(
     """Detect cuts and score emotions for every video not yet scored by the current models.
 
     Exit codes: 0 all done, 3 some videos or rows failed, 1 infrastructure failure, 2 bad input."""
-    from flows.catalog.flows import score_catalog
-
     with _user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
         _check_target(manifest, catalog or name)
+        from flows.catalog.flows import score_catalog  # Prefect and the models: after the cheap checks
+
         result = _run_flow(score_catalog, manifest, catalog or name)
     _emit(f"scored {result['catalog']}", result, as_json)
 
@@ -218,7 +218,6 @@ def catalog_backfill(
     or EMSYNC_MUSIC_MODEL says now; --music-model is the one way to move it.
 
     Exit codes: 0 all done, 3 some videos (or manifest rows) failed, 1 infrastructure failure, 2 bad input."""
-    from flows.catalog.flows import backfill, ingest_catalog
     from flows.catalog.pinning import check_music_model
 
     ingested: dict[str, Any] = {"failures": []}
@@ -227,6 +226,8 @@ def catalog_backfill(
             check_music_model(music_model)
         manifest, name = _manifest_or_name(manifest_or_name)
         _check_target(manifest, catalog or name)
+        from flows.catalog.flows import backfill, ingest_catalog  # Prefect and the models: after the checks
+
         if manifest is not None:
             ingested = _run_flow(ingest_catalog, manifest, catalog)
             name = ingested["catalog"]

@@ -3,6 +3,7 @@ printer the catalog commands use."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -108,5 +109,14 @@ def dashboard(
     bind_host, bind_port = host or settings.ops.dashboard_host, settings.ops.dashboard_port if port is None else port
     with user_errors():
         app = create_app(url, settings.ops.dashboard_refresh_s)
-    err.print(f"dashboard for {safe_url(url)} at http://{bind_host}:{bind_port}/", highlight=False, soft_wrap=True)
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+        # Bound here, so the line below names the real port (port 0: any free one) and a port in use
+        # is one error line before the server starts.
+        family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bind_host, bind_port))
+        sock.listen(128)  # connections made as soon as the line is printed wait for the server
+    bound = sock.getsockname()[1]
+    shown = f"[{bind_host}]" if family == socket.AF_INET6 else bind_host
+    err.print(f"dashboard for {safe_url(url)} at http://{shown}:{bound}/", highlight=False, soft_wrap=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -70,3 +70,22 @@ def test_metrics_serve_command(isolated_settings: Path) -> None:
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_dashboard_on_port_zero_names_the_port_it_got(isolated_settings: Path) -> None:
+    seed(get_settings().resolved_database_url)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from flows.cli.app import app; app()", "dashboard", "--port", "0"],
+        cwd=REPO, env={**os.environ, "COLUMNS": "200"}, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stderr is not None
+        line = child.stderr.readline()
+        address = line.rsplit(" at ", 1)[1].strip()
+        assert address.startswith("http://127.0.0.1:") and not address.endswith(":0/"), line
+        with urllib.request.urlopen(address, timeout=60) as response:
+            assert "films" in response.read().decode()
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
