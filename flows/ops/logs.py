@@ -137,6 +137,7 @@ def quiet_third_party_warnings(level: str) -> None:
     """Python warnings from libraries (threadpoolctl's OpenMP notice, deprecations) are for developers:
     shown at debug, where they go to the log like everything else, and silent otherwise."""
     if level == "debug":
+        warnings.simplefilter("default")  # even where an inherited PYTHONWARNINGS=ignore said otherwise
         logging.captureWarnings(True)
         return
     warnings.filterwarnings("ignore")

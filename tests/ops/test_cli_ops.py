@@ -74,7 +74,7 @@ def test_metrics_serve_command(isolated_settings: Path) -> None:
 
 @pytest.mark.slow
 def test_dashboard_on_port_zero_names_the_port_it_got(isolated_settings: Path) -> None:
-    seed(get_settings().resolved_database_url)
+    seed(get_settings().store.resolved_database_url)
     child = subprocess.Popen(
         [sys.executable, "-c", "from flows.cli.app import app; app()", "dashboard", "--port", "0"],
         cwd=REPO, env={**os.environ, "COLUMNS": "200"}, stderr=subprocess.PIPE, text=True,
