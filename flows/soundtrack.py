@@ -7,6 +7,7 @@ is written; the output file appears under its final name only once every stage h
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import time
@@ -151,6 +152,7 @@ class ComposedMusic:
     tempo_map: dict = field(default_factory=dict)
     music_model: str = ""  # v1 | v2: which generator wrote it (the name users read beside the hash)
     min_gap_s: float = 4.0  # cuts closer than this to the previous kept cut were merged (no hit point)
+    plan: dict = field(default_factory=dict)  # v2: sections, tempi, keys, themes
 
 
 def cut_decisions(cuts: list[float], duration_s: float, min_gap_s: float,
@@ -181,7 +183,7 @@ def cut_decisions(cuts: list[float], duration_s: float, min_gap_s: float,
 
 
 def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
-                  seed: int, settings: Settings) -> ComposedMusic:
+                  seed: int, settings: Settings, progress: Progress | None = None) -> ComposedMusic:
     from flows.inference import music_generator
 
     generator = music_generator(settings)
@@ -193,14 +195,21 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
 
     # One token at a time through a small transformer: a second thread made the 60 s piece 2.0x slower
     # on a quiet machine (0.9 s vs 1.9 s, benchmarks/music_load.py) and fights any neighbour for a core.
+    def bars(done: int, total: int) -> None:  # the music stage's own progress: bars written of all
+        if progress is not None:
+            progress("music", min(done / max(total, 1), 0.999))
+
     with compute_threads(1):
-        music = generator.generate(request)
+        # a generator that writes bar by bar (v2) reports each bar; the others report when done
+        takes_progress = "progress" in inspect.signature(generator.generate).parameters
+        music = generator.generate(request, progress=bars) if takes_progress else generator.generate(request)
     return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
                          model_name=generator.name, model_version=generator.version,
                          cut_chords=list(music.cut_chords),
                          tempo_map=dict(music.tempo_map),
-                         music_model=settings.models.music_model, min_gap_s=float(generator.min_gap_s))
+                         music_model=settings.models.music_model, min_gap_s=float(generator.min_gap_s),
+                         plan=dict(music.plan))
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
@@ -287,7 +296,7 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         else:
             emotion = analyze_emotion(source, cuts, probe.duration_s, settings, tracks=tracks)
     with _timed(timings, "music", progress):
-        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings)
+        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings, progress)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                       "music": music.model_version}
     with scratch_dir(settings, "soundtrack") as tmp:
@@ -309,7 +318,7 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]
         soundtrack_figure(emotion, [c for c in cuts if c not in merged], probe.duration_s, music.midi,
                           music.chord_markers_s, plot_path, harmony_changes_s=music.chord_changes_s,
-                          merged_cuts_s=merged, min_gap_s=music.min_gap_s)
+                          merged_cuts_s=merged, min_gap_s=music.min_gap_s, plan=music.plan)
         artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
                      "plot": plot_path}
         # Keys are a pure function of content + models + parameters, so the report can name them
@@ -354,7 +363,8 @@ def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: 
                   "min_boundary_gap_s": music.min_gap_s,
                   "cuts": cut_decisions(cuts, probe.duration_s, music.min_gap_s, music.cut_chords),
                   "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s,
-                  "cut_chords": music.cut_chords, "tempo_map": music.tempo_map},
+                  "cut_chords": music.cut_chords, "tempo_map": music.tempo_map,
+                  "plan": music.plan},
         "models": model_versions,
         "backend": backend,
         "threads": threads,  # the thread budget this process ran under (flows.runtime)

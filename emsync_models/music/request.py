@@ -41,14 +41,14 @@ class GeneratedMusic:
     # and when its new chord sounds. Empty where a model does not plan hits (v1).
     tempo_map: dict = field(default_factory=dict)
     cut_chords: list[dict] = field(default_factory=list)
+    # The plan before the notes (v2): sections with their tempo, key, intensity, drums and themes.
+    plan: dict = field(default_factory=dict)
 
 
 def validate_request(request: GenerationRequest) -> None:
     """Raise InputError naming the field when a request cannot be served."""
     if not np.isfinite(request.duration_s) or request.duration_s <= 0:
         raise InputError("duration_s", f"must be a positive number of seconds, got {request.duration_s}")
-    if request.duration_s > 3600:
-        raise InputError("duration_s", f"at most 3600 s per request, got {request.duration_s}")
     if not request.emotion:
         raise InputError("emotion", "needs at least one (start_s, valence, arousal) entry")
     if request.emotion[0][0] != 0.0:

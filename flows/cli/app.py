@@ -173,7 +173,9 @@ def stage_progress(enabled: bool) -> Iterator[Callable[[str, float], None] | Non
         yield plain
         return
 
-    columns = (TextColumn("[bold]{task.description:<8}"), BarColumn(), TimeElapsedColumn())
+    # the percentage moves inside the music stage too (bars written of all, as the generator reports them)
+    columns = (TextColumn("[bold]{task.description:<8}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn())
     with Progress(*columns, console=err, transient=False) as bar:
         tasks = {stage: bar.add_task(stage, total=1.0, start=False) for stage in STAGES}
 
@@ -287,6 +289,7 @@ def _register() -> None:
     from flows.cli import catalog as cli_catalog
     from flows.cli import data as cli_data
     from flows.cli import emotion as cli_emotion
+    from flows.cli import longform as cli_longform
     from flows.cli import music as cli_music
     from flows.cli import music_v2 as cli_music_v2
     from flows.cli import ops as cli_ops
@@ -296,6 +299,7 @@ def _register() -> None:
     train_app.command("emotion")(cli_emotion.train_emotion)
     eval_app.command("music")(cli_music.eval_music)
     eval_app.command("music-v2")(cli_music_v2.eval_music_v2)
+    eval_app.command("long-form")(cli_longform.eval_long_form)
     db_app.command("upgrade")(cli_catalog.db_upgrade)
     catalog_app.command("ingest")(cli_catalog.catalog_ingest)
     catalog_app.command("score")(cli_catalog.catalog_score)

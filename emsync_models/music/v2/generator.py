@@ -11,7 +11,8 @@ rings to the end -> MIDI written with the tempo map and meter, moved to a key ch
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,6 @@ from emsync_models.music.registry import V2, file_sha256
 from emsync_models.music.request import (
     GeneratedMusic,
     GenerationRequest,
-    emotion_at,
     output_key_shift,
     top_p_for,
     validate_request,
@@ -34,8 +34,9 @@ from emsync_models.music.request import (
 from emsync_models.music.v2.arranger import accent_hits, add_bass_line, fit_ranges, ring_final_chord
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.comping import FAST_BPM, comp_notes, strike_every
-from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, TempoMap, base_tempo, tempo_map
+from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, Hit, TempoMap, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
+from emsync_models.music.v2.plan import Section, emotion_at_time, plan_sections, plan_summary
 from emsync_models.music.v2.remi import (
     BEATS_PER_BAR,
     QUALITY_INTERVALS,
@@ -46,17 +47,51 @@ from emsync_models.music.v2.remi import (
     parse_chord_token,
 )
 from emsync_models.music.v2.sample import (
+    ForcedChord,
     SamplingV2,
     TraceV2,
+    Voicing,
     cadence_steps,
     forced_plan,
     generate_v2,
     phrase_beats,
 )
+from emsync_models.music.v2.sections import bars_of, split_sections, transpose_tokens
+from emsync_models.music.v2.themes import (
+    THEME_BARS,
+    THEME_NAME,
+    THEME_PROGRAMS,
+    restate_chords,
+    restate_theme,
+    top_line,
+)
 
 CHECKPOINT_V2 = V2.checkpoint
 RING_S = 1.5  # the final chord sounds at least this long before the video ends
 HOLD_S = 1.5  # around a merged cut (no hit point) the harmony holds this long either side
+# New instruments enter a section only in its first bars (the opening section's first eight): the
+# ensemble changes where the plan turns, not in the middle of a phrase.
+FIRST_ENTRY_BARS, ENTRY_BARS = 8, 2
+TAIL_BARS = 2  # bars of the previous section a section's context opens with
+VELOCITY_PER_AROUSAL = 16  # dynamics follow each scene's arousal: +-16 velocity at the ends of the scale
+COMP_NAME = "comp"
+
+
+@dataclass(frozen=True)
+class SectionLayout:
+    """Where one planned section sits in the piece: its first beat and second, its own bar grid (from
+    its first downbeat), its bars, and its cuts in its own beats. The section's last cut (its end) is the
+    next section's first downbeat."""
+
+    beat: int
+    time_s: float
+    grid: BarGrid
+    n_bars: int
+    cut_beats: tuple[int, ...]
+    last: bool
+    # beats (its own) around each merged cut where the harmony holds: a change a fraction of a second
+    # off a visible cut sounds like a miss, so near a cut that gets no hit point the chord does not move
+    hold: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
@@ -64,12 +99,28 @@ class PlannedPiece:
     tempo: TempoMap
     n_bars: int
     cut_beats: list[int]
-    minor: bool
-    style: int
+    minor: bool  # the opening section's mode
+    style: int  # the opening section's style family
     key_shift: int
-    # beats around each merged cut where the harmony holds: a change a fraction of a second off a
-    # visible cut sounds like a miss, so near a cut that gets no hit point the chord does not move
-    hold_beats: tuple[tuple[float, float], ...] = ()
+    sections: list[Section] = field(default_factory=list)
+    layout: list[SectionLayout] = field(default_factory=list)
+    styles: list[int] = field(default_factory=list)  # per section
+    emotion: tuple[tuple[float, float, float], ...] = ()  # the request's scenes: dynamics follow them
+
+    @property
+    def hold_beats(self) -> tuple[tuple[float, float], ...]:
+        """The sections' hold spans in the piece's beats."""
+        return tuple((lay.beat + a, lay.beat + b) for lay in self.layout for a, b in lay.hold)
+
+    def section_shift(self, i: int) -> int:
+        """Semitones section i's notes (written in C) move by: the piece's key plus the section's, -5..+6."""
+        return (self.key_shift + self.sections[i].key + 5) % 12 - 5
+
+    def to_dict(self) -> dict:
+        out = plan_summary(self.sections, self.key_shift)
+        for d, lay, style in zip(out["sections"], self.layout, self.styles, strict=True):
+            d.update(start_beat=lay.beat, bars=lay.n_bars, style=STYLE_FAMILIES[style])
+        return out
 
 
 @dataclass
@@ -122,107 +173,258 @@ class MusicGeneratorV2:
                    + (self.style_means[s][1] - arousal) ** 2)
 
     def plan(self, request: GenerationRequest, style: str | None = None) -> PlannedPiece:
+        """Sections from the scenes (`form_plan`), then each section's own tempo map, its last cut (its
+        end) on a downbeat, laid end to end: tempo, mode, style and drums change at section boundaries."""
         validate_request(request)
-        _, v0, a0 = request.emotion[0]
-        cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
-        tm = tempo_map(cuts, request.duration_s, base_tempo(a0), BEATS_PER_BAR, max_change=self.max_tempo_change)
-        last_downbeat = tm.grid().bar_at(tm.beat_of(max(request.duration_s - RING_S, 0.0)))
-        n_bars = max(last_downbeat + 1, 2)
         if style is not None and style not in STYLE_FAMILIES:
             raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
-        style_id = STYLE_FAMILIES.index(style) if style else self.choose_style(*self.to_label_scale(v0, a0))
-        merged = [c for c in request.boundaries_s if 0.0 < c < request.duration_s and c not in cuts]
-        hold = tuple((tm.beat_of(max(c - HOLD_S, 0.0)), tm.beat_of(c + HOLD_S)) for c in sorted(merged))
-        return PlannedPiece(tm, n_bars, [h.beat for h in tm.hits], v0 < 0, style_id, output_key_shift(request.seed),
-                            hold)
+        cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
+        merged = sorted(c for c in request.boundaries_s if 0.0 < c < request.duration_s and c not in cuts)
+        sections = plan_sections(request.emotion, cuts, request.duration_s)
+        beat0, time0 = 0, 0.0
+        starts: list[int] = []
+        start_s: list[float] = []
+        bpms: list[float] = []
+        hits: list[Hit] = []
+        bar_starts: list[int] = []
+        layout: list[SectionLayout] = []
+        for i, sec in enumerate(sections):
+            last = i == len(sections) - 1
+            end = request.duration_s if last else sec.end_s
+            local = [c - time0 for c in cuts if time0 + 1e-9 < c < end - 1e-9]
+            if not last:
+                local.append(end - time0)
+            length = end - time0 if last else end - time0 + 1.0  # the end is a cut inside the map
+            tm = tempo_map(local, length, sec.bpm, BEATS_PER_BAR, max_change=self.max_tempo_change)
+            if last:
+                n_bars = max(tm.grid().bar_at(tm.beat_of(max(length - RING_S, 0.0))) + 1, 2)
+                segments = range(len(tm.bpm))
+                own_bars = list(tm.bar_starts)
+                own_hits = list(tm.hits)
+            else:
+                n_bars = len(tm.bar_starts) - 1
+                segments = range(len(tm.bpm) - 1)  # the one after the end belongs to the next section
+                own_bars = list(tm.bar_starts[:-1])
+                own_hits = list(tm.hits)
+            for k in segments:
+                starts.append(beat0 + tm.start_beats[k])
+                start_s.append(time0 + tm.start_s[k])
+                bpms.append(tm.bpm[k])
+            hits.extend(Hit(round(time0 + h.cut_s, 9), beat0 + h.beat, time0 + h.time_s, h.downbeat) for h in own_hits)
+            bar_starts.extend(beat0 + b for b in own_bars)
+            inner = tuple(h.beat for h in own_hits if last or h is not own_hits[-1])
+            hold = tuple((tm.beat_of(max(c - time0 - HOLD_S, 0.0)), tm.beat_of(c - time0 + HOLD_S))
+                         for c in merged if time0 <= c < end)
+            layout.append(SectionLayout(beat0, time0, tm.grid(), n_bars, inner, last, hold))
+            if not last:
+                beat0, time0 = beat0 + own_hits[-1].beat, time0 + own_hits[-1].time_s
+        tempo = TempoMap(bpms[0], BEATS_PER_BAR, tuple(starts), tuple(start_s), tuple(bpms), tuple(hits),
+                         tuple(bar_starts), requested_bpm=sections[0].bpm)
+        styles = [STYLE_FAMILIES.index(style) if style else
+                  self.choose_style(*self.to_label_scale(s.valence, s.arousal)) for s in sections]
+        n_bars = sum(lay.n_bars for lay in layout)
+        return PlannedPiece(tempo, n_bars, [h.beat for h in hits], sections[0].minor, styles[0],
+                            output_key_shift(request.seed), sections, layout, styles, tuple(request.emotion))
 
     # --- generation ------------------------------------------------------------------------------
-    def trace(self, request: GenerationRequest, style: str | None = None) -> tuple[PlannedPiece, TraceV2]:
+    def trace(self, request: GenerationRequest, style: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> tuple[PlannedPiece, TraceV2]:
+        """The piece section by section; each section's tokens open with BOS. A section hears the end of
+        the one before (moved into its key) or, where its feeling returns, that feeling's theme."""
         plan = self.plan(request, style)
         tok = self.tokenizer
-        tonic = tok.vocab[chord_token(0, "min" if plan.minor else "maj")]
-        dominant = tok.vocab[chord_token(7, "7")]
-        grid = plan.tempo.grid()
-        forced = forced_plan(plan.n_bars, plan.cut_beats, tonic, dominant, grid=grid)
+        out = TraceV2([])
+        ensemble: tuple[int, ...] = ()
+        tail: tuple[int, ...] = ()
+        themes: dict[int, tuple[int, ...]] = {}  # feeling -> its theme's tokens (bars, in its key's C)
+        theme_chords: dict[int, list[tuple[int, float, int]]] = {}
+        scene_starts = [e[0] for e in request.emotion]
+        done = 0
+        for i, (sec, lay) in enumerate(zip(plan.sections, plan.layout, strict=True)):
+            forced = section_forced(tok, plan, i)
+            lock = 0
+            if sec.restates and sec.theme in theme_chords:
+                forced, lock = restate_chords(forced, theme_chords[sec.theme], lay.grid, lay.n_bars,
+                                              augment=sec.restates % 2 == 0)
+            prime = themes.get(sec.theme, ()) if sec.restates else tail
 
-        def condition_at(beat: float) -> tuple[float, float]:
-            return self.to_label_scale(*emotion_at(request.emotion, plan.tempo.time_of(beat)))
+            def condition_at(beat: float, lay: SectionLayout = lay) -> tuple[float, float]:
+                t = plan.tempo.time_of(lay.beat + beat)
+                return self.to_label_scale(*emotion_at_time(request.emotion, t, scene_starts))
 
-        phrases = [b for b in phrase_beats(plan.n_bars, plan.cut_beats, grid=grid)
-                   if not any(a <= b < z for a, z in plan.hold_beats)]  # no turn asked for where it holds
-        trace = generate_v2(
-            self.model, tok, plan.n_bars, condition_at, forced,
-            [float(b) for b in plan.cut_beats] + phrases, plan.style,
-            seed=request.seed, grid=grid,
-            opts=SamplingV2(request.temperature, top_p_for(request, self.default_top_p), self.guidance),
-            hold=plan.hold_beats,
-        )
-        return plan, trace
+            voice = Voicing(prime, ensemble, sec.drums,
+                            new_programs_until=lay.grid.start(ENTRY_BARS if i else FIRST_ENTRY_BARS) * RESOLUTION,
+                            chords_locked_until=lock,
+                            progress=None if progress is None else
+                            (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)))
+            phrases = [b for b in phrase_beats(lay.n_bars, lay.cut_beats, grid=lay.grid)
+                       if not any(a <= b < z for a, z in lay.hold)]  # no turn asked for where it holds
+            bounds = [float(b) for b in lay.cut_beats] + phrases
+            if not lay.last:
+                bounds.append(float(lay.grid.start(lay.n_bars)))
+            trace = generate_v2(
+                self.model, tok, lay.n_bars, condition_at, forced, bounds, plan.styles[i],
+                seed=section_seed(request.seed, i), grid=lay.grid, voice=voice, hold=lay.hold,
+                opts=SamplingV2(request.temperature, top_p_for(request, self.default_top_p), self.guidance),
+            )
+            offset = lay.beat * RESOLUTION
+            out.tokens.extend(trace.tokens)
+            out.chord_steps.extend((offset + s, c) for s, c in trace.chord_steps)
+            out.forced_hits.extend(offset + s for s in trace.forced_hits)
+            ensemble = tuple(trace.programs)
+            out.programs = list(ensemble)
+            if not sec.restates:
+                themes[sec.theme] = bars_of(tok, trace.tokens, 0, THEME_BARS)
+                theme_chords[sec.theme] = [(lay.grid.bar_at(s / RESOLUTION), lay.grid.beat_in_bar(s / RESOLUTION), c)
+                                           for s, c in trace.chord_steps
+                                           if lay.grid.bar_at(s / RESOLUTION) < THEME_BARS]
+            if i + 1 < len(plan.sections):
+                shift = (sec.key - plan.sections[i + 1].key + 6) % 12 - 6
+                tail = transpose_tokens(tok, bars_of(tok, trace.tokens, max(lay.n_bars - TAIL_BARS, 0), lay.n_bars),
+                                        shift)
+            done += lay.n_bars
+        return plan, out
 
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
         return np.asarray(self.trace(request)[1].tokens, dtype=np.int64)
 
-    def generate(self, request: GenerationRequest, style: str | None = None) -> GeneratedMusicV2:
-        plan, trace = self.trace(request, style)
+    def generate(self, request: GenerationRequest, style: str | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> GeneratedMusicV2:
+        """MIDI for the request; `progress(bars written, bars in all)` after each bar."""
+        plan, trace = self.trace(request, style, progress)
         score = self.to_score(plan, trace.tokens, request.duration_s)
         midi = pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
         chord_beats = [step / RESOLUTION for step, _ in trace.chord_steps]
         markers = [round(plan.tempo.time_of(b), 6) for b in chord_beats]
         cut_chords = []
+        written_at = {s for s, _ in trace.chord_steps}
         for hit in plan.tempo.hits:
             step = hit.beat * RESOLUTION
-            written = next((s for s, _ in trace.chord_steps if s == step), None)
+            written = step if step in written_at else None
             cut_chords.append({"cut_s": hit.cut_s, "beat": hit.beat, "downbeat": hit.downbeat,
                                "chord_sounds_s": round(plan.tempo.time_of(written / RESOLUTION), 6)
                                if written is not None else None,
                                "residual_s": round(hit.residual_s, 6)})
         return GeneratedMusicV2(midi, list(trace.tokens), chord_change_times(midi), markers,
                                 tempo_map=plan.tempo.to_dict(), cut_chords=cut_chords,
-                                style=STYLE_FAMILIES[plan.style])
+                                style=STYLE_FAMILIES[plan.style], plan=plan.to_dict())
 
     # --- writing ---------------------------------------------------------------------------------
     def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float) -> symusic.Score:
-        """MIDI of the tokens: releases at chord changes, the ringing final tonic, tempo map, key."""
+        """MIDI of the tokens: each section written in C (releases at chord changes, bass at its cuts, the
+        comp, a restated theme), moved to its key and placed at its first beat; the ringing final tonic,
+        dynamics from the scenes' arousal, tempo map and meters."""
         tok = self.tokenizer
+        streams = split_sections(tok, tokens)
+        if len(streams) != len(plan.layout):
+            raise InputError("tokens", f"{len(streams)} sections of tokens for a plan of {len(plan.layout)}")
+        score = symusic.Score(TICKS_PER_BEAT)
+        tracks: dict[tuple[str, int, bool], symusic.Track] = {}
+        for i, ids in enumerate(streams):
+            part = self.write_section(plan, i, ids, streams, duration_s)
+            shift, offset = plan.section_shift(i), plan.layout[i].beat * TICKS_PER_BEAT
+            end = None if plan.layout[i].last else (plan.layout[i + 1].beat - plan.layout[i].beat) * TICKS_PER_BEAT
+            for track in part.tracks:
+                key = (track.name if track.name in (COMP_NAME, THEME_NAME) else "", track.program, track.is_drum)
+                if key not in tracks:
+                    tracks[key] = symusic.Track(track.name, track.program, track.is_drum)
+                    score.tracks.append(tracks[key])
+                target = tracks[key]
+                for n in track.notes:
+                    if end is not None and n.time >= end:
+                        continue
+                    length = n.duration if end is None else max(min(n.duration, end - n.time), 1)
+                    pitch = n.pitch if track.is_drum else n.pitch + shift
+                    target.notes.append(symusic.Note(n.time + offset, length, pitch, n.velocity))
+        follow_arousal(score, plan)
+        fit_ranges(score)  # every part inside its instrument's compass, in the key it sounds in
+        for track in score.tracks:
+            track.notes.sort()
+        score.tempos.clear()
+        for beat, bpm in plan.tempo.tempo_changes():
+            score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
         grid = plan.tempo.grid()
-        score = tok.decode(tokens, grid)
-        changes = [(beat, parse_chord_token(tok.names[i]))
-                   for beat, i in tok.timeline(tokens, grid) if tok.kind[i] == "Chord"]
+        score.time_signatures.clear()
+        for beat, beats in grid.meter_changes(max(plan.n_bars, len(grid.starts))):  # late hits too
+            score.time_signatures.append(symusic.TimeSignature(beat * TICKS_PER_BEAT, beats, 4))
+        return score
+
+    def write_section(self, plan: PlannedPiece, i: int, ids: list[int], streams: list[list[int]],
+                      duration_s: float) -> symusic.Score:
+        """One section's notes in its own beats and in C: the model's, released at its chord changes,
+        with the bass on its cuts, the comp, a restated theme, and the ending (last section) or the
+        next key's dominant (the others)."""
+        tok = self.tokenizer
+        lay, sec = plan.layout[i], plan.sections[i]
+        grid = lay.grid
+        score = tok.decode(ids, grid)
+        changes = [(beat, parse_chord_token(tok.names[c]))
+                   for beat, c in tok.timeline(ids, grid) if tok.kind[c] == "Chord"]
         release_at_changes(score, [(round(b * TICKS_PER_BEAT), r, q) for b, (r, q) in changes])
-        final_beat = grid.start(plan.n_bars - 1)
-        end_beat = plan.tempo.beat_of(duration_s)
-        slow = plan.tempo.requested_bpm < FAST_BPM
-        # The bass states each cut's new chord for a beat, and the cadence's dominant until the tonic: at
-        # low arousal the model's own notes on a cut can be a lone third, heard as the old harmony.
-        dominant_step, _ = cadence_steps(plan.n_bars, plan.cut_beats, grid)
+        final_beat = grid.start(lay.n_bars - 1) if lay.last else grid.start(lay.n_bars)
+        shift = plan.section_shift(i)
+        slow = sec.bpm < FAST_BPM
+        n_cadence = lay.n_bars if lay.last else lay.n_bars + 1
+        # The bass states each cut's new chord for a beat, and the cadence's dominant (in a section
+        # before another, the next key's) until the tonic: at low arousal the model's own notes on a cut
+        # can be a lone third, heard as the old harmony.
+        dominant_step, _ = cadence_steps(n_cadence, lay.cut_beats, grid)
         dominant_beat = dominant_step / RESOLUTION
         chord_beats = [b for b, _ in changes]
         stated: list[tuple[float, float, int]] = []
-        for beat in plan.cut_beats:
+        for beat in lay.cut_beats:
             k = next((j for j, b in enumerate(chord_beats) if abs(b - beat) < 1e-6), None)
             # (a cut carrying the dominant gets the cadence's longer bass note below, not a second one)
             if k is not None and beat < dominant_beat:
                 until = min(chord_beats[k + 1] if k + 1 < len(chord_beats) else final_beat, beat + 1.0)
                 stated.append((float(beat), until, changes[k][1][0]))
         if dominant_step > 0:
-            stated.append((dominant_beat, final_beat, 7))
-        add_bass_line(score, [c for c in changes if c[0] < final_beat], final_beat, stated, plan.key_shift,
-                      slow, grid)
-        # the comp's busyness follows the scene's tempo (arousal's), not the nudge that fitted the cuts
-        add_comp(score, changes, final_beat, strike_every(plan.tempo.requested_bpm), grid)
-        ring_final_chord(score, final_beat, end_beat, 0, "min" if plan.minor else "maj", plan.key_shift, slow)
-        accent_hits(score, [b for b in plan.cut_beats if b < final_beat])
-        score.tempos.clear()
-        for beat, bpm in plan.tempo.tempo_changes():
-            score.tempos.append(symusic.Tempo(int(beat * TICKS_PER_BEAT), float(bpm)))
-        score.time_signatures.clear()
-        for beat, beats in grid.meter_changes(max(plan.n_bars, len(grid.starts))):  # late hits too
-            score.time_signatures.append(symusic.TimeSignature(beat * TICKS_PER_BEAT, beats, 4))
-        for track in score.tracks:
-            if not track.is_drum:
-                track.shift_pitch(plan.key_shift, inplace=True)
-        fit_ranges(score)  # every part inside its instrument's compass, in the key it sounds in
+            stated.append((dominant_beat, final_beat, 7 if lay.last else (plan.sections[i + 1].key - sec.key + 7) % 12))
+        if sec.restates:
+            home = next(j for j, s in enumerate(plan.sections) if s.theme == sec.theme and not s.restates)
+            home_grid = plan.layout[home].grid
+            line = top_line(tok.decode(streams[home], home_grid), home_grid)
+            restate_theme(score, line, grid, lay.n_bars, augment=sec.restates % 2 == 0,
+                          program=THEME_PROGRAMS[(sec.restates - 1) % len(THEME_PROGRAMS)], intensity=sec.intensity)
+        add_bass_line(score, [c for c in changes if c[0] < final_beat], final_beat, stated, shift, slow, grid)
+        # the comp's busyness follows the section's tempo (arousal's), not the nudge that fitted the cuts
+        add_comp(score, changes, final_beat, strike_every(sec.bpm), grid)
+        if lay.last:
+            end_beat = plan.tempo.beat_of(duration_s) - lay.beat
+            ring_final_chord(score, final_beat, end_beat, 0, "min" if sec.minor else "maj", shift, slow)
+        # a section's first downbeat is a hit too (a cut, or the turn the plan put there)
+        accent_hits(score, [b for b in lay.cut_beats if b < final_beat] + ([0] if i else []))
         return score
+
+
+def section_forced(tok: BeatTokenizer, plan: PlannedPiece, i: int) -> list[ForcedChord]:
+    """Section i's forced chords, in its own steps: its tonic first, a new chord on each cut; the last
+    section closes on V7-I, the others on the dominant seventh of the next section's key (the V7 that
+    prepares the modulation, resolved by the next section's opening tonic)."""
+    sec, lay = plan.sections[i], plan.layout[i]
+    tonic = tok.vocab[chord_token(0, "min" if sec.minor else "maj")]
+    if lay.last:
+        return forced_plan(lay.n_bars, lay.cut_beats, tonic, tok.vocab[chord_token(7, "7")], grid=lay.grid)
+    prepare = tok.vocab[chord_token((plan.sections[i + 1].key - sec.key + 7) % 12, "7")]
+    end = lay.grid.start(lay.n_bars) * RESOLUTION
+    return [f for f in forced_plan(lay.n_bars + 1, lay.cut_beats, tonic, prepare, grid=lay.grid) if f.step < end]
+
+
+def section_seed(seed: int, i: int) -> int:
+    """The sampling seed of section i: the request's own for the first (a one-section piece samples as
+    before), one drawn from (seed, i) for the others."""
+    return seed if i == 0 else int(np.random.default_rng([seed, i, 30]).integers(2**31 - 1))
+
+
+def follow_arousal(score: symusic.Score, plan: PlannedPiece) -> None:
+    """Each note louder or softer by its scene's arousal: dynamics follow the picture inside a section."""
+    if not plan.emotion:
+        return
+    starts = [e[0] for e in plan.emotion]
+    for track in score.tracks:
+        for n in track.notes:
+            _, arousal = emotion_at_time(plan.emotion, plan.tempo.time_of(n.time / TICKS_PER_BEAT), starts)
+            n.velocity = int(min(max(n.velocity + round(VELOCITY_PER_AROUSAL * arousal), 1), 127))
 
 
 def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]) -> None:
@@ -255,7 +457,7 @@ def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]],
     notes = comp_notes(chords, end_beat, every, grid=grid)
     if not notes:
         return
-    track = symusic.Track("comp", COMP_PROGRAM)
+    track = symusic.Track(COMP_NAME, COMP_PROGRAM)
     for start, stop, pitch, velocity in notes:
         a, b = int(round(start * TICKS_PER_BEAT)), int(round(stop * TICKS_PER_BEAT))
         track.notes.append(symusic.Note(a, max(b - a, 1), pitch, velocity))

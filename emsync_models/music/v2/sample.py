@@ -74,6 +74,23 @@ class TraceV2:
     tokens: list[int]
     chord_steps: list[tuple[int, int]] = field(default_factory=list)  # (grid step, chord id) as written
     forced_hits: list[int] = field(default_factory=list)  # grid steps where a forced chord was written
+    programs: list[int] = field(default_factory=list)  # the instruments the piece holds at its end (-1: drums)
+
+
+@dataclass(frozen=True)
+class Voicing:
+    """What one section of a longer piece brings to its decoding: the tokens its context opens with
+    (the previous section's last bars, or the theme it restates, so the model hears what it continues),
+    the instruments already playing (the ensemble), whether drums may play, the grid step after which
+    no new instrument may enter, the step before which chords sit only where forced (a restated theme's
+    harmony), and a callback told each bar written."""
+
+    prime: tuple[int, ...] = ()
+    ensemble: tuple[int, ...] = ()
+    drums: bool = True
+    new_programs_until: float = float("inf")
+    chords_locked_until: int = 0
+    progress: Callable[[int], None] | None = None
 
 
 def _filtered_sample(logits: torch.Tensor, allowed: torch.Tensor, opts: SamplingV2, gen: torch.Generator) -> int:
@@ -103,11 +120,13 @@ def generate_v2(
     max_tokens: int | None = None,
     grid: BarGrid = FOUR_FOUR,
     hold: Sequence[tuple[float, float]] = (),
+    voice: Voicing | None = None,
 ) -> TraceV2:
     """Tokens for `n_bars` bars of `grid` (4/4 without one). `condition_at(beat)` gives (valence,
     arousal) at a beat. In the `hold` spans (beats, [start, end)) the harmony holds: no chord token
-    but a forced one."""
+    but a forced one. `voice` carries what a section of a longer piece inherits (`Voicing`)."""
     opts = opts or SamplingV2()
+    voice = voice or Voicing()
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     vocab = len(tok)
@@ -126,12 +145,18 @@ def generate_v2(
     is_any_pitch = torch.from_numpy(np.char.startswith(tok.kind.astype(str), "Pitch"))
     onsets_here = 0  # notes struck on the current position
     used_programs = torch.zeros(vocab, dtype=torch.bool)
+    for program in voice.ensemble:
+        used_programs[tok.vocab[f"Program_{program}"]] = True
+    drum_ids = torch.from_numpy(tok.kind.astype(str) == "PitchDrum")
+    drum_ids[tok.vocab["Program_-1"]] = True
+    forced_steps = {f.step for f in forced}
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
     limit = max_tokens or n_bars * 400 + 64
     block = model.config.block_size
 
-    tokens: list[int] = [tok.bos]
+    tokens: list[int] = [tok.bos, *voice.prime]
+    first = len(tokens)
     bar, pos, sounding = -1, -1, -1
     chord_written_at = -1  # grid step of the last chord token
     fi, bi = 0, 0
@@ -174,10 +199,10 @@ def generate_v2(
         logits = model(x, v, a, tb, style_t, cache)[:, -1]  # type: ignore[arg-type]
         return logits[1] + opts.guidance * (logits[0] - logits[1]) if guided else logits[0]
 
-    feats.append(feature_now())
+    feats.extend([feature_now()] * first)
     cache = model.new_cache(rows)
-    window = 0
-    logits = run(0, 1, cache)
+    window = max(first - block // 2, 0)
+    logits = run(window, first, cache)
     while len(tokens) < limit:
         allowed = base_allowed.clone()
         if sounding >= 0:
@@ -228,6 +253,12 @@ def generate_v2(
                 allowed[tok.bar] = False
                 allowed[tok.eos] = False
             allowed &= ~(is_position & (bar_step(bar) + position_of > due))
+        if not voice.drums:  # the plan leaves this section without drums
+            allowed &= ~drum_ids
+        if bar >= 0 and clock() >= voice.new_programs_until:  # the ensemble is set for this section
+            allowed &= ~(is_program & ~used_programs)
+        if clock() < voice.chords_locked_until and clock() not in forced_steps:  # a theme's harmony
+            allowed &= ~is_chord
         if bar < 0:  # REMI starts with a bar line: nothing may come before the first Bar
             allowed = torch.zeros(vocab, dtype=torch.bool)
             allowed[tok.bar] = True
@@ -237,6 +268,8 @@ def generate_v2(
         tokens.append(token)
         if token == tok.bar:
             bar, pos, onsets_here = bar + 1, -1, 0
+            if voice.progress is not None:
+                voice.progress(bar)
         elif is_position[token]:
             pos, onsets_here = int(position_of[token]), 0
         elif is_program[token]:
@@ -262,6 +295,8 @@ def generate_v2(
             logits = run(window, n, cache)
         else:
             logits = run(n - 1, n, cache)
+    trace.tokens = [tok.bos, *tokens[first:]]
+    trace.programs = sorted(int(tok.names[i].split("_")[1]) for i in torch.nonzero(used_programs).flatten().tolist())
     return trace
 
 
