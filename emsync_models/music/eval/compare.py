@@ -233,11 +233,13 @@ def summarise_craft(rows: list[dict]) -> dict:
     }
 
 
-def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path | None,
-                       progress: Callable[[str], None] | None = None) -> dict:
+def generator_rows(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path | None,
+                   progress: Callable[[str], None] | None = None) -> tuple[list[dict], list[dict]]:
+    """Each generated piece's measures, and the raw/delivered render measures of the first seed's
+    pieces (one per cell); `summarise` turns them into the eval's numbers. Runs over a seed subset can
+    be pooled before summarising: every piece depends only on its cell and seed."""
     rows, renders = [], []
     total = len(cfg.grid) ** 2 * len(cfg.seeds)
-    t0 = time.time()
     for v in cfg.grid:
         for a in cfg.grid:
             for seed in cfg.seeds:
@@ -254,6 +256,13 @@ def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path 
                         renders.append(measured)
                 if progress:
                     progress(f"{len(rows)}/{total} pieces")
+    return rows, renders
+
+
+def evaluate_generator(gen: MusicGenerator, cfg: CompareConfig, soundfont: Path | None,
+                       progress: Callable[[str], None] | None = None) -> dict:
+    t0 = time.time()
+    rows, renders = generator_rows(gen, cfg, soundfont, progress)
     out = summarise(rows, renders)
     out["seconds"] = time.time() - t0
     out["pieces"] = len(rows)
