@@ -4,7 +4,7 @@ Values come from `EMSYNC_*` environment variables or a `.env` file in the workin
 real server sits behind a setting whose default is an embedded component (SQLite, a local folder,
 in-process models), so a fresh machine needs no configuration at all.
 
-Settings come in frozen groups (`settings.store`, `.models`, `.cuts`, `.music`, `.batch`, `.ops`), each
+Settings come in frozen groups (`settings.store`, `.models`, `.cuts`, `.music`, `.batch`, `.limits`, `.ops`), each
 hashable, so a cache can key on the group it depends on. A field is set from the environment by its
 flat name, `EMSYNC_<FIELD>` (`EMSYNC_LEASE_S`), or by its nested one, `EMSYNC_<GROUP>__<FIELD>`
 (`EMSYNC_BATCH__LEASE_S`); field names are unique across groups so the flat names stay unambiguous.
@@ -68,7 +68,9 @@ class SettingsError(InputError):
 class _Group(BaseModel):
     """A frozen, hashable group of settings (the cache key of whatever depends on it)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Every number a setting holds is finite: NaN passes no range check (every comparison is false)
+    # and turns into noise, hangs or late failures far from the variable that caused it.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class StoreSettings(_Group):
@@ -113,8 +115,8 @@ class ModelSettings(_Group):
 
     model_backend: Literal["inprocess", "triton"] = "inprocess"
     triton_url: str = "127.0.0.1:8000"
-    triton_timeout_s: float = 300.0
-    triton_retries: int = 3
+    triton_timeout_s: float = Field(default=300.0, gt=0)
+    triton_retries: int = Field(default=3, ge=0, le=100)
     music_model: Literal["v1", "v2"] = Field(
         default=music_registry.DEFAULT_MODEL, description="music generator: v2 (beat grid, hit points; the "
         "default) or v1 (event stream, kept to reproduce stored v1 jobs). A catalog keeps the model of its "
@@ -130,10 +132,11 @@ class CutSettings(_Group):
     """What moves scene cuts (every field is part of a job's identity)."""
 
     cut_detector: Literal["adaptive", "content"] = _CUTS.detector
-    content_threshold: float = _CUTS.content_threshold
-    adaptive_threshold: float = _CUTS.adaptive_threshold
-    min_scene_len_s: float = _CUTS.min_scene_len_s
-    min_boundary_gap_s: float = DEFAULT_MIN_GAP_S
+    # PySceneDetect's content score is a mean HSV/edge difference in 0-255; the adaptive one a ratio.
+    content_threshold: float = Field(default=_CUTS.content_threshold, gt=0, le=255)
+    adaptive_threshold: float = Field(default=_CUTS.adaptive_threshold, gt=0, le=255)
+    min_scene_len_s: float = Field(default=_CUTS.min_scene_len_s, ge=0, le=3600)
+    min_boundary_gap_s: float = Field(default=DEFAULT_MIN_GAP_S, ge=0, le=3600)
 
     def config(self) -> CutConfig:
         return CutConfig(detector=self.cut_detector, content_threshold=self.content_threshold,
@@ -143,13 +146,13 @@ class CutSettings(_Group):
 class MusicSettings(_Group):
     """How music is sampled and rendered."""
 
-    seed: int = 0
-    temperature: float = 1.0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="the database keeps it as a signed 64-bit integer")
+    temperature: float = Field(default=1.0, gt=0, le=10, description="sampling temperature (1: the model's own)")
     top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="nucleus sampling; default: the "
                                 "music model's own (v1 0.95, v2 0.8: emsync_models/music/registry.py)")
     soundfont: Path | None = None
-    sample_rate: int = 44100
-    loudness_lufs: float = -16.0
+    sample_rate: int = Field(default=44100, ge=8000, le=96000, description="Hz; FluidSynth renders 8-96 kHz")
+    loudness_lufs: float = Field(default=-16.0, ge=-70, le=-1, description="integrated loudness target (LUFS)")
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:
@@ -166,7 +169,7 @@ class BatchSettings(_Group):
                                 "divided among the jobs this machine runs (host_workers x concurrency)")
     host_workers: int = Field(default=1, ge=1, description="worker processes sharing this machine's cores "
                               "(infra/prefect.sh worker sets it)")
-    concurrency: int = 2
+    concurrency: int = Field(default=2, ge=1, le=256, description="videos (or row batches) in flight at once")
     lease_s: float = Field(default=600.0, gt=0, description="how long a claimed video stays claimed unrenewed")
     db_retry_window_s: float = Field(
         default=300.0, ge=0, description="how long a running flow keeps retrying a database it cannot reach")
@@ -179,6 +182,18 @@ class BatchSettings(_Group):
     quarantine_after: int = Field(
         default=3, ge=0,
         description="a catalog video whose input failed this many times in a row is quarantined (0: never)")
+
+
+class LimitSettings(_Group):
+    """What one job may be asked to decode, checked from the headers before any frame is
+    (emsync_models.video.probe.MediaLimits); the defaults admit a 3-hour film in 4K at 30 fps."""
+
+    max_duration_s: float = Field(default=3 * 3600.0, gt=0, description="longest video accepted, in seconds")
+    max_pixels: int = Field(default=7680 * 4320, ge=4, description="largest frame, width x height (8K UHD)")
+    max_pixel_rate: float = Field(default=7680 * 4320 * 30.0, gt=0,
+                                  description="width x height x frames per second (8K at 30 fps)")
+    max_total_pixels: float = Field(default=3840 * 2160 * 30.0 * 3 * 3600, gt=0,
+                                    description="width x height x fps x duration: all a job decodes")
 
 
 class OpsSettings(_Group):
@@ -200,7 +215,8 @@ class OpsSettings(_Group):
 
 
 GROUPS: dict[str, type[_Group]] = {"store": StoreSettings, "models": ModelSettings, "cuts": CutSettings,
-                                   "music": MusicSettings, "batch": BatchSettings, "ops": OpsSettings}
+                                   "music": MusicSettings, "batch": BatchSettings, "limits": LimitSettings,
+                                   "ops": OpsSettings}
 # flat field name -> its group; the flat names are today's EMSYNC_<FIELD> variables
 FIELD_GROUP: dict[str, str] = {name: group for group, cls in GROUPS.items() for name in cls.model_fields}
 assert len(FIELD_GROUP) == sum(len(cls.model_fields) for cls in GROUPS.values()), "field names must be unique"
@@ -266,6 +282,7 @@ class Settings(BaseSettings):
     cuts: CutSettings = CutSettings()
     music: MusicSettings = MusicSettings()
     batch: BatchSettings = BatchSettings()
+    limits: LimitSettings = LimitSettings()
     ops: OpsSettings = OpsSettings()
 
     @classmethod

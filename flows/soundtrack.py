@@ -28,7 +28,7 @@ from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cut_config import CutConfig
 from emsync_models.video.cuts import detect_cuts, scene_spans
-from emsync_models.video.probe import VideoProbe, content_hash, probe_video
+from emsync_models.video.probe import MediaLimits, VideoProbe, content_hash, probe_video
 from flows.job_args import (  # noqa: F401 - re-exported: callers import them from here
     SEED_RANGE,
     VIDEO_SUFFIXES,
@@ -62,8 +62,13 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
             "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
 
 
-def probe_input(path: Path) -> VideoProbe:
-    return probe_video(path)
+def media_limits(settings: Settings) -> MediaLimits:
+    return MediaLimits(**settings.limits.model_dump())
+
+
+def probe_input(path: Path, settings: Settings) -> VideoProbe:
+    """The headers read and checked, the limits included, before anything is decoded."""
+    return probe_video(path, media_limits(settings))
 
 
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
@@ -254,7 +259,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     params = job_params(settings, options)
     timings: dict[str, float] = {}
     with _timed(timings, "probe", progress), path_errors_as_input(source):
-        probe = probe_input(source)
+        probe = probe_input(source, settings)
         if options.original_audio_gain is not None and not probe.has_audio:
             raise InputError(source, "has no audio track to mix under the music (drop --mix-original)")
         digest = content_hash(source)

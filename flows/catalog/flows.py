@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed, State
 from prefect.tasks import exponential_backoff
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.session import with_db_retry
 from emsync_models.errors import InputError, as_input_error, is_input_problem
@@ -250,32 +250,34 @@ def register_videos(
     from flows.soundtrack import probe_input
 
     settings = get_settings()
-    outcomes: list[RowOutcome] = []
+    # Check, hash and probe every row first; then register the good ones in one transaction.
+    checked: list[tuple[ManifestRow, queries.Member]] = []
+    problems: dict[int, str] = {}
     for row in rows:
         try:
             source = resolve_source(
                 row.uri, Path(base_dir), settings.store.allowed_roots, settings.store.resolved_allowed_s3_sources
             )
             local, digest = materialize(settings, source.uri, refresh=True)
-            probe = probe_input(local).to_dict()
-            video_id, problem = queries.add_member(
-                url,
-                catalog_id=catalog_id,
-                content_hash=digest,
-                source_uri=source.uri,
-                probe=probe,
-                external_id=row.external_id,
-                metadata=row.metadata,
-            )
-        except DataError as exc:
-            # The database refused this row's values: deterministic, so the row's own problem, not the batch's.
-            video_id, problem = None, f"the database refused this row ({str(exc.orig).splitlines()[0][:200]})"
+            probe = probe_input(local, settings).to_dict()
         except Exception as exc:
             # An unreadable file, a symlink loop: this row's problem; anything else may be an outage (retried).
             converted = as_input_error(exc, row.uri)
             if converted is None:
                 raise
-            video_id, problem = None, converted.problem
+            problems[row.row] = converted.problem
+            continue
+        checked.append((row, queries.Member(digest, source.uri, probe, row.external_id, row.metadata)))
+    registered = queries.add_members(url, catalog_id, [m for _, m in checked])
+    video_ids: dict[int, int | None] = {}
+    for (row, _), (video_id, problem) in zip(checked, registered, strict=True):
+        video_ids[row.row] = video_id
+        if problem is not None:
+            problems[row.row] = problem
+    outcomes: list[RowOutcome] = []
+    for row in rows:
+        problem = problems.get(row.row)
+        video_id = video_ids.get(row.row)
         if problem is not None:
             queries.record_problem(
                 url,
@@ -310,7 +312,7 @@ def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> Sco
     content_hash, uri = queries.video_source(url, video_id, catalog_id)
     try:
         local, _ = materialize(settings, uri, expected_sha256=content_hash)
-        probe, cuts, tracks = decode_once(local, probe_input(local), settings, emotion_analyzer(settings))
+        probe, cuts, tracks = decode_once(local, probe_input(local, settings), settings, emotion_analyzer(settings))
         emotion = analyze_emotion(local, cuts, probe.duration_s, settings, tracks=tracks)
     except Exception as caught:
         exc = as_input_error(caught, uri)

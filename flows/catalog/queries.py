@@ -81,39 +81,84 @@ def add_member(
     holds (same external id on other content, same content under another uri).
     """
     with session_scope(url) as session:
-        video_id = ensure_video(session, content_hash=content_hash, source_uri=source_uri, probe=probe)
-        if external_id is not None:
-            holder = session.execute(
-                select(CatalogVideo.video_id).where(
-                    CatalogVideo.catalog_id == catalog_id, CatalogVideo.external_id == external_id
-                )
-            ).scalar()
-            if holder is not None and holder != video_id:
-                return video_id, f"external_id {external_id!r} already names other content in this catalog"
-        member = session.get(CatalogVideo, (catalog_id, video_id))
-        if member is not None:
-            if member.source_uri != source_uri:
-                return video_id, f"duplicate content: same bytes as {member.source_uri} already in this catalog"
-            if external_id is not None and member.external_id not in (None, external_id):
-                return video_id, (
-                    f"duplicate entry: {source_uri} is already in this catalog as external_id "
-                    f"{member.external_id!r}; {external_id!r} was not recorded"
-                )
-            if external_id is not None and member.external_id is None:
-                member.external_id = external_id
-            if metadata:
-                member.meta = {**(member.meta or {}), **metadata}
-            return video_id, None
-        session.add(
-            CatalogVideo(
-                catalog_id=catalog_id,
-                video_id=video_id,
-                external_id=external_id,
-                source_uri=source_uri,
-                meta=metadata or None,
+        return _add_member(session, catalog_id=catalog_id, content_hash=content_hash, source_uri=source_uri,
+                           probe=probe, external_id=external_id, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One manifest row ready to register (checked, hashed, probed)."""
+
+    content_hash: str
+    source_uri: str
+    probe: dict[str, Any]
+    external_id: str | None
+    metadata: dict[str, Any]
+
+
+def add_members(url: str, catalog_id: int, members: list[Member]) -> list[tuple[int | None, str | None]]:
+    """`add_member` for many rows in one transaction (one commit, not one per row: the commit dominated
+    an ingest's time). Each row runs in a savepoint, so a row the database refuses is that row's problem
+    (returned as such) and the others are kept."""
+    from sqlalchemy.exc import DataError
+
+    results: list[tuple[int | None, str | None]] = []
+    with session_scope(url) as session:
+        for m in members:
+            try:
+                with session.begin_nested():
+                    results.append(_add_member(session, catalog_id=catalog_id, content_hash=m.content_hash,
+                                               source_uri=m.source_uri, probe=m.probe, external_id=m.external_id,
+                                               metadata=m.metadata))
+            except DataError as exc:
+                reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+                results.append((None, f"the database refused this row ({reason})"))
+    return results
+
+
+def _add_member(
+    session: Any,  # noqa: ANN401 - a SQLAlchemy Session
+    *,
+    catalog_id: int,
+    content_hash: str,
+    source_uri: str,
+    probe: dict[str, Any],
+    external_id: str | None,
+    metadata: dict[str, Any],
+) -> tuple[int, str | None]:
+    video_id = ensure_video(session, content_hash=content_hash, source_uri=source_uri, probe=probe)
+    if external_id is not None:
+        holder = session.execute(
+            select(CatalogVideo.video_id).where(
+                CatalogVideo.catalog_id == catalog_id, CatalogVideo.external_id == external_id
             )
-        )
+        ).scalar()
+        if holder is not None and holder != video_id:
+            return video_id, f"external_id {external_id!r} already names other content in this catalog"
+    member = session.get(CatalogVideo, (catalog_id, video_id))
+    if member is not None:
+        if member.source_uri != source_uri:
+            return video_id, f"duplicate content: same bytes as {member.source_uri} already in this catalog"
+        if external_id is not None and member.external_id not in (None, external_id):
+            return video_id, (
+                f"duplicate entry: {source_uri} is already in this catalog as external_id "
+                f"{member.external_id!r}; {external_id!r} was not recorded"
+            )
+        if external_id is not None and member.external_id is None:
+            member.external_id = external_id
+        if metadata:
+            member.meta = {**(member.meta or {}), **metadata}
         return video_id, None
+    session.add(
+        CatalogVideo(
+            catalog_id=catalog_id,
+            video_id=video_id,
+            external_id=external_id,
+            source_uri=source_uri,
+            meta=metadata or None,
+        )
+    )
+    return video_id, None
 
 
 def record_problem(

@@ -416,6 +416,6 @@ def catalog_replace(
         local, digest = materialize(settings, source.uri, refresh=True)
         from flows.soundtrack import probe_input
 
-        probe = probe_input(local).to_dict()
+        probe = probe_input(local, settings).to_dict()
         handled = replace(settings.store.resolved_database_url, catalog, external_id, digest, source.uri, probe)
     _print_handled("replace", [handled], as_json, f"`emsync catalog backfill {handled.catalog}` soundtracks it")
