@@ -26,7 +26,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.session import with_db_retry
 from emsync_models.errors import InputError, as_input_error, is_input_problem
-from flows.catalog import pinning, queries, work
+from flows.catalog import pinning, queries, recovery, work
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, rebase_on_bucket, resolve_source
 from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
 from flows.ops.progress import RunProgress
@@ -688,7 +688,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
     progress = RunProgress("score", name, len(todo), versions, artifact_key=_artifact_key("score-progress", name))
 
     def submit(video_id: int) -> Any:  # noqa: ANN401 - a Prefect future
-        progress.started(f"video {video_id}")
+        progress.started(recovery.member_name(url, catalog_id, video_id))
         return score_video.submit(url, catalog_id, video_id, link)
 
     def collect(video_id: int, future: Any) -> None:  # noqa: ANN401
@@ -700,7 +700,7 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
                 queries.record_problem,
                 url,
                 stage="score",
-                subject=f"video {video_id}",
+                subject=recovery.member_names(url, catalog_id, [video_id])[video_id][1] or f"video {video_id}",
                 reason=reason,
                 kind="infra",
                 catalog_id=catalog_id,
@@ -709,14 +709,16 @@ def score_catalog(manifest: str | None = None, catalog: str | None = None) -> di
             )
             result = ScoreOutcome(video_id, 0, None, None, reason)
         if result.error is not None:
-            logger.warning("video %d failed to score: %s", video_id, result.error)
+            logger.warning("%s failed to score: %s", recovery.member_name(url, catalog_id, video_id), result.error)
         scored.append(result)
-        progress.finished(f"video {video_id}", result.error is None)
+        progress.finished(recovery.member_name(url, catalog_id, video_id), result.error is None)
 
     bounded_submit(submit, todo, settings.batch.concurrency, collect)
     ok = [s for s in scored if s.error is None]
+    # The operator's names for the videos (external id, source), not database ids.
+    named = recovery.member_names(url, catalog_id, [s.video_id for s in scored if s.error is not None])
     failures += [
-        {"where": f"video {s.video_id}", "subject": f"video {s.video_id}", "reason": s.error}
+        {"where": named[s.video_id][0], "subject": named[s.video_id][1], "reason": s.error}
         for s in scored
         if s.error is not None
     ]
@@ -822,7 +824,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
     )
 
     def submit(claim: work.Claim) -> Any:  # noqa: ANN401 - a Prefect future
-        progress.started(f"video {claim.video_id}")
+        progress.started(recovery.member_name(url, catalog_id, claim.video_id))
         return soundtrack_claimed_video.submit(claim, job, catalog_id, link, music.model)
 
     def claims() -> Iterable[work.Claim]:
@@ -843,7 +845,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
             raise exc
         if exc is not None:
             reason = f"{type(exc).__name__}: {exc}"
-            logger.error("video %d failed after retries: %s", claim.video_id, reason)
+            logger.error("%s failed after retries: %s", recovery.member_name(url, catalog_id, claim.video_id), reason)
             with_db_retry(
                 settings.batch.db_retry_window_s,
                 record_failure,
@@ -860,9 +862,10 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
             )
             result = SoundtrackOutcome(claim.run_id, claim.video_id, "failed", {}, None, None, reason)
         if result.status != "succeeded":
-            logger.warning("video %d (%s) failed: %s", claim.video_id, claim.source_uri, result.error)
+            name = recovery.member_name(url, catalog_id, claim.video_id)
+            logger.warning("%s (%s) failed: %s", name, claim.source_uri, result.error)
         outcomes.append(result)
-        progress.finished(f"video {claim.video_id}", result.status == "succeeded")
+        progress.finished(recovery.member_name(url, catalog_id, claim.video_id), result.status == "succeeded")
 
     try:
         bounded_submit(
@@ -890,7 +893,8 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
         "mean valence": sum(o.valence for o in ok) / len(ok) if ok else None,  # type: ignore[misc]
         "mean arousal": sum(o.arousal for o in ok) / len(ok) if ok else None,  # type: ignore[misc]
     }
-    failures = [{"where": f"video {o.video_id}", "subject": f"run {o.run_id}", "reason": o.error} for o in failed]
+    named = recovery.member_names(url, catalog_id, [o.video_id for o in failed])
+    failures = [{"where": named[o.video_id][0], "subject": named[o.video_id][1], "reason": o.error} for o in failed]
     summary = {"catalog": catalog, "music model": music.model, "job": job.fingerprint,
                "models": job.model_versions, **counts}
     _finish_link(url, link, "failed" if failed else "completed", {**summary, "failures": failures[:100]})

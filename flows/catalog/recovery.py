@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,25 @@ def quarantined(url: str, catalog: str | None = None) -> list[dict[str, Any]]:
 
 def as_dicts(handled: list[Handled]) -> list[dict[str, str]]:
     return [asdict(h) for h in handled]
+
+
+@lru_cache(maxsize=4096)
+def member_name(url: str, catalog_id: int | None, video_id: int) -> str:
+    """The operator's name for one video of a catalog (progress lines and logs: asked once per video)."""
+    return member_names(url, catalog_id, [video_id])[video_id][0]
+
+
+def member_names(url: str, catalog_id: int | None, video_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """video id -> (the operator's name for it: external id or file name, its source uri) in a catalog;
+    a video that is no member there keeps a name too ("video N")."""
+    names = {v: (f"video {v}", "") for v in video_ids}
+    if not video_ids or catalog_id is None:
+        return names
+    with session_scope(url) as session:
+        rows = session.execute(
+            select(CatalogVideo.video_id, CatalogVideo.external_id, CatalogVideo.source_uri).where(
+                CatalogVideo.catalog_id == catalog_id, CatalogVideo.video_id.in_(set(video_ids))
+            )
+        ).all()
+    names.update({int(v): (display_name(e, u), u) for v, e, u in rows})
+    return names

@@ -134,14 +134,34 @@ def _check_manifest_object(uri: str, bucket: str, key: str) -> None:
         raise
 
 
+# Summary keys for programs (--json), not for the table: the failures get a table of their own.
+INTERNAL_KEYS = frozenset({"failures", "flow_link"})
+
+
+def human(value: Any) -> str:  # noqa: ANN401 - any summary value
+    """A summary value as a person reads it: 0.242 (not 0.24175240000000003), 12,345, "v1=a, v2=b"."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={human(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(human(v) for v in value) or "-"
+    return str(value)
+
+
 def _print_summary(title: str, result: dict[str, Any]) -> None:
     # Table cells and titles given as `str` are parsed as markup even on a markup=False console: Text.
     table = Table(title=Text(title), show_header=False)
     for key, value in result.items():
-        if key == "failures":
+        if key in INTERNAL_KEYS:
             continue
-        shown = f"{value:+.3f}" if isinstance(value, float) else str(value)
-        table.add_row(Text(key), Text(shown))
+        table.add_row(Text(key), Text(human(value)))
     out.print(table)
     failures = result.get("failures") or []
     if failures:
@@ -315,6 +335,7 @@ def catalog_verify(
     name: Annotated[str | None, typer.Argument(help="a catalog name (default: every stored artifact)")] = None,
     repair: Annotated[bool, typer.Option(help="mark runs with lost objects failed so the next backfill redoes them")]
     = False,
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Check that every stored artifact still exists in the object store with its recorded size and SHA-256.
 
@@ -332,6 +353,15 @@ def catalog_verify(
                 raise InputError(name, "no such catalog (see `emsync status`)")
         result = verify_artifacts(settings, catalog_id, repair=repair)
     broken = len(result.broken_runs)
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps({"catalog": name, "checked": result.checked, "broken_runs": sorted(result.broken_runs),
+                          "runs_marked": result.runs_marked, "problems": [asdict(p) for p in result.problems]},
+                         indent=2))
+        if result.problems:
+            raise typer.Exit(3)
+        return
     out.print(f"checked {result.checked} objects: {len(result.problems)} missing or changed, in {broken} runs",
               highlight=False)
     if result.problems:

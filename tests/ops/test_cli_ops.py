@@ -89,3 +89,35 @@ def test_dashboard_on_port_zero_names_the_port_it_got(isolated_settings: Path) -
     finally:
         child.terminate()
         child.wait(timeout=30)
+
+
+def test_verify_json_names_lost_objects(isolated_settings: Path, tmp_path: Path) -> None:
+    from flows.storage.persist import record_soundtrack
+    from flows.storage.store import make_store
+    from tests.platform.test_db import EMOTION
+
+    files = {}
+    for kind in ("midi", "report"):
+        files[kind] = tmp_path / f"{kind}.bin"
+        files[kind].write_bytes(kind.encode() * 50)
+    keys = record_soundtrack(get_settings(), source_uri="/v/a.mp4", content_hash="c" * 64, probe={"duration_s": 1.0},
+                             cuts_s=[], emotion=EMOTION, params={"seed": 1}, model_versions={"music": "m"},
+                             timings={}, artifacts=files)
+    clean = CliRunner().invoke(app, ["catalog", "verify", "--json"])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads(clean.stdout) == {"catalog": None, "checked": 2, "broken_runs": [], "runs_marked": 0,
+                                        "problems": []}
+    store = make_store(get_settings())
+    store.delete(keys["midi"])  # lost behind the database's back
+    lost = CliRunner().invoke(app, ["catalog", "verify", "--json"])
+    assert lost.exit_code == 3
+    found = json.loads(lost.stdout)
+    assert [(p["kind"], p["key"], p["problem"]) for p in found["problems"]] == [("midi", keys["midi"], "missing")]
+
+
+def test_summaries_show_human_numbers() -> None:
+    from flows.cli.catalog import human
+
+    assert [human(v) for v in (0.24175240000000003, -0.5, 3.0, 0.0, 1234.5678, 12345, None, True)] == [
+        "0.242", "-0.5", "3", "0", "1,235", "12,345", "-", "yes"]
+    assert human({"music": "v2 3f9a", "emotion": "fer-mini/1"}) == "music=v2 3f9a, emotion=fer-mini/1"

@@ -95,8 +95,10 @@ def test_operator_day(
         # Two videos go bad after registration (the source was overwritten): their runs fail on input.
         bad2.write_bytes(b"")
         bad3.write_bytes(b"not a video")
-        result = _cli("catalog", "backfill", catalog, code=3)
-        assert "vid-2" in result.output and "vid-3" in result.output
+        result = _cli("catalog", "backfill", catalog, "--json", code=3)
+        failures = json.loads(result.stdout)["failures"]  # named by external id and file, not database ids
+        assert sorted((f["where"], Path(f["subject"]).name) for f in failures) == [
+            ("vid-2", "vid-2.mp4"), ("vid-3", "vid-3.mp4")]
 
         (fired,) = _wait("the failure-rate alert to fire", lambda: alerts(RATE_ALERT, "firing"))
         assert fired["labels"]["severity"] == "page"
