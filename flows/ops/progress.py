@@ -67,6 +67,9 @@ def _versions_text(versions: dict[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or "n/a"
 
 
+PUBLISH_EVERY_S = 1.0
+
+
 class RunProgress:
     """Counts finished items of one run and publishes each step (Prefect artifact + listeners)."""
 
@@ -85,9 +88,10 @@ class RunProgress:
         self._inflight: list[str] = []
         self._lock = threading.Lock()
         self._artifact_id: Any = None
+        self._published = float("-inf")
         if total > 0:
             self._artifact_id = self._create_artifact(artifact_key)
-        self._publish()
+        self._publish(force=True)
 
     def _description(self, event: ProgressEvent) -> str:
         return f"{event.line()}; models: {_versions_text(self.model_versions)}"
@@ -126,9 +130,16 @@ class RunProgress:
             self.done += 1
             self.failed += 0 if ok else 1
             self.total = max(self.total, self.done)
-        self._publish()
+        self._publish(force=self.done >= self.total)
 
-    def _publish(self) -> None:
+    def _publish(self, force: bool = False) -> None:
+        """At most one update a second (and the last): each is an API call and a printed line, which at
+        one per row cost an ingest more than registering the row did."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._published < PUBLISH_EVERY_S:
+                return
+            self._published = now
         event = self.event()
         if self._artifact_id is not None:
             from prefect.artifacts import update_progress_artifact

@@ -36,7 +36,10 @@ def test_eta_follows_the_mean_pace() -> None:
     assert eta_seconds(10, 10, 50.0) == 0.0
 
 
-def test_run_progress_publishes_each_step_with_the_current_video() -> None:
+def test_run_progress_publishes_each_step_with_the_current_video(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.ops.progress
+
+    monkeypatch.setattr(flows.ops.progress, "PUBLISH_EVERY_S", 0.0)  # every step, for this test
     events: list[ProgressEvent] = []
     with listening(events.append):
         progress = RunProgress("backfill", "films", 3, {"music": "abc"})
@@ -53,7 +56,23 @@ def test_run_progress_publishes_each_step_with_the_current_video() -> None:
     assert "ETA" in last.line()
 
 
-def test_plain_progress_lines_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_progress_publishes_at_most_once_a_second_and_always_the_end() -> None:
+    """Each publish is a Prefect API call and a printed line: 10,000 rows must not make 10,000 of them."""
+    events: list[ProgressEvent] = []
+    with listening(events.append):
+        progress = RunProgress("ingest", "big", 10_000)
+        for i in range(10_000):
+            progress.started(f"row {i}")
+            progress.finished(f"row {i}", ok=True)
+    assert len(events) <= 3
+    assert (events[0].done, events[-1].done) == (0, 10_000)
+
+
+def test_plain_progress_lines_off_a_terminal(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.ops.progress
+
+    monkeypatch.setattr(flows.ops.progress, "PUBLISH_EVERY_S", 0.0)  # every step, for this test
     with print_progress(stream_is_tty=False):
         progress = RunProgress("score", "ads", 2)
         progress.started("video 7")
