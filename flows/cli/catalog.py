@@ -261,14 +261,15 @@ def catalog_backfill(
 
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False) -> None:
-    """Catalogs (videos, scored, soundtracked, failed, last run), the work queue and the model versions."""
+    """Catalogs (videos, scored, soundtracked, failed, quarantined, last run), the work queue, the model
+    versions, quarantined videos and the latest failures."""
     from dataclasses import asdict
 
     from db.session import safe_url
     from flows.catalog.pinning import labeled
     from flows.catalog.queries import catalog_status
     from flows.catalog.recovery import quarantined
-    from flows.ops.queries import emotion_models, queue_depth
+    from flows.ops.queries import emotion_models, queue_depth, recent_failures
 
     url = get_settings().store.resolved_database_url
     with _user_errors():
@@ -276,6 +277,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         queue = queue_depth(url)
         emotion = emotion_models(url)
         held = quarantined(url)
+        failures = recent_failures(url, limit=10)
     if as_json:
         print(json.dumps(
             {
@@ -283,6 +285,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
                 "catalogs": [asdict(r) for r in rows],
                 "queue": [asdict(q) for q in queue],
                 "quarantined": held,
+                "recent_failures": [
+                    {"at": at, "catalog": c, "stage": st, "kind": k, "subject": sub, "reason": r}
+                    for at, c, st, k, sub, r in failures
+                ],
                 "models": {
                     "soundtrack_jobs": {q.job: q.model_versions for q in queue},
                     "soundtrack_jobs_labeled": {q.job: labeled(q.model_versions) for q in queue},
@@ -293,29 +299,34 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
             default=str,
         ))
         return
+    # Narrow tables (they fit 80 columns with short catalog names); what does not fit a column is a line.
     table = Table(title=f"catalogs in {safe_url(url)}")
-    for column in ("catalog", "videos", "scored", "soundtracked", "by music model", "backfills use", "failed",
-                   "quarantined", "rejected rows", "last run"):
-        table.add_column(column, justify="right" if column in ("videos", "scored", "soundtracked", "failed",
-                                                               "quarantined", "rejected rows") else "left")
+    table.add_column("catalog", overflow="fold")
+    for column in ("videos", "scored", "sound-\ntracked", "failed", "rejected\nrows", "quaran-\ntined"):
+        table.add_column(column, justify="right")
     for row in rows:
-        last = f"{row.last_run:%Y-%m-%d %H:%M:%S} UTC ({row.last_state})" if row.last_run else "never"
-        by_music = "\n".join(f"{label}: {n}" for label, n in row.soundtracked_by_music.items()) or "-"
-        table.add_row(row.name, str(row.videos), str(row.scored), str(row.soundtracked), by_music,
-                      row.music_model or f"(first backfill: {get_settings().models.music_model})", str(row.failed),
-                      str(row.quarantined), str(row.rejected), last)
+        table.add_row(row.name, *(human(n) for n in (row.videos, row.scored, row.soundtracked, row.failed,
+                                                     row.rejected, row.quarantined)))
     if not rows:
         err.print("no catalogs yet: `emsync catalog ingest MANIFEST` registers one")
     out.print(table)
+    for row in rows:
+        last = f"{row.last_run:%Y-%m-%d %H:%M} UTC ({row.last_state})" if row.last_run else "never"
+        by_music = ", ".join(f"{label}: {n}" for label, n in row.soundtracked_by_music.items()) or "none yet"
+        model = row.music_model or f"{get_settings().models.music_model} (from its first backfill)"
+        out.print(Text(f"{row.name}: last run {last}; backfills use {model}; soundtracks by music model: {by_music}"))
     queue_table = Table(title="work queue (soundtrack runs)")
-    for column in ("catalog", "job", "pending", "claimed", "leased", "model versions"):
-        queue_table.add_column(column, justify="right" if column in ("pending", "claimed", "leased") else "left")
+    for column in ("catalog", "job", "pending", "claimed", "leased"):
+        queue_table.add_column(column, justify="right" if column in ("pending", "claimed", "leased") else "left",
+                               overflow="fold")
     for q in queue:
-        versions = ", ".join(f"{k}={v}" for k, v in sorted(labeled(q.model_versions).items()))
-        queue_table.add_row(q.catalog, q.job, str(q.pending), str(q.claimed), str(q.leased), versions)
+        queue_table.add_row(q.catalog, q.job, human(q.pending), human(q.claimed), human(q.leased))
     if not queue:
-        queue_table.add_row("-", "-", "0", "0", "0", "")
+        queue_table.add_row("-", "-", "0", "0", "0")
     out.print(queue_table)
+    for job in sorted({q.job: q for q in queue}.values(), key=lambda q: q.job):
+        versions = ", ".join(f"{k}={v}" for k, v in sorted(labeled(job.model_versions).items()))
+        out.print(Text(f"job {job.job}: {versions}"))
     models = Table(title="emotion models in use")
     for column in ("model", "version", "videos scored"):
         models.add_column(column)
@@ -328,6 +339,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
             table.add_column(column, overflow="fold")
         for q in held:
             table.add_row(q["catalog"], q["video"], f"{q['since']:%Y-%m-%d %H:%M} UTC", q["reason"])
+        out.print(table)
+    if failures:
+        table = Table(title=f"latest {len(failures)} failures (all: `emsync dashboard`, `emsync_failures_total`)")
+        for column in ("when (UTC)", "catalog", "stage", "input", "reason"):
+            table.add_column(column, overflow="fold")
+        for at, catalog, stage, kind, subject, reason in failures:
+            name = subject.rstrip("/").rsplit("/", 1)[-1] or subject
+            table.add_row(f"{at:%m-%d %H:%M}", catalog, f"{stage} ({kind})", Text(name), Text(reason))
         out.print(table)
 
 

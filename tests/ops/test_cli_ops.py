@@ -41,6 +41,21 @@ def test_status_table_shows_the_queue() -> None:
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "work queue" in result.output and "job1" in result.output and "emotion models in use" in result.output
+    # An 80-column terminal: no line wraps past it, and the failures are there to read.
+    from rich.console import Console
+
+    from flows.cli import catalog as cli_catalog
+
+    narrow = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115 - closed with the console
+    original, cli_catalog.out = cli_catalog.out, narrow
+    try:
+        assert runner.invoke(app, ["status"]).exit_code == 0
+    finally:
+        cli_catalog.out = original
+    text = narrow.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "latest 3 failures" in text and "still not a video" in text and "RuntimeError: model" in text
+    assert "│ films   │      4 │      3 │       2 │      2 │        0 │       0 │" in text
 
 
 def test_plain_stage_lines_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
