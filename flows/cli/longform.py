@@ -36,6 +36,7 @@ def eval_long_form(
     out: Path = typer.Option(Path("out/long_form.json"), help="where to write the JSON results"),
     midi_dir: Path | None = typer.Option(None, help="keep the generated MIDI files here"),
     threads: int = typer.Option(1, help="torch CPU threads"),
+    only: str = typer.Option("", help="run only these films (0-based positions in --minutes, comma-separated)"),
 ) -> None:
     """Long-form structure: held-out films' scene trajectories scored by v1 and v2, beside real music."""
     import torch
@@ -61,6 +62,11 @@ def eval_long_form(
         raise typer.BadParameter(f"{corpus}: no manifest.jsonl (not a music corpus v2 folder)", param_hint="--corpus")
     torch.set_num_threads(threads)
     films = [held_out_film(m, 100 + i) for i, m in enumerate(lengths)]
+    if only.strip():
+        try:
+            films = [films[int(k)] for k in only.split(",") if k.strip()]
+        except (ValueError, IndexError):
+            raise typer.BadParameter(f"not positions in --minutes: {only!r}", param_hint="--only") from None
     result: dict = {"config": {"minutes": lengths, "seeds": seeds, "drive": "per-scene valence/arousal and cuts",
                                "films": [{"name": f.name, "acts": list(f.acts), "scenes": len(f.trajectory)}
                                          for f in films]}}

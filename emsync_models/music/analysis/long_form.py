@@ -240,17 +240,19 @@ def theme_return(midi: pretty_midi.PrettyMIDI, edges: np.ndarray, sections: Sequ
 
 def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
                        trajectory: Sequence[tuple[float, float, float]] | None = None,
-                       sections: Sequence[dict] | None = None) -> dict:
+                       sections: Sequence[dict] | None = None, edges: np.ndarray | None = None,
+                       tempi: tuple[float, float] | None = None) -> dict:
     """Every long-form measure of one piece; arousal-following needs its `trajectory`, theme return
-    its planned `sections` (start_s, end_s, feeling)."""
+    its `sections` (start_s, end_s, feeling). `edges` (bar lines, s) and `tempi` (lowest, highest)
+    stand in for the MIDI's own meter and tempo map where it has none (pieces joined end to end)."""
     end_s = float(end_s if end_s is not None else midi.get_end_time())
-    edges = bar_edges(midi, end_s)
+    edges = bar_edges(midi, end_s) if edges is None else edges
     chroma = bar_chroma(midi, edges)
     bar_s = float(np.median(np.diff(edges)))
     minutes = end_s / 60.0
     keys = window_keys(midi, end_s)
     ensembles = window_ensembles(midi, end_s)
-    lo, hi = tempo_range(midi, end_s)
+    lo, hi = tempo_range(midi, end_s) if tempi is None else tempi
     global_key = key_of(chroma.sum(axis=0))[:2] if chroma.sum() > 0 else (0, "major")
     out: dict = {
         "duration_s": round(end_s, 2),

@@ -137,36 +137,39 @@ def real_scores(names: Sequence[str] = REAL_SCORES, progress: Callable[[str], No
     return rows
 
 
-def corpus_joined(corpus_dir: Path, pieces: int = 4, min_s: float = 180.0) -> list[dict]:
-    """The corpus's source items with the most music, their pieces joined in order: its own long form."""
+def corpus_joined(corpus_dir: Path, pieces: int = 4, max_s: float = 600.0) -> list[dict]:
+    """The corpus's source items with the most music: the pieces made from one item (its progression in
+    several grooves) joined in their order, up to `max_s`, each keeping its own bars and tempo."""
     manifest = corpus_dir / "manifest.jsonl"
     if not manifest.is_file():
         return []
     groups: dict[str, list[dict]] = {}
     for line in manifest.read_text().splitlines():
         entry = json.loads(line)
-        item = entry.get("source_item") or entry.get("item") or entry.get("source")
-        if item is not None and entry.get("midi"):
-            groups.setdefault(str(item), []).append(entry)
+        if entry.get("status", "ok") == "ok" and entry.get("source_item"):
+            groups.setdefault(str(entry["source_item"]), []).append(entry)
     ranked = sorted(groups.items(), key=lambda kv: -sum(float(e.get("duration_s", 0)) for e in kv[1]))
     rows = []
     for item, entries in ranked[:pieces]:
         joined = pretty_midi.PrettyMIDI(initial_tempo=120.0)
-        offset = 0.0
+        offset, edges, tempi = 0.0, [], []
         tracks: dict[tuple[int, bool], pretty_midi.Instrument] = {}
-        for e in sorted(entries, key=lambda e: str(e.get("id", e["midi"]))):
-            piece = pretty_midi.PrettyMIDI(str(corpus_dir / e["midi"]))
+        for e in sorted(entries, key=lambda e: str(e["id"])):
+            if offset >= max_s:
+                break
+            piece = pretty_midi.PrettyMIDI(str(corpus_dir / "midi" / f"{e['id']}.mid"))
+            end = float(e.get("duration_s") or piece.get_end_time())
             for inst in piece.instruments:
                 key = (inst.program, inst.is_drum)
                 if key not in tracks:
                     tracks[key] = pretty_midi.Instrument(inst.program, is_drum=inst.is_drum)
                     joined.instruments.append(tracks[key])
                 tracks[key].notes.extend(pretty_midi.Note(n.velocity, n.pitch, n.start + offset, n.end + offset)
-                                         for n in inst.notes)
-            offset += piece.get_end_time()
-        if offset < min_s:
-            continue
-        row = measure_long_piece(joined, offset)
+                                         for n in inst.notes if n.start < end)
+            edges.extend(offset + t for t in piece.get_downbeats() if t < end - 1e-6)
+            tempi.append(float(e.get("tempo_bpm") or piece.estimate_tempo()))
+            offset += end
+        row = measure_long_piece(joined, offset, edges=np.array(edges + [offset]), tempi=(min(tempi), max(tempi)))
         row["piece"] = f"corpus:{item}"
         rows.append(row)
     return rows

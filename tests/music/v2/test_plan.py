@@ -77,3 +77,27 @@ def test_section_streams_split_cut_and_transpose():
     assert bars_of(tok, first, 1, 2) == (tok.bar, tok.vocab["Position_0"], tok.vocab["Pitch_64"])
     moved = transpose_tokens(tok, first, -3)
     assert tok.names[moved[3]] == "Chord_A:maj" and tok.names[moved[4]] == "Pitch_57"
+
+
+def test_the_plan_is_drawn_in_the_picture(tmp_path, monkeypatch):
+    import matplotlib.axes
+    import pretty_midi
+
+    from emsync_models.plots import soundtrack_figure
+
+    trajectory = arc([CALM_SAD, EXCITED_HAPPY, CALM_SAD], 40.0)
+    plan = plan_summary(plan_sections(trajectory, [40.0, 80.0], 120.0))
+    emotion = {"scenes": [{"start_s": s, "end_s": s + 40.0, "valence": v, "arousal": a} for s, v, a in trajectory]}
+    drawn: list[str] = []
+    original = matplotlib.axes.Axes.text
+
+    def recording(self, x, y, s, *args, **kwargs):
+        drawn.append(str(s))
+        return original(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "text", recording)
+    out = soundtrack_figure(emotion, [40.0, 80.0], 120.0, pretty_midi.PrettyMIDI(), [], tmp_path / "p.png", plan=plan)
+    assert out.stat().st_size > 1000
+    labels = [t for t in drawn if "BPM" in t]
+    assert len(labels) == 3 and "C minor" in labels[0] and "Eb major" in labels[1]
+    assert "theme 0 x2" in labels[2]  # the calm theme's return is marked
