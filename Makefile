@@ -1,5 +1,5 @@
 # The two commands a newcomer runs (see README): `make demo` and `make test`.
-.PHONY: demo test install install-dev lint bench lock
+.PHONY: demo test install install-dev install-triton lint bench lock smoke
 
 demo: install
 	.venv/bin/emsync demo --out emsync-demo.mp4
@@ -12,6 +12,15 @@ install:
 
 install-dev:
 	bash infra/install.sh --dev
+
+# The runtime plus Triton Inference Server (what infra/triton.sh runs), from requirements-triton.lock.
+install-triton:
+	bash infra/install.sh --triton
+
+# Builds the worker and Triton images with podman and runs a 5-video catalog backfill through them
+# against PostgreSQL, S3 and Prefect on loopback (infra/smoke.sh; ~N minutes, not part of `make test`).
+smoke: install-dev
+	bash infra/smoke.sh
 
 lint:
 	.venv/bin/ruff check .

@@ -37,7 +37,7 @@ from serving import protocol  # noqa: E402
 from serving.client import InferenceClient  # noqa: E402
 from serving.inprocess import InProcessClient  # noqa: E402
 from serving.triton_http import TritonHttpClient, read_metrics  # noqa: E402
-from serving.triton_model import model_parameters, resolve_checkpoint  # noqa: E402
+from serving.triton_model import MODEL_REPOSITORY, model_parameters, resolve_checkpoint  # noqa: E402
 
 
 @dataclass
@@ -190,7 +190,8 @@ def main() -> None:
         probe.wait_ready()
 
         def served(model: str) -> Path | None:
-            return resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""), REPO)
+            return resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""),
+                                      MODEL_REPOSITORY / model)
 
         emotion_ckpt, music_ckpt = served(protocol.EMOTION_MODEL), served(protocol.MUSIC_MODEL)
         info = {"emotion": probe.emotion_model().__dict__, "music": probe.music_model().__dict__}

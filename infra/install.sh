@@ -2,12 +2,20 @@
 # Installs everything EMSYNC needs on a fresh Debian machine: system packages, then a virtualenv in .venv
 # built from the committed lock files (exact versions, SHA-256 hashes), so every install is the same program.
 #   infra/install.sh          runtime (ffmpeg, FluidSynth, GM SoundFonts, requirements.lock)
-#   infra/install.sh --dev    plus what the tests and training need (PostgreSQL, Prometheus, Alertmanager,
+#   infra/install.sh --triton runtime plus Triton (tritonserver and its python backend, from nvidia-pytriton;
+#                             requirements-triton.lock): what `infra/triton.sh start` needs
+#   infra/install.sh --dev    plus what the tests and training need (includes --triton) (PostgreSQL, Prometheus, Alertmanager,
 #                             Chromium, MMA, Festival voices; requirements-dev.lock)
 # Safe to re-run: every step checks before it acts. `make lock` refreshes the locks (infra/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dev=0; [[ "${1:-}" == "--dev" ]] && dev=1
+dev=0; triton=0
+case "${1:-}" in
+  "") ;;
+  --dev) dev=1 ;;
+  --triton) triton=1 ;;
+  *) echo "usage: $0 [--dev|--triton]" >&2; exit 2 ;;
+esac
 
 apt_pkgs=(ffmpeg fluidsynth timgm6mb-soundfont musescore-general-soundfont-small)
 (( dev )) && apt_pkgs+=(postgresql prometheus prometheus-alertmanager chromium mma festival festvox-kallpc16k)
@@ -30,7 +38,7 @@ command -v "$py" >/dev/null || py=python3
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # Some machines list file:// package indexes that hold no folder for most names; pip warns once per name.
 quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
-lock=requirements.lock; (( dev )) && lock=requirements-dev.lock
+lock=requirements.lock; (( triton )) && lock=requirements-triton.lock; (( dev )) && lock=requirements-dev.lock
 # uv installs the locks (pip took ~13 minutes on two cores, uv under one); uv itself comes hash-checked.
 quiet_pip --require-hashes --no-deps -r infra/lock/bootstrap.txt
 # uv reads no pip.conf: the local folder that holds the CPU build of torch is passed on.

@@ -114,11 +114,11 @@ def documents() -> list[dict[str, Any]]:
         _config_map("grafana-dashboards", dashboards),
         _deployment(
             "emsync-metrics",
-            "emsync:0.1.0",
+            "emsync-worker:0.1.0",  # the registry is set once, in infra/k8s/kustomization.yaml
             9464,
             ["metrics", "serve", "--host", "0.0.0.0", "--port", "9464"],
             [],
-            "/metrics",
+            "/healthz",  # answers without a database scrape (/metrics is Prometheus's)
             {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
             env_from=[{"configMapRef": {"name": "emsync-config"}}, {"secretRef": {"name": "emsync-secrets"}}],
         ),

@@ -19,7 +19,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCKS = {"runtime": "requirements.lock", "dev": "requirements-dev.lock", "nodeps": "requirements-nodeps.lock"}
+LOCKS = {"runtime": "requirements.lock", "dev": "requirements-dev.lock", "nodeps": "requirements-nodeps.lock",
+         "triton": "requirements-triton.lock"}
 FINGERPRINT_RE = re.compile(r"^# inputs-sha256: ([0-9a-f]{64})$", re.M)
 PIN_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.M)
 
@@ -34,6 +35,7 @@ def lock_inputs(root: Path) -> dict[str, list[str]]:
     return {
         "runtime": sorted(project.get("dependencies", [])),
         "dev": sorted(project.get("optional-dependencies", {}).get("dev", [])),
+        "triton": sorted(project.get("optional-dependencies", {}).get("triton", [])),
         "overrides": sorted(_lines(root / "infra" / "lock" / "overrides.txt")),
         "nodeps": sorted(_lines(root / "requirements-nodeps.txt")),
     }
@@ -61,7 +63,10 @@ def problems(root: Path = ROOT) -> list[str]:
         if not found or found.group(1) != want:
             out.append(f"{name} was locked from other inputs than pyproject.toml / requirements-nodeps.txt now hold")
     inputs = lock_inputs(root)
-    checks = [("runtime", inputs["runtime"]), ("dev", inputs["runtime"] + inputs["dev"]), ("nodeps", inputs["nodeps"])]
+    # The dev extra names the triton extra (emsync[triton]): its own requirements are checked in both.
+    own = [r for r in inputs["dev"] if canonicalize_name(Requirement(r).name) != "emsync"]
+    checks = [("runtime", inputs["runtime"]), ("dev", inputs["runtime"] + own + inputs["triton"]),
+              ("nodeps", inputs["nodeps"]), ("triton", inputs["runtime"] + inputs["triton"])]
     for kind, reqs in checks:
         pinned = pins(root / LOCKS[kind])
         for text in reqs:
@@ -75,7 +80,7 @@ def problems(root: Path = ROOT) -> list[str]:
     if not bootstrap.is_file() or pins(bootstrap).get("uv") != pins(root / LOCKS["dev"]).get("uv"):
         out.append("infra/lock/bootstrap.txt pins another uv than requirements-dev.lock")
     dropped = {canonicalize_name(Requirement(o).name) for o in inputs["overrides"]}
-    for kind in ("runtime", "dev"):
+    for kind in ("runtime", "dev", "triton"):
         for name in dropped & set(pins(root / LOCKS[kind])):
             out.append(f"{name} is in {LOCKS[kind]} although infra/lock/overrides.txt excludes it")
     return out

@@ -61,6 +61,7 @@ start() {
 worker() {
   local pool="${1:?usage: $0 worker POOL [N]}" n="${2:-1}" i
   export PREFECT_API_URL="${PREFECT_API_URL:-$(url)}"
+  mkdir -p "$PF_DIR" "$PREFECT_HOME"  # a worker for a server started elsewhere keeps its logs here
   "$PREFECT" work-pool inspect "$pool" >/dev/null 2>&1 || "$PREFECT" work-pool create "$pool" --type process >/dev/null
   # Thread budget: the N workers share this machine's cores (flows read it at start; EMSYNC_THREADS overrides).
   export EMSYNC_HOST_WORKERS="${EMSYNC_HOST_WORKERS:-$n}"

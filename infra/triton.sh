@@ -5,12 +5,20 @@
 #   infra/triton.sh stop     stop the server started by `start` (PID file), then its python stubs
 #   infra/triton.sh status   exit 0 when the server answers /v2/health/ready
 #   infra/triton.sh env      print the KEY=VALUE lines written by `start` (source with `set -a`)
+#   infra/triton.sh run      run the server in the foreground (the Triton image's command); ports default
+#                            to Triton's own 8000 (HTTP), 8001 (gRPC), 8002 (metrics)
+#
+# Needs `make install-triton` (or `infra/install.sh --triton`): the runtime lock plus nvidia-pytriton, whose
+# wheel ships the tritonserver binary and the python backend.
 #
 # Environment (all optional):
 #   EMSYNC_TRITON_DIR        state folder (PID, log, env file, backend folder); default
 #                            $EMSYNC_INFRA_DIR/triton, or <repo>/.emsync/triton without EMSYNC_INFRA_DIR
 #   EMSYNC_TRITON_REPOSITORY model repository; default <repo>/serving/model_repository
-#   EMSYNC_TRITON_HTTP_PORT  fixed HTTP port; default a free one
+#   EMSYNC_TRITON_HTTP_PORT, EMSYNC_TRITON_GRPC_PORT, EMSYNC_TRITON_METRICS_PORT
+#                            fixed ports; default free ones (`start`) or 8000/8001/8002 (`run`)
+#   EMSYNC_TRITON_ADDRESS    address to bind; default 127.0.0.1 (`start`) or 0.0.0.0 (`run`)
+#   EMSYNC_TRITONSERVER      the server binary; default the one in the nvidia-pytriton wheel
 #   EMSYNC_TRITON_READY_TIMEOUT_S  how long `start` waits for readiness; default 300 (torch loads slowly)
 #   PYTHON                   interpreter whose site-packages hold pytriton, torch and our deps;
 #                            default <repo>/.venv/bin/python
@@ -66,13 +74,10 @@ build_backend_dir() {
     chmod +x "$dst/triton_python_backend_stub"
 }
 
-cmd_start() {
-    local pid
-    if pid="$(running_pid)"; then
-        log "already running (pid $pid)"
-        cat "$ENV_FILE"
-        return 0
-    fi
+# Sets SERVER_CMD (the server and its arguments), SERVER_ENV (what the python stubs need), HTTP_PORT and
+# METRICS_PORT for `start` and `run`. $1: "start" (free loopback ports) or "run" (Triton's own ports).
+prepare() {
+    local mode="$1"
     [[ -x "$PYTHON" ]] || die "python interpreter not found: $PYTHON"
     [[ -d "$MODEL_REPO" ]] || die "model repository not found: $MODEL_REPO"
     mkdir -p "$STATE_DIR"
@@ -83,7 +88,7 @@ cmd_start() {
 import importlib.util, pathlib, socket, sys
 spec = importlib.util.find_spec("pytriton")
 if spec is None or not spec.submodule_search_locations:
-    sys.exit("pytriton is not installed in this interpreter: pip install nvidia-pytriton==0.7.0")
+    sys.exit("pytriton is not installed in this interpreter: make install-triton (infra/install.sh --triton)")
 pkg = pathlib.Path(list(spec.submodule_search_locations)[0])
 libs = pkg.parent / "nvidia_pytriton.libs"
 ports = []
@@ -104,41 +109,62 @@ EOF
 )" || die "could not inspect $PYTHON"
     local pkg libs pyver pylib ports
     { read -r pkg; read -r libs; read -r pyver; read -r pylib; read -r ports; } <<<"$info"
-    local http_port grpc_port metrics_port
+    local http_port grpc_port metrics_port address=127.0.0.1
     read -r http_port grpc_port metrics_port <<<"$ports"
-    http_port="${EMSYNC_TRITON_HTTP_PORT:-$http_port}"
+    [[ "$mode" == run ]] && { http_port=8000; grpc_port=8001; metrics_port=8002; address=0.0.0.0; }
+    HTTP_PORT="${EMSYNC_TRITON_HTTP_PORT:-$http_port}"
+    METRICS_PORT="${EMSYNC_TRITON_METRICS_PORT:-$metrics_port}"
+    grpc_port="${EMSYNC_TRITON_GRPC_PORT:-$grpc_port}"
+    address="${EMSYNC_TRITON_ADDRESS:-$address}"
 
     build_backend_dir "$pkg" "$pyver"
-    local server="$pkg/tritonserver/bin/tritonserver"
+    local server="${EMSYNC_TRITONSERVER:-$pkg/tritonserver/bin/tritonserver}"
     [[ -x "$server" ]] || die "no tritonserver binary at $server"
 
     # The stub embeds libpython in isolated mode, so PYTHONPATH/PYTHONHOME are ignored. Two things
     # steer it instead: LD_LIBRARY_PATH picks the venv interpreter's own libpython (not the distro's),
     # and the embedded interpreter finds its "executable" by looking up `python3` on PATH, so the venv's
-    # bin/ first makes it read pyvenv.cfg and use the venv's site-packages. model.py adds the repo root
-    # itself (EMSYNC_REPO_ROOT). Torch threads per model are set by each config.pbtxt (torch_threads).
+    # bin/ first makes it read pyvenv.cfg and use the venv's site-packages. model.py imports
+    # emsync_models and serving from there (the project is installed into that interpreter).
+    # Torch threads per model are set by each config.pbtxt (torch_threads).
     local ld="$pylib:$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     local venv_bin
     venv_bin="$(dirname "$PYTHON")"
-    log "starting $server (http 127.0.0.1:$http_port, metrics 127.0.0.1:$metrics_port), log $LOG_FILE"
+    SERVER_ENV=("LD_LIBRARY_PATH=$ld" "PATH=$venv_bin:$PATH")
+    SERVER_CMD=("$server"
+        --model-repository="$MODEL_REPO"
+        --backend-directory="$STATE_DIR/backends"
+        --http-address="$address" --http-port="$HTTP_PORT"
+        --grpc-address="$address" --grpc-port="$grpc_port" --allow-grpc=false
+        --allow-metrics=true --allow-gpu-metrics=false --allow-cpu-metrics=true
+        --metrics-address="$address" --metrics-port="$METRICS_PORT"
+        --strict-readiness=true --exit-on-error=true --exit-timeout-secs=10
+        --log-verbose=0)
+}
+
+cmd_run() {
+    prepare run
+    log "running ${SERVER_CMD[0]} (http :$HTTP_PORT, metrics :$METRICS_PORT)"
+    exec env "${SERVER_ENV[@]}" "${SERVER_CMD[@]}"
+}
+
+cmd_start() {
+    local pid
+    if pid="$(running_pid)"; then
+        log "already running (pid $pid)"
+        cat "$ENV_FILE"
+        return 0
+    fi
+    prepare start
+    log "starting ${SERVER_CMD[0]} (http 127.0.0.1:$HTTP_PORT, metrics 127.0.0.1:$METRICS_PORT), log $LOG_FILE"
     (
         cd "$REPO"
-        export LD_LIBRARY_PATH="$ld" PATH="$venv_bin:$PATH"
-        export EMSYNC_REPO_ROOT="$REPO"
-        exec setsid "$server" \
-            --model-repository="$MODEL_REPO" \
-            --backend-directory="$STATE_DIR/backends" \
-            --http-address=127.0.0.1 --http-port="$http_port" \
-            --grpc-address=127.0.0.1 --grpc-port="$grpc_port" --allow-grpc=false \
-            --allow-metrics=true --allow-gpu-metrics=false --allow-cpu-metrics=true \
-            --metrics-address=127.0.0.1 --metrics-port="$metrics_port" \
-            --strict-readiness=true --exit-on-error=true --exit-timeout-secs=10 \
-            --log-verbose=0
+        exec env "${SERVER_ENV[@]}" setsid "${SERVER_CMD[@]}"
     ) >"$LOG_FILE" 2>&1 </dev/null &
     local server_pid=$!
     echo "$server_pid" >"$PID_FILE"
 
-    local url="127.0.0.1:$http_port" waited=0
+    local url="127.0.0.1:$HTTP_PORT" waited=0
     until ready "$url"; do
         if ! kill -0 "$server_pid" 2>/dev/null; then
             log "server exited before it was ready; its errors (full log: $LOG_FILE):"
@@ -157,9 +183,9 @@ EOF
     done
     cat >"$ENV_FILE" <<EOF
 EMSYNC_TRITON_URL=$url
-EMSYNC_TRITON_METRICS_URL=127.0.0.1:$metrics_port
+EMSYNC_TRITON_METRICS_URL=127.0.0.1:$METRICS_PORT
 EMSYNC_TEST_TRITON_URL=$url
-EMSYNC_TEST_TRITON_METRICS_URL=127.0.0.1:$metrics_port
+EMSYNC_TEST_TRITON_METRICS_URL=127.0.0.1:$METRICS_PORT
 EOF
     log "ready after ~${waited}s (pid $server_pid)"
     cat "$ENV_FILE"
@@ -212,6 +238,7 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    run) cmd_run ;;
     env) [[ -f "$ENV_FILE" ]] && cat "$ENV_FILE" || die "not started (no $ENV_FILE)" ;;
-    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|env|run" >&2; exit 2 ;;
 esac

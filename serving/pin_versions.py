@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         path = args.repository / model / "config.pbtxt"
         text = path.read_text()
         params = declared(text)
-        name, version = actual_identity(model, resolve_checkpoint(params.get("checkpoint", ""), REPO))
+        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), args.repository / model)
+        name, version = actual_identity(model, checkpoint)
         if (params.get("model_name"), params.get("model_version")) == (name, version):
             print(f"{model}: {name} {version} (up to date)")
             continue

@@ -11,12 +11,17 @@ def model_parameters(model_config: dict[str, Any]) -> dict[str, str]:
     return {k: str(v.get("string_value", "")) for k, v in model_config.get("parameters", {}).items()}
 
 
-def resolve_checkpoint(value: str, repo_root: Path) -> Path | None:
-    """None for "" (the library's default weights); relative paths are relative to the repo root."""
+# The repository in this package: what infra/triton.sh serves from a checkout and the Triton image copies.
+MODEL_REPOSITORY = Path(__file__).resolve().parent / "model_repository"
+
+
+def resolve_checkpoint(value: str, model_dir: Path) -> Path | None:
+    """None for "" (the library's default weights); relative paths are relative to the model's folder
+    (`<repository>/<model>/`), so a model repository carries its weights wherever it is mounted."""
     if not value.strip():
         return None
     path = Path(value)
-    path = path if path.is_absolute() else repo_root / path
+    path = path if path.is_absolute() else model_dir / path
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} named in config.pbtxt does not exist")
     return path

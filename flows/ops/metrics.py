@@ -311,11 +311,38 @@ def build_registry(url: str, lookback_h: float = 24.0, aggregate_ttl_s: float = 
     return registry
 
 
+HEALTHZ = "/healthz"
+
+
+def _app(registry: CollectorRegistry) -> Any:  # noqa: ANN401 - a WSGI callable
+    """/metrics (and any other path, as prometheus_client serves it) plus /healthz, which answers without
+    touching the database, so a liveness probe never costs (or waits on) a full scrape."""
+    from prometheus_client import make_wsgi_app
+
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:  # noqa: ANN401
+        if environ.get("PATH_INFO") == HEALTHZ:
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        return metrics(environ, start_response)
+
+    return app
+
+
 def serve(url: str, host: str, port: int, lookback_h: float, aggregate_ttl_s: float = 0.0) -> tuple[Any, int]:
-    """Start the exporter's HTTP server in a thread; returns (server, bound port)."""
-    from prometheus_client import start_http_server
+    """Start the exporter's HTTP server (/metrics, /healthz) in a thread; returns (server, bound port)."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401 - the base's signature
+            pass
 
     registry = build_registry(url, lookback_h, aggregate_ttl_s)
-    server, thread = start_http_server(port, addr=host, registry=registry)
-    del thread
+    server = make_server(host, port, _app(registry), Server, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="emsync-metrics", daemon=True).start()
     return server, int(server.server_address[1])

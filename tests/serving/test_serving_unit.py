@@ -13,7 +13,7 @@ import pytest
 from serving import protocol
 from serving.errors import ServingError, ServingUnavailable
 from serving.triton_http import TritonHttpClient
-from serving.triton_model import check_identity, model_parameters, resolve_checkpoint
+from serving.triton_model import MODEL_REPOSITORY, check_identity, model_parameters, resolve_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_REPO = REPO / "serving" / "model_repository"
@@ -88,7 +88,7 @@ def test_emotion_config_declares_the_served_heads_identity():
     from emsync_models.emotion.predictor import FusionPredictor
 
     params = declared("emotion_fusion")
-    ckpt = resolve_checkpoint(params["checkpoint"], REPO)
+    ckpt = resolve_checkpoint(params["checkpoint"], MODEL_REPOSITORY / "emotion_fusion")
     head = FusionPredictor.default() if ckpt is None else FusionPredictor.from_checkpoint(ckpt)
     assert (params["model_name"], params["model_version"]) == (head.name, head.version)
     assert model_parameters({"parameters": {"a": {"string_value": "b"}}}) == {"a": "b"}
@@ -100,7 +100,7 @@ def test_generator_config_declares_the_committed_checkpoints_identity():
     from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
 
     params = declared("midi_generator")
-    ckpt = resolve_checkpoint(params["checkpoint"], REPO) if params["checkpoint"] else DEFAULT_CHECKPOINT
+    ckpt = resolve_checkpoint(params["checkpoint"], MODEL_REPOSITORY / "midi_generator") or DEFAULT_CHECKPOINT
     if not ckpt.is_file():
         pytest.skip(f"no music checkpoint committed yet at {ckpt}")
     generator = load_generator(ckpt)

@@ -10,7 +10,7 @@ import pytest
 from flows.settings import Settings
 from serving import protocol
 from serving.triton_http import TritonHttpClient, read_metrics
-from serving.triton_model import model_parameters, resolve_checkpoint
+from serving.triton_model import MODEL_REPOSITORY, model_parameters, resolve_checkpoint
 
 TRITON_URL = os.environ.get("EMSYNC_TEST_TRITON_URL", "")
 METRICS_URL = os.environ.get("EMSYNC_TEST_TRITON_METRICS_URL", "")
@@ -29,7 +29,8 @@ def both_settings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, S
     probe.wait_ready()
 
     def served(model: str) -> Path | None:
-        return resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""), REPO)
+        return resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""),
+                                  MODEL_REPOSITORY / model)
 
     # One data dir for both, so the second analysis reuses the first one's cached features and only
     # the fusion step (the part that moved to Triton) runs again.

@@ -18,7 +18,7 @@ from serving import protocol
 from serving.errors import ServingError
 from serving.inprocess import InProcessClient
 from serving.triton_http import TritonHttpClient, read_metrics
-from serving.triton_model import model_parameters, resolve_checkpoint
+from serving.triton_model import MODEL_REPOSITORY, model_parameters, resolve_checkpoint
 
 TRITON_URL = os.environ.get("EMSYNC_TEST_TRITON_URL", "")
 METRICS_URL = os.environ.get("EMSYNC_TEST_TRITON_METRICS_URL", "")
@@ -42,7 +42,8 @@ def triton() -> TritonHttpClient:
 @pytest.fixture(scope="module")
 def inprocess(triton: TritonHttpClient) -> InProcessClient:
     def served_checkpoint(model: str) -> Path | None:
-        return resolve_checkpoint(model_parameters(triton._config(model)).get("checkpoint", ""), REPO)
+        return resolve_checkpoint(model_parameters(triton._config(model)).get("checkpoint", ""),
+                                  MODEL_REPOSITORY / model)
 
     return InProcessClient(emotion_checkpoint=served_checkpoint(protocol.EMOTION_MODEL),
                            music_checkpoint=served_checkpoint(protocol.MUSIC_MODEL))

@@ -6,26 +6,23 @@ this model concatenates their rows, runs one forward pass, and splits the output
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-# <repo>/serving/model_repository/<model>/<version>/model.py
-REPO_ROOT = Path(os.environ.get("EMSYNC_REPO_ROOT") or Path(__file__).resolve().parents[4])
-if importlib.util.find_spec("emsync_models") is None:  # not pip-installed: serve from the checkout
-    sys.path.append(str(REPO_ROOT))
-
-from serving.triton_model import (  # noqa: E402 - needs the path fix above
+from serving.triton_model import (
     check_identity,
     error_response,
     model_parameters,
     resolve_checkpoint,
 )
+
+# <repository>/<model>/<version>/model.py: relative checkpoints in config.pbtxt live in <repository>/<model>/.
+# Nothing above the model repository is assumed: emsync (emsync_models, serving) is installed in the
+# interpreter the python backend runs (the Triton image's, or the venv infra/triton.sh points at).
+MODEL_DIR = Path(__file__).resolve().parents[1]
 
 TRITON_TYPES = {"float32": "TYPE_FP32", "bool": "TYPE_BOOL"}
 
@@ -33,7 +30,7 @@ TRITON_TYPES = {"float32": "TYPE_FP32", "bool": "TYPE_BOOL"}
 def load_predictor(params: dict[str, str]):  # noqa: ANN201 - FusionPredictor, imported late on purpose
     from emsync_models.emotion.predictor import FusionPredictor
 
-    checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
+    checkpoint = resolve_checkpoint(params.get("checkpoint", ""), MODEL_DIR)
     va_table = params.get("va_table") or "reference"   # category -> valence/arousal coordinates
     predictor = (FusionPredictor.default(va_table) if checkpoint is None
                  else FusionPredictor.from_checkpoint(checkpoint, va_table))

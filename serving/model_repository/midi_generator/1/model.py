@@ -8,10 +8,7 @@ the in-process ones exactly.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,18 +16,18 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-# <repo>/serving/model_repository/<model>/<version>/model.py
-REPO_ROOT = Path(os.environ.get("EMSYNC_REPO_ROOT") or Path(__file__).resolve().parents[4])
-if importlib.util.find_spec("emsync_models") is None:  # not pip-installed: serve from the checkout
-    sys.path.append(str(REPO_ROOT))
-
-from serving import protocol  # noqa: E402 - needs the path fix above
-from serving.triton_model import (  # noqa: E402
+from serving import protocol
+from serving.triton_model import (
     check_identity,
     error_response,
     model_parameters,
     resolve_checkpoint,
 )
+
+# <repository>/<model>/<version>/model.py: relative checkpoints in config.pbtxt live in <repository>/<model>/.
+# Nothing above the model repository is assumed: emsync (emsync_models, serving) is installed in the
+# interpreter the python backend runs (the Triton image's, or the venv infra/triton.sh points at).
+MODEL_DIR = Path(__file__).resolve().parents[1]
 
 GENERATION_US = "emsync_generation_duration_us"
 GENERATED_TOKENS = "emsync_generated_tokens"
@@ -46,7 +43,7 @@ class TritonPythonModel:
         params = model_parameters(json.loads(args["model_config"]))
         # Each instance is its own stub process: size all of its pools (torch, OpenMP/BLAS, OpenCV) once.
         apply_threads(int(params.get("torch_threads") or 1))
-        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
+        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), MODEL_DIR)
         self.generator = load_generator(checkpoint)
         check_identity(params, self.generator.name, self.generator.version, checkpoint)
         # Triton's compute metric covers whole execute() calls; these add the loop time and output
