@@ -20,6 +20,8 @@ mkdir -p "$EMSYNC_INFRA_DIR" && chmod 755 "$EMSYNC_INFRA_DIR"
 PY="$REPO/.venv/bin/python"
 videos="${EMSYNC_SMOKE_VIDEOS:-5}"
 catalog=smoke
+# The music model Triton's midi_generator serves (EMSYNC_SMOKE_MUSIC_MODEL to try another).
+music="${EMSYNC_SMOKE_MUSIC_MODEL:-v1}"
 work="$EMSYNC_INFRA_DIR/smoke"
 t0=$SECONDS
 say() { echo "smoke: [$((SECONDS - t0)) s] $*" >&2; }
@@ -121,7 +123,7 @@ container_env=(
     -e EMSYNC_DATABASE_URL="$pg_url"
     -e EMSYNC_OBJECT_STORE=s3 -e EMSYNC_S3_ENDPOINT="$s3" -e EMSYNC_S3_BUCKET="$bucket"
     -e EMSYNC_S3_ACCESS_KEY=testing -e EMSYNC_S3_SECRET_KEY=testing -e EMSYNC_S3_SECURE=false
-    -e EMSYNC_MODEL_BACKEND=triton -e EMSYNC_TRITON_URL="127.0.0.1:$http_port"
+    -e EMSYNC_MODEL_BACKEND=triton -e EMSYNC_TRITON_URL="127.0.0.1:$http_port" -e EMSYNC_MUSIC_MODEL="$music"
     -e PREFECT_API_URL="$prefect_url"
 )
 worker() {
@@ -145,7 +147,7 @@ say "the same catalog in-process on the host (SQLite + a local folder), for pari
 inproc="$work/inprocess"
 rm -rf "$inproc" && mkdir -p "$inproc"
 EMSYNC_DATA_DIR="$inproc" EMSYNC_DATABASE_URL="sqlite:///$inproc/emsync.db" EMSYNC_OBJECT_STORE=local \
-    EMSYNC_MODEL_BACKEND=inprocess PREFECT_API_URL="$prefect_url" \
+    EMSYNC_MODEL_BACKEND=inprocess EMSYNC_MUSIC_MODEL="$music" PREFECT_API_URL="$prefect_url" \
     .venv/bin/emsync catalog backfill "$manifest" --catalog "$catalog" >&2 \
     || fail "the in-process backfill failed"
 "$PY" infra/images/compare_runs.py "$catalog" "$pg_url" "sqlite:///$inproc/emsync.db" --kinds midi \

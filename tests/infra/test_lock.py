@@ -23,7 +23,7 @@ def _lock_check():
 @pytest.fixture()
 def copy_of_inputs(tmp_path: Path) -> Path:
     for name in ["pyproject.toml", "requirements.lock", "requirements-dev.lock", "requirements-nodeps.lock",
-                 "requirements-nodeps.txt"]:
+                 "requirements-triton.lock", "requirements-nodeps.txt"]:
         shutil.copy(ROOT / name, tmp_path / name)
     (tmp_path / "infra" / "lock").mkdir(parents=True)
     for name in ["overrides.txt", "bootstrap.txt"]:
