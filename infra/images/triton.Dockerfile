@@ -32,14 +32,11 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     python3.11 -m venv /opt/emsync; \
     pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r infra/lock/bootstrap.txt; \
     uv pip install --require-hashes --no-deps $opts -r requirements-triton.lock
-COPY pyproject.toml README.md ./
-COPY emsync_models ./emsync_models
-COPY flows ./flows
-COPY serving ./serving
-COPY db ./db
-COPY infra/triton.sh /opt/emsync/bin/emsync-triton
-# The project is installed (not a checkout on a path): model.py imports it from this interpreter.
-RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation . \
+# The project in one layer (.dockerignore lets in only what the package needs), installed (not a checkout
+# on a path): model.py imports it from this interpreter.
+COPY . ./
+RUN cp infra/triton.sh /opt/emsync/bin/emsync-triton \
+ && pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation . \
  && cp -r serving/model_repository /models \
  && cd / && rm -rf /opt/emsync-src \
  && useradd --create-home --uid 10001 emsync \

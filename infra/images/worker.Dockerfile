@@ -34,11 +34,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps -r infra/lock/bootstrap.txt; \
     uv pip install --require-hashes --no-deps $opts -r requirements.lock; \
     uv pip install --require-hashes --no-deps $opts -r requirements-nodeps.lock
-COPY pyproject.toml README.md prefect.yaml ./
-COPY emsync_models ./emsync_models
-COPY flows ./flows
-COPY serving ./serving
-COPY db ./db
+# The project in one layer (.dockerignore lets in only what the package and prefect.yaml need).
+COPY . ./
 RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation . \
  && rm -rf build *.egg-info \
  && useradd --create-home --uid 10001 emsync \
