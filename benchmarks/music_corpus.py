@@ -5,7 +5,7 @@
 
 `build` times the build (load average before and after), then prints and writes the corpus summary
 (counts, shares, tokens) to benchmarks/results/music_corpus_build.json. `compare` measures the
-descriptors of emsync_models.music.corpus.check on a spread of corpus pieces (by source) and on real
+descriptors of emsync_models.music.analysis.descriptors on a spread of corpus pieces (by source) and on real
 scores from music21's corpus (the v1 training music, realised at its own tempo), and writes
 benchmarks/results/music_corpus_compare.json. Targets: >= 20,000 pieces of 30-90 s, >= 25 M tokens,
 >= 60 groove families, <= 30 min on a 2-core machine.
@@ -69,7 +69,7 @@ def _corpus_pieces(corpus: Path, n: int) -> dict[str, tuple[list, list[float]]]:
 
 
 def compare(args: argparse.Namespace) -> None:
-    from emsync_models.music.corpus.check import describe_corpus
+    from emsync_models.music.analysis.metrics import describe_corpus
     from emsync_models.music.v1.corpus import corpus_paths, score_to_piece
 
     groups = _corpus_pieces(args.corpus, args.pieces)

@@ -54,7 +54,7 @@ def test_generate_returns_the_result_type(model, music: GeneratedMusic) -> None:
     assert isinstance(music, GeneratedMusic)
     assert isinstance(music.midi, pretty_midi.PrettyMIDI)
     assert sum(len(i.notes) for i in music.midi.instruments) > 5
-    assert 0.0 < music.midi.get_end_time() <= REQUEST.duration_s + 1e-6
+    assert 0.0 < music.midi.get_end_time() <= REQUEST.duration_s + 0.01  # ends with the picture (MIDI ticks)
     assert all(isinstance(t, int) for t in music.tokens)
     assert all(0.0 <= t <= REQUEST.duration_s for t in music.chord_change_times_s)
     assert isinstance(music.tempo_map, dict) and isinstance(music.cut_chords, list)

@@ -7,9 +7,12 @@ music, so "does the model follow the requested label" is asked in the label's ow
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from emsync_models.music.analysis.chords import chord_changes_from_notes
+from emsync_models.music.analysis.measures import pulse_share, semitone_clash_share, silence_share
 from emsync_models.music.notes import Note
 
 # Krumhansl-Kessler key profiles (probe-tone ratings), index 0 = tonic.
@@ -94,3 +97,38 @@ def inter_onset_intervals(notes: Sequence[Note]) -> np.ndarray:
     """Gaps (s) between successive distinct pitched onset times."""
     onsets = np.unique(np.round([n.start for n in notes if n.family != 0], 3))
     return np.diff(onsets) if onsets.size > 1 else np.zeros(0)
+
+
+@dataclass(frozen=True)
+class MusicDescriptors:
+    """One piece beside real scores (the corpus datasheet's table); each field is one measure above or
+    in `measures`, so the datasheet, the eval and the benchmarks read the same numbers."""
+
+    notes_per_s: float  # note_density over the piece
+    polyphony: float  # mean pitched notes sounding, where any sound
+    pitch_class_entropy_bits: float
+    chord_changes_per_s: float  # analysed (chords.analyse_chords), the same for every corpus
+    pulse_share: float  # measures.pulse_share
+    silence_share: float  # measures.silence_share with drums as sound
+    semitone_clash_share: float  # measures.semitone_clash_share
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def music_descriptors(notes: Sequence[Note], duration_s: float | None = None) -> MusicDescriptors:
+    """Descriptors of one piece (drums are family 0 and count only for pulse and silence)."""
+    if not notes:
+        return MusicDescriptors(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    dur = float(duration_s if duration_s else max(n.end for n in notes))
+    pitched = [n for n in notes if n.family != 0]
+    changes = chord_changes_from_notes(pitched) if pitched else []
+    return MusicDescriptors(
+        notes_per_s=note_density(pitched, max(dur, 1e-3)),
+        polyphony=polyphony(pitched),
+        pitch_class_entropy_bits=pitch_class_entropy(pitched),
+        chord_changes_per_s=len(changes) / max(dur, 1e-3),
+        pulse_share=pulse_share(notes),
+        silence_share=silence_share(notes, dur, drums_sound=True),
+        semitone_clash_share=semitone_clash_share(notes, dur),
+    )

@@ -1,6 +1,7 @@
-"""The listener-facing measures of issue #12, on notes in seconds (any generator, or the corpus).
+"""The listener-facing measures, on notes in seconds (any generator, or the corpus): one definition each.
 
-All work on `vocab.Note` lists (family 0 = drums), so v1, v2 and corpus pieces are measured alike.
+All work on `notes.Note` lists (family 0 = drums), so v1, v2 and corpus pieces are measured alike; the
+eval, the corpus datasheet and the benchmarks all read them from here.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from emsync_models.music.analysis.chords import chord_changes_from_notes
 from emsync_models.music.notes import Note
 
 HOP_S = 0.05
+SIMPLE_RATIOS = (1.0, 2.0, 0.5, 3.0, 1 / 3, 4.0, 0.25, 1.5, 2 / 3)
+RATIO_TOLERANCE = 0.05  # relative
 
 
 def _pitched(notes: Sequence[Note]) -> list[Note]:
     return [n for n in notes if n.family != 0 and n.end > n.start]
 
 
-def _frames(notes: Sequence[Note], duration_s: float) -> list[set[int]]:
-    """Pitches sounding in each HOP_S frame (pitched notes only)."""
+def _frames(notes: Sequence[Note], duration_s: float, drums: bool = False) -> list[set[int]]:
+    """Pitches sounding in each HOP_S frame (pitched notes only, unless `drums`)."""
     n_frames = max(int(np.ceil(duration_s / HOP_S)), 1)
     frames: list[set[int]] = [set() for _ in range(n_frames)]
-    for n in _pitched(notes):
+    sounding = [n for n in notes if n.end > n.start] if drums else _pitched(notes)
+    for n in sounding:
         for f in range(max(int(n.start / HOP_S), 0), min(int(np.ceil(n.end / HOP_S)), n_frames)):
             frames[f].add(n.pitch)
     return frames
@@ -41,9 +45,10 @@ def semitone_clash_share(notes: Sequence[Note], duration_s: float) -> float:
     return clash / multi if multi else 0.0
 
 
-def silence_share(notes: Sequence[Note], duration_s: float) -> float:
-    """Share of the piece in which no pitched note sounds."""
-    frames = _frames(notes, duration_s)
+def silence_share(notes: Sequence[Note], duration_s: float, drums_sound: bool = False) -> float:
+    """Share of the piece in which no pitched note sounds (no note at all, drums included, with
+    `drums_sound`: the corpus datasheet's reading, where a drum groove alone is not silence)."""
+    frames = _frames(notes, duration_s, drums=drums_sound)
     return sum(1 for f in frames if not f) / len(frames)
 
 
@@ -51,6 +56,20 @@ def bass_presence(notes: Sequence[Note], duration_s: float, below: int = 48) -> 
     """Share of the piece in which a pitched note below `below` (C3) sounds."""
     frames = _frames(notes, duration_s)
     return sum(1 for f in frames if f and min(f) < below) / len(frames)
+
+
+def pulse_share(notes: Sequence[Note]) -> float:
+    """Share of successive inter-onset intervals (all notes, drums too) in a simple ratio to the last."""
+    onsets = np.unique(np.round([n.start for n in notes], 2))
+    ioi = np.diff(onsets)
+    ioi = ioi[ioi > 0.02]
+    if ioi.size < 2:
+        return 0.0
+    ratios = ioi[1:] / ioi[:-1]
+    close = np.zeros(ratios.size, dtype=bool)
+    for r in SIMPLE_RATIOS:
+        close |= np.abs(ratios / r - 1.0) <= RATIO_TOLERANCE
+    return float(close.mean())
 
 
 def velocity_spread(notes: Sequence[Note]) -> float:

@@ -10,6 +10,7 @@ from scipy.stats import spearmanr
 
 from emsync_models.music.analysis.descriptors import (
     inter_onset_intervals,
+    music_descriptors,
     note_density,
     pitch_class_entropy,
     polyphony,
@@ -76,7 +77,18 @@ def corpus_statistics(pieces: Sequence[Sequence[Note]], durations: Sequence[floa
         )
     if not rows:
         return {"pieces": 0}
-    out: dict = {"pieces": len(rows)}
+    return {"pieces": len(rows), **mean_and_std(rows)}
+
+
+def describe_corpus(pieces: Sequence[Sequence[Note]], durations: Sequence[float] | None = None) -> dict[str, float]:
+    """Means (and `_std`) of `music_descriptors` over pieces; `pieces` counts them."""
+    rows = [music_descriptors(p, durations[i] if durations else None).to_dict() for i, p in enumerate(pieces)]
+    return {"pieces": float(len(rows)), **(mean_and_std(rows) if rows else {})}
+
+
+def mean_and_std(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Per key of the rows: its mean and (as `key_std`) its standard deviation, NaN entries left out."""
+    out: dict[str, float] = {}
     for key in rows[0]:
         values = np.array([r[key] for r in rows], dtype=np.float64)
         out[key] = float(np.nanmean(values))

@@ -55,7 +55,7 @@ def mean_bpm(labels: PieceLabels, total_beats: float) -> float:
 
 def proxies_for(labels: PieceLabels, notes: Sequence[tuple[bool, int, int, float, float]], velocities: Sequence[int],
                 duration_s: float) -> tuple[float, float]:
-    """(valence, arousal) proxies of one piece; `notes` as render_v2.piece_notes_seconds gives them."""
+    """(valence, arousal) proxies of one piece; `notes` as render.piece_notes_seconds gives them."""
     mode = labels.keys[0].mode
     valence = valence_proxy(mode, labels.chords)
     dur = max(duration_s, 1e-3)

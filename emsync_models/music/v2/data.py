@@ -1,4 +1,4 @@
-"""Music corpus v2 (corpus_v2.py) as training data for the v2 generator: token arrays and batches.
+"""Music corpus v2 (corpus/layout.py) as training data for the v2 generator: token arrays and batches.
 
 Every 4/4 piece is moved to C (major or minor, by its opening key: the generator writes in C and moves
 the result to a key of its own), encoded with the beat tokenizer and its chart, and stored with the

@@ -211,7 +211,7 @@ def splice_chords(tokens: list[str], chart: Sequence[ChartChord]) -> list[str]:
 
 
 def chart_from_labels(chords: Sequence[Any]) -> list[ChartChord]:
-    """Our ChartChords from corpus v2 label chords (corpus_v2.ChartChord: onset_beat, root_pc, quality)."""
+    """Our ChartChords from corpus v2 label chords (corpus.layout.ChartChord: onset_beat, root_pc, quality)."""
     out = []
     for c in chords:
         quality = str(c.quality)

@@ -1,4 +1,4 @@
-"""Corpus v2's pure parts: groove library, charts, harmoniser, proxies, descriptors (no MMA run)."""
+"""Corpus v2's pure parts: groove library, charts, harmoniser, proxies (no MMA run)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 
 from emsync_models.music.corpus.arrangement import PieceSpec, chart_for, plan_piece
-from emsync_models.music.corpus.check import music_descriptors, pulse_share
 from emsync_models.music.corpus.grooves import DEFAULT_STDLIB, GrooveFamily, groove_families, load_groove_library
 from emsync_models.music.corpus.layout import PieceLabels, TempoPoint, chord_symbol
 from emsync_models.music.corpus.progressions import Progression, RelChord, RelNote, harmonise
 from emsync_models.music.corpus.proxies import arousal_proxy, valence_proxy
-from emsync_models.music.notes import Note
 
 FAM = GrooveFamily("test", 4, (90, 120), ("Base",), ("BaseIntro",), ("BaseFill",), ("BaseEnd",))
 PROG = Progression("romantext", "x.rntxt", "major", 4,
@@ -101,20 +99,6 @@ def test_proxies_order_mode_and_energy() -> None:
     assert valence_proxy("major", major) > 0.5 > -0.5 > valence_proxy("minor", minor)
     assert arousal_proxy(170, 12, 8, 100) > arousal_proxy(110, 4, 4, 80) > arousal_proxy(65, 1, 0, 55)
     assert -1 <= arousal_proxy(300, 100, 100, 127) <= 1
-
-
-def test_descriptors_on_known_music() -> None:
-    c_major = [Note(1, p, 80, 0.0, 2.0) for p in (60, 64, 67)]
-    d = music_descriptors(c_major, duration_s=4.0)
-    assert d.silence_share == pytest.approx(0.5, abs=0.03)
-    assert d.semitone_clash_share == 0.0 and d.polyphony == pytest.approx(3.0)
-    assert d.notes_per_s == pytest.approx(0.75)
-    clash = music_descriptors([Note(1, 60, 80, 0.0, 1.0), Note(1, 61, 80, 0.0, 1.0)])
-    assert clash.semitone_clash_share == 1.0
-    steady = [Note(0, 36, 80, i * 0.5, i * 0.5 + 0.1) for i in range(16)]
-    assert pulse_share(steady) == 1.0
-    ragged = [Note(0, 36, 80, t, t + 0.05) for t in np.cumsum(np.random.default_rng(0).uniform(0.1, 1.0, 40))]
-    assert pulse_share(ragged) < 0.5
 
 
 def test_beat_to_seconds_integrates_the_tempo_map() -> None:
