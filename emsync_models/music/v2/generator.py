@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +188,7 @@ class MusicGeneratorV2:
         hits: list[Hit] = []
         bar_starts: list[int] = []
         layout: list[SectionLayout] = []
+        bases: list[float] = []  # each section's base tempo (hit points bend it within the bound)
         for i, sec in enumerate(sections):
             last = i == len(sections) - 1
             end = request.duration_s if last else sec.end_s
@@ -196,16 +197,23 @@ class MusicGeneratorV2:
                 local.append(end - time0)
             length = end - time0 if last else end - time0 + 1.0  # the end is a cut inside the map
             tm = tempo_map(local, length, sec.bpm, BEATS_PER_BAR, max_change=self.max_tempo_change)
+            bases.append(tm.base_bpm)
+            own_hits = list(tm.hits)
+            grid = tm.grid()
             if last:
-                n_bars = max(tm.grid().bar_at(tm.beat_of(max(length - RING_S, 0.0))) + 1, 2)
+                n_bars = max(grid.bar_at(tm.beat_of(max(length - RING_S, 0.0))) + 1, 2)
                 segments = range(len(tm.bpm))
                 own_bars = list(tm.bar_starts)
-                own_hits = list(tm.hits)
             else:
-                n_bars = len(tm.bar_starts) - 1
+                # The section ends on a downbeat, the next one's first: where its last cut fell on the
+                # middle beat, the bar it falls in ends there (a 2/4 bar before the new section).
+                end_beat = own_hits[-1].beat
+                bars_ = [b for b in tm.bar_starts if b < end_beat] + [end_beat]
+                own_hits[-1] = replace(own_hits[-1], downbeat=True)
+                grid = BarGrid(tuple(bars_), BEATS_PER_BAR)
+                n_bars = len(bars_) - 1
                 segments = range(len(tm.bpm) - 1)  # the one after the end belongs to the next section
-                own_bars = list(tm.bar_starts[:-1])
-                own_hits = list(tm.hits)
+                own_bars = bars_[:-1]
             for k in segments:
                 starts.append(beat0 + tm.start_beats[k])
                 start_s.append(time0 + tm.start_s[k])
@@ -215,10 +223,10 @@ class MusicGeneratorV2:
             inner = tuple(h.beat for h in own_hits if last or h is not own_hits[-1])
             hold = tuple((tm.beat_of(max(c - time0 - HOLD_S, 0.0)), tm.beat_of(c - time0 + HOLD_S))
                          for c in merged if time0 <= c < end)
-            layout.append(SectionLayout(beat0, time0, tm.grid(), n_bars, inner, last, hold))
+            layout.append(SectionLayout(beat0, time0, grid, n_bars, inner, last, hold))
             if not last:
                 beat0, time0 = beat0 + own_hits[-1].beat, time0 + own_hits[-1].time_s
-        tempo = TempoMap(bpms[0], BEATS_PER_BAR, tuple(starts), tuple(start_s), tuple(bpms), tuple(hits),
+        tempo = TempoMap(bases[0], BEATS_PER_BAR, tuple(starts), tuple(start_s), tuple(bpms), tuple(hits),
                          tuple(bar_starts), requested_bpm=sections[0].bpm)
         styles = [STYLE_FAMILIES.index(style) if style else
                   self.choose_style(*self.to_label_scale(s.valence, s.arousal)) for s in sections]
