@@ -1,5 +1,9 @@
-"""Serving benchmark: per-request latency and throughput of both models, through Triton and in-process,
+"""Serving benchmark: per-request latency and throughput of the models, through Triton and in-process,
 at 1, 4 and 16 concurrent clients, in one run; Triton's /metrics read for queue and compute time.
+
+The music models are v1 (midi_generator: tokens, decoded by the client) and v2 (midi_generator_v2: the
+whole piece, planned, sampled and written as MIDI by the server; in-process the same generate() call).
+`instance_tokens_per_s` is one Triton instance's own rate (tokens over its generation-loop time).
 
     python benchmarks/serving.py                       # starts Triton itself (infra/triton.sh), stops it after
     python benchmarks/serving.py --triton-url 127.0.0.1:8000 --metrics-url 127.0.0.1:8002
@@ -128,11 +132,13 @@ def server_delta(before: dict, after: dict, model: str) -> dict[str, float]:
 
     n = d("nv_inference_request_success") or 1.0
     executions = d("nv_inference_exec_count") or 1.0
+    loop_s = d("emsync_generation_duration_us") / 1e6
+    per_instance = {"instance_tokens_per_s": d("emsync_generated_tokens") / loop_s} if loop_s > 0 else {}
     # midi_generator answers through response senders after execute() returns, so Triton's compute
     # time is only the hand-off; the model's own counter holds the generation loops' time.
     compute_us = d("emsync_generation_duration_us") or d("nv_inference_compute_infer_duration_us")
     return {"queue_ms": d("nv_inference_queue_duration_us") / n / 1000, "compute_ms": compute_us / n / 1000,
-            "avg_batch": d("nv_inference_request_success") / executions}
+            "avg_batch": d("nv_inference_request_success") / executions, **per_instance}
 
 
 def start_triton(state_dir: Path, repository: Path | None) -> dict[str, str]:
@@ -151,7 +157,7 @@ def stop_triton(state_dir: Path) -> None:
 
 def markdown(rows: list[dict[str, object]]) -> str:
     cols = ["model", "backend", "clients", "requests", "p50_ms", "p95_ms", "req_per_s", "tokens_per_s",
-            "queue_ms", "compute_ms", "avg_batch"]
+            "instance_tokens_per_s", "queue_ms", "compute_ms", "avg_batch"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = []
@@ -173,8 +179,9 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=12, help="rows per classifier request (one video)")
     ap.add_argument("--duration-s", type=float, default=8.0, help="seconds of music per generator request")
     ap.add_argument("--backends", nargs="+", default=["triton", "inprocess"], choices=["triton", "inprocess"])
-    ap.add_argument("--models", nargs="+", default=[protocol.EMOTION_MODEL, protocol.MUSIC_MODEL],
-                    choices=[protocol.EMOTION_MODEL, protocol.MUSIC_MODEL])
+    music_models = list(protocol.MUSIC_MODELS.values())
+    ap.add_argument("--models", nargs="+", default=[protocol.EMOTION_MODEL, *music_models],
+                    choices=[protocol.EMOTION_MODEL, *music_models])
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "serving.json")
     args = ap.parse_args()
 
@@ -193,13 +200,21 @@ def main() -> None:
             return resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""),
                                       MODEL_REPOSITORY / model)
 
-        emotion_ckpt, music_ckpt = served(protocol.EMOTION_MODEL), served(protocol.MUSIC_MODEL)
-        info = {"emotion": probe.emotion_model().__dict__, "music": probe.music_model().__dict__}
+        emotion_ckpt = served(protocol.EMOTION_MODEL)
+        variants = {model: variant for variant, model in protocol.MUSIC_MODELS.items()}
+        checkpoints = {variant: served(model) for model, variant in variants.items()}
+        info = {"emotion": probe.emotion_model().__dict__}
+        for model, variant in variants.items():
+            info[model] = TritonHttpClient(url, music_variant=variant).music_model().__dict__
         probe.close()
-        factories: dict[str, Callable[[], InferenceClient]] = {
-            "triton": lambda: TritonHttpClient(url, timeout_s=600.0),
-            "inprocess": lambda: InProcessClient(emotion_checkpoint=emotion_ckpt, music_checkpoint=music_ckpt),
-        }
+
+        def factory(backend: str, model: str) -> Callable[[], InferenceClient]:
+            variant = variants.get(model, "v1")
+            if backend == "triton":
+                return lambda: TritonHttpClient(url, timeout_s=600.0, music_variant=variant)
+            return lambda: InProcessClient(emotion_checkpoint=emotion_ckpt, music_checkpoint=checkpoints[variant],
+                                           music_model=variant)
+
         batches = [fused_batch(args.scenes, seed) for seed in range(8)]
 
         def emotion_work(client: InferenceClient, i: int) -> int:
@@ -209,15 +224,21 @@ def main() -> None:
         def music_work(client: InferenceClient, i: int) -> int:
             return len(client.generate_tokens(generation_request(max(i, 0), args.duration_s if i >= 0 else 1.0)))
 
+        def music_v2_work(client: InferenceClient, i: int) -> int:
+            # the whole piece on both sides: Triton's v2 model plans, samples and writes the MIDI
+            request = generation_request(max(i, 0), args.duration_s if i >= 0 else 1.0)
+            return len(client.generate_music(request).tokens)
+
         results: list[Result] = []
         for model, work, count in ((protocol.EMOTION_MODEL, emotion_work, args.emotion_requests),
-                                   (protocol.MUSIC_MODEL, music_work, args.music_requests)):
+                                   (protocol.MUSIC_MODEL, music_work, args.music_requests),
+                                   (protocol.MUSIC_MODEL_V2, music_v2_work, args.music_requests)):
             if model not in args.models:
                 continue
             for backend in args.backends:
                 for clients in args.clients:
                     before = read_metrics(metrics_url) if backend == "triton" and metrics_url else {}
-                    wall, lat, tokens = run_level(factories[backend], work, clients, max(count, clients))
+                    wall, lat, tokens = run_level(factory(backend, model), work, clients, max(count, clients))
                     after = read_metrics(metrics_url) if backend == "triton" and metrics_url else {}
                     r = Result(backend, model, clients, len(lat), wall, lat, tokens,
                                server_delta(before, after, model) if after else {})
@@ -232,7 +253,7 @@ def main() -> None:
     rows = [r.row() for r in results]
     table = markdown(rows)
     ratios = {}
-    for model in (protocol.EMOTION_MODEL, protocol.MUSIC_MODEL):
+    for model in (protocol.EMOTION_MODEL, *music_models):
         for backend in args.backends:
             by = {r.clients: r.throughput for r in results if r.model == model and r.backend == backend}
             if 1 in by and 4 in by:

@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from emsync_models.errors import InputError
 from emsync_models.music.request import MusicGenerator
 from flows.settings import ModelSettings, Settings
 from serving.client import InferenceClient
@@ -28,48 +27,50 @@ def check_models_ready(settings: Settings) -> None:
     inference_client(settings)
 
 
-def make_inference_client(models: ModelSettings) -> InferenceClient:
-    """A new client for `models.model_backend` (not ready-checked; see `inference_client`)."""
+def make_inference_client(models: ModelSettings, min_gap_s: float | None = None) -> InferenceClient:
+    """A new client for `models.model_backend` (not ready-checked; see `inference_client`); `min_gap_s`
+    (EMSYNC_MIN_BOUNDARY_GAP_S) is the merge gap its music generator applies (None: the model's own)."""
     if models.model_backend == "triton":
         from serving.triton_http import TritonHttpClient
 
-        if models.music_model != "v1":
-            raise InputError("EMSYNC_MUSIC_MODEL", "Triton's midi_generator serves v1 in this build; "
-                             "use EMSYNC_MODEL_BACKEND=inprocess for v2")
-
-        return TritonHttpClient(models.triton_url, timeout_s=models.triton_timeout_s, retries=models.triton_retries)
+        # midi_generator serves v1, midi_generator_v2 serves v2 (serving/model_repository)
+        return TritonHttpClient(models.triton_url, timeout_s=models.triton_timeout_s, retries=models.triton_retries,
+                                music_variant=models.music_model, min_gap_s=min_gap_s)
     from serving.inprocess import InProcessClient
 
     return InProcessClient(emotion_checkpoint=models.emotion_checkpoint,
-                           music_checkpoint=models.music_checkpoint, music_model=models.music_model)
+                           music_checkpoint=models.music_checkpoint, music_model=models.music_model,
+                           min_gap_s=min_gap_s)
 
 
 def inference_client(settings: Settings) -> InferenceClient:
     """The process-wide client for these settings, checked ready (raises ServingUnavailable)."""
-    return _cached_client(settings.models)
+    return _cached_client(settings.models, settings.cuts.min_boundary_gap_s)
 
 
 @lru_cache(maxsize=4)
-def _cached_client(models: ModelSettings) -> InferenceClient:
-    # Keyed on the frozen model group (every field that picks or reaches a model); a failed readiness
-    # check is an exception, so lru_cache keeps no broken client and the next call checks again.
-    client = make_inference_client(models)
+def _cached_client(models: ModelSettings, min_gap_s: float | None = None) -> InferenceClient:
+    # Keyed on the frozen model group (every field that picks or reaches a model) and the merge gap the
+    # generator applies; a failed readiness check is an exception, so lru_cache keeps no broken client
+    # and the next call checks again.
+    client = make_inference_client(models, min_gap_s)
     client.wait_ready()
     return client
 
 
 def emotion_analyzer(settings: Settings) -> Any:  # noqa: ANN401 - EmotionAnalyzer, imported lazily
     """The analyzer for these settings, built once per process (its extractors load models)."""
-    return _cached_analyzer(settings.models, settings.store.cache_dir / "features")
+    return _cached_analyzer(settings.models, settings.store.cache_dir / "features", settings.cuts.min_boundary_gap_s)
 
 
 @lru_cache(maxsize=4)
-def _cached_analyzer(models: ModelSettings, cache_dir: Path) -> Any:  # noqa: ANN401
+def _cached_analyzer(models: ModelSettings, cache_dir: Path, min_gap_s: float | None = None) -> Any:  # noqa: ANN401
     from emsync_models.emotion.api import load_analyzer
 
+    predictor = _cached_client(models, min_gap_s).emotion_predictor()  # the job's own client: one fusion head
     return load_analyzer(fusion_checkpoint=models.emotion_checkpoint, cache_dir=cache_dir,
                          clip_weights=models.clip_weights, audio_tagger_weights=models.audio_tagger_weights,
-                         asr_weights=models.asr_weights, predictor=_cached_client(models).emotion_predictor())
+                         asr_weights=models.asr_weights, predictor=predictor)
 
 
 def music_generator(settings: Settings) -> MusicGenerator:

@@ -50,6 +50,11 @@ class InferenceClient(ABC):
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
         """The generated token ids (int64 [T]) for one soundtrack request."""
 
+    def generate_music(self, request: GenerationRequest) -> GeneratedMusic:
+        """The whole generated piece (MIDI and its analysis), where the backend's music model returns it
+        (music v2); a tokens-only model (v1) is decoded by `music_generator()` instead."""
+        raise NotImplementedError(f"{type(self).__name__} returns tokens only for this music model")
+
     @abstractmethod
     def emotion_model(self) -> ModelInfo: ...
 
@@ -95,10 +100,13 @@ class ClientMusicGenerator:
     validation, decoding and chord analysis stay in-process (they need the vocabulary, not weights)."""
 
     def __init__(self, client: InferenceClient) -> None:
+        from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S
         from emsync_models.music.v1.vocab import EventTokenizer
 
         self.client = client
         self.tokenizer = EventTokenizer()
+        # the gap the client sends with each request (the served model's own when it sends none)
+        self.min_gap_s = float(getattr(client, "min_gap_s", None) or DEFAULT_MIN_GAP_S)
 
     @property
     def name(self) -> str:
@@ -127,3 +135,34 @@ class ClientMusicGenerator:
         tokens = [int(t) for t in self.generate_tokens(request)]
         midi = self.decode(tokens, end_time=request.duration_s)
         return GeneratedMusic(midi, tokens, chord_change_times(midi), self.tokenizer.marker_times(tokens))
+
+
+class ClientMusicGeneratorV2:
+    """Music v2 through a client: the server plans, samples and writes the piece (hit points, tempo map,
+    arrangement), and returns it whole, so the result equals `MusicGeneratorV2.generate`'s."""
+
+    def __init__(self, client: InferenceClient) -> None:
+        from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S
+
+        self.client = client
+        self.min_gap_s = float(getattr(client, "min_gap_s", None) or DEFAULT_MIN_GAP_S)
+
+    @property
+    def name(self) -> str:
+        return self.client.music_model().name
+
+    @property
+    def version(self) -> str:
+        return self.client.music_model().version
+
+    def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
+        from emsync_models.music.request import validate_request
+
+        validate_request(request)
+        return self.client.generate_tokens(request)
+
+    def generate(self, request: GenerationRequest) -> GeneratedMusic:
+        from emsync_models.music.request import validate_request
+
+        validate_request(request)  # bad input is InputError here, as in-process
+        return self.client.generate_music(request)

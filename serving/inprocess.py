@@ -64,6 +64,9 @@ class InProcessClient(InferenceClient):
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
         return np.asarray(self._music().generate_tokens(request), dtype=np.int64)
 
+    def generate_music(self, request: GenerationRequest) -> Any:  # noqa: ANN401 - GeneratedMusic(V2)
+        return self._music().generate(request)
+
     def emotion_model(self) -> ModelInfo:
         p = self._fusion()
         return ModelInfo(p.name, p.version)

@@ -37,6 +37,11 @@ def actual_identity(model: str, checkpoint: Path | None) -> tuple[str, str]:
 
         generator = load_generator(checkpoint)
         return generator.name, generator.version
+    if model == protocol.MUSIC_MODEL_V2:
+        from emsync_models.music.v2.generator import load_generator_v2
+
+        v2 = load_generator_v2(checkpoint)
+        return v2.name, v2.version
     raise ValueError(f"unknown model {model!r}")
 
 
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repository", type=Path, default=MODEL_REPO)
     args = ap.parse_args(argv)
     stale = 0
-    for model in (protocol.EMOTION_MODEL, protocol.MUSIC_MODEL):
+    for model in (protocol.EMOTION_MODEL, protocol.MUSIC_MODEL, protocol.MUSIC_MODEL_V2):
         path = args.repository / model / "config.pbtxt"
         text = path.read_text()
         params = declared(text)

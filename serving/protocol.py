@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 EMOTION_MODEL = "emotion_fusion"
-MUSIC_MODEL = "midi_generator"
+MUSIC_MODEL = "midi_generator"  # music v1: tokens out, decoded by the client
+MUSIC_MODEL_V2 = "midi_generator_v2"  # music v2: the whole piece out (tokens, the MIDI file, the rest as JSON)
+MUSIC_MODELS: dict[str, str] = {"v1": MUSIC_MODEL, "v2": MUSIC_MODEL_V2}
 
 # emotion_fusion: every fused-batch array is an input under its own key ("face", "face_mask", ...).
 PROBS = "PROBS"
@@ -31,6 +33,13 @@ TEMPERATURE = "TEMPERATURE"
 TOP_P = "TOP_P"
 TOP_K = "TOP_K"
 TOKENS = "TOKENS"
+# optional on both music models: cuts closer than this to the previous kept cut merge (left out: the model's own)
+MIN_GAP_S = "MIN_GAP_S"
+# midi_generator_v2's outputs beside TOKENS. v2 writes its MIDI from a plan (tempo map, meter, bars, key)
+# and arranges parts (bass on cuts, comp, cadence) the tokens alone do not hold, so the server sends the
+# file it wrote and every other field of its result; the client rebuilds the same result from them.
+MIDI = "MIDI"
+RESULT = "RESULT"
 
 # Triton data types of numpy dtypes we send (tritonclient has its own table; this one is for model.py too).
 TRITON_DTYPES: dict[str, str] = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "bool": "BOOL"}
@@ -107,3 +116,44 @@ def string_tensor(value: str, rows: int | None = None) -> np.ndarray:
 def decode_string(array: np.ndarray) -> str:
     value = array.reshape(-1)[0]
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def min_gap_tensor(min_gap_s: float) -> np.ndarray:
+    return np.array([[float(min_gap_s)]], np.float64)
+
+
+def min_gap_from(tensors: Mapping[str, np.ndarray], default: float) -> float:
+    value = tensors.get(MIN_GAP_S)
+    return default if value is None else float(value.reshape(-1)[0])
+
+
+def midi_bytes(midi: Any) -> bytes:  # noqa: ANN401 - a pretty_midi.PrettyMIDI
+    """The standard MIDI file of a PrettyMIDI (read back, it writes these same bytes)."""
+    import io
+
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+def pack_music(music: Any) -> dict[str, np.ndarray]:  # noqa: ANN401 - a generated-music dataclass
+    """midi_generator_v2's outputs for one generated piece: TOKENS int64 [1, T], MIDI the file's bytes
+    [1, 1], RESULT JSON [1, 1] of every other dataclass field (floats survive JSON exactly)."""
+    import json
+    from dataclasses import fields
+
+    rest = {f.name: getattr(music, f.name) for f in fields(music) if f.name not in ("midi", "tokens")}
+    return {
+        TOKENS: np.asarray(music.tokens, np.int64).reshape(1, -1),
+        MIDI: np.array([[midi_bytes(music.midi)]], dtype=np.object_),
+        RESULT: string_tensor(json.dumps(rest), rows=1),
+    }
+
+
+def unpack_music(outputs: Mapping[str, np.ndarray]) -> tuple[list[int], bytes, dict[str, Any]]:
+    """(tokens, MIDI file bytes, the other fields) from midi_generator_v2's outputs."""
+    import json
+
+    raw = outputs[MIDI].reshape(-1)[0]
+    return ([int(t) for t in np.asarray(outputs[TOKENS]).reshape(-1)], bytes(raw),
+            json.loads(decode_string(outputs[RESULT])))

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from emsync_models.music.registry import V1
+from emsync_models.music.registry import MODELS
 from serving import protocol
-from serving.client import InferenceClient, ModelInfo
+from serving.client import ClientMusicGenerator, ClientMusicGeneratorV2, InferenceClient, ModelInfo
 from serving.errors import ServingError, ServingUnavailable
 
 if TYPE_CHECKING:
     import tritonclient.http as httpclient
 
     from emsync_models.emotion.fused_input import FusedBatch
-    from emsync_models.music.request import GenerationRequest
+    from emsync_models.music.request import GeneratedMusic, GenerationRequest
 
 T = TypeVar("T")
 
@@ -49,15 +49,21 @@ class TritonHttpClient(InferenceClient):
     backend = "triton"
 
     def __init__(self, url: str, timeout_s: float = 300.0, retries: int = 3, backoff_s: float = 1.0,
-                 emotion_model: str = protocol.EMOTION_MODEL, music_model: str = protocol.MUSIC_MODEL,
-                 model_version: str = "1") -> None:
+                 emotion_model: str = protocol.EMOTION_MODEL, music_model: str | None = None,
+                 model_version: str = "1", music_variant: str = "v2", min_gap_s: float | None = None) -> None:
+        """`music_variant` (v1 | v2) picks the served music model (`music_model` overrides its name);
+        `min_gap_s` is sent with every generation request (None: the served model's own)."""
         # tritonclient wants host:port; accept a pasted http:// URL too.
         self.url = url.removeprefix("http://").rstrip("/")
         self.timeout_s = timeout_s
         self.retries = max(0, retries)
         self.backoff_s = backoff_s
         self.emotion_name = emotion_model
-        self.music_name = music_model
+        if music_variant not in protocol.MUSIC_MODELS:
+            raise ValueError(f"unknown music model {music_variant!r}; choose from {', '.join(protocol.MUSIC_MODELS)}")
+        self.music_variant = music_variant
+        self.music_name = music_model or protocol.MUSIC_MODELS[music_variant]
+        self.min_gap_s = min_gap_s
         self.model_version = model_version
         self._local = threading.local()
         self._all: list[httpclient.InferenceServerClient] = []
@@ -206,11 +212,35 @@ class TritonHttpClient(InferenceClient):
             va.append(out[protocol.VALENCE_AROUSAL].astype(np.float32))
         return np.concatenate(probs), np.concatenate(va)
 
+    def _generation_tensors(self, request: GenerationRequest) -> dict[str, np.ndarray]:
+        # The wire always carries a top-p: a request that leaves it unset gets the served model's own.
+        params = protocol.GenerationParams.from_request(request, default_top_p=MODELS[self.music_variant].top_p)
+        tensors = params.to_tensors()
+        if self.min_gap_s is not None:
+            tensors[protocol.MIN_GAP_S] = protocol.min_gap_tensor(self.min_gap_s)
+        return tensors
+
     def generate_tokens(self, request: GenerationRequest) -> np.ndarray:
-        # midi_generator serves v1: a request that leaves top-p unset gets v1's own
-        tensors = protocol.GenerationParams.from_request(request, default_top_p=V1.top_p).to_tensors()
-        out = self._infer(self.music_name, tensors, [protocol.TOKENS])
+        out = self._infer(self.music_name, self._generation_tensors(request), [protocol.TOKENS])
         return out[protocol.TOKENS].astype(np.int64).reshape(-1)
+
+    def generate_music(self, request: GenerationRequest) -> GeneratedMusic:
+        """The whole piece from midi_generator_v2: the MIDI file it wrote and the rest of its result."""
+        import io
+
+        import pretty_midi
+
+        from emsync_models.music.v2.generator import GeneratedMusicV2
+
+        if self.music_variant != "v2":
+            raise ServingError(f"{self.music_name} returns tokens only; decode them with music_generator()")
+        outputs = [protocol.TOKENS, protocol.MIDI, protocol.RESULT]
+        tokens, midi, rest = protocol.unpack_music(self._infer(self.music_name, self._generation_tensors(request),
+                                                               outputs))
+        return GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, **rest)
+
+    def music_generator(self) -> ClientMusicGenerator | ClientMusicGeneratorV2:
+        return ClientMusicGeneratorV2(self) if self.music_variant == "v2" else ClientMusicGenerator(self)
 
 
 def read_metrics(metrics_url: str, timeout_s: float = 10.0) -> dict[str, dict[str, float]]:

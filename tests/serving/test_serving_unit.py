@@ -108,6 +108,40 @@ def test_generator_config_declares_the_committed_checkpoints_identity():
         "the music checkpoint changed: run `python -m serving.pin_versions`")
 
 
+def test_v2_generator_config_declares_the_committed_checkpoints_identity():
+    from emsync_models.music.v2.generator import CHECKPOINT_V2, load_generator_v2
+
+    params = declared(protocol.MUSIC_MODEL_V2)
+    ckpt = resolve_checkpoint(params["checkpoint"], REPO) if params["checkpoint"] else CHECKPOINT_V2
+    generator = load_generator_v2(ckpt)
+    assert (params["model_name"], params["model_version"]) == (generator.name, generator.version), (
+        "the music v2 checkpoint changed: run `python -m serving.pin_versions`")
+
+
+def test_v2_piece_survives_the_wire_whole(tmp_path):
+    # What midi_generator_v2 sends and the client rebuilds: the same result, and the same MIDI file written.
+    import io
+
+    import pretty_midi
+
+    from emsync_models.music.request import GenerationRequest
+    from emsync_models.music.v2.generator import GeneratedMusicV2, load_generator_v2
+    from emsync_models.render.midi_file import write_midi
+
+    request = GenerationRequest(duration_s=6.0, boundaries_s=(2.5,), emotion=((0.0, 0.4, 0.3),), seed=5)
+    music = load_generator_v2().generate(request)
+    outputs = protocol.pack_music(music)
+    assert set(outputs) == {protocol.TOKENS, protocol.MIDI, protocol.RESULT}
+    tokens, midi, rest = protocol.unpack_music(outputs)
+    rebuilt = GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, **rest)
+    assert rebuilt.tokens == music.tokens and rebuilt.cut_chords == music.cut_chords
+    assert (rebuilt.tempo_map, rebuilt.style) == (music.tempo_map, music.style)
+    assert rebuilt.chord_change_times_s == music.chord_change_times_s
+    assert rebuilt.chord_marker_times_s == music.chord_marker_times_s
+    a, b = write_midi(music.midi, tmp_path / "a.mid", 6.0), write_midi(rebuilt.midi, tmp_path / "b.mid", 6.0)
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_factory_picks_the_backend_from_settings():
     from flows.inference import make_inference_client
     from flows.settings import Settings
@@ -115,9 +149,13 @@ def test_factory_picks_the_backend_from_settings():
 
     assert isinstance(make_inference_client(Settings().models), InProcessClient)
     client = make_inference_client(Settings(model_backend="triton", triton_url="127.0.0.1:1", triton_retries=5,
-                                            triton_timeout_s=120.0, music_model="v1").models)
+                                            triton_timeout_s=120.0).models, 4.0)
     assert isinstance(client, TritonHttpClient)
     assert (client.url, client.retries, client.timeout_s) == ("127.0.0.1:1", 5, 120.0)
+    assert (client.music_variant, client.music_name, client.min_gap_s) == ("v2", protocol.MUSIC_MODEL_V2, 4.0)
+    settings = Settings(model_backend="triton", music_model="v1", min_boundary_gap_s=2.5)
+    v1 = make_inference_client(settings.models, settings.cuts.min_boundary_gap_s)
+    assert (v1.music_name, v1.min_gap_s) == (protocol.MUSIC_MODEL, 2.5)
 
 
 def test_flow_readiness_check_fails_fast_and_is_not_cached():

@@ -43,25 +43,36 @@ def both_settings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, S
 def served_requests() -> dict[str, float]:
     counts = read_metrics(METRICS_URL) if METRICS_URL else {}
     return {m: counts.get(m, {}).get("nv_inference_request_success", 0.0)
-            for m in (protocol.EMOTION_MODEL, protocol.MUSIC_MODEL)}
+            for m in (protocol.EMOTION_MODEL, *protocol.MUSIC_MODELS.values())}
 
 
 def notes(midi: object) -> list:
-    return [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in midi.instruments]
+    # sorted: a MIDI reader lists a track's notes in its file's event order, which differs between writers
+    return [sorted((n.start, n.end, n.pitch, n.velocity) for n in i.notes) for i in midi.instruments]
 
 
-def test_compose_music_same_with_triton(both_settings):
+@pytest.mark.parametrize("variant", sorted(protocol.MUSIC_MODELS))
+def test_compose_music_same_with_triton(both_settings, variant):
     from flows.soundtrack import compose_music
 
-    local, remote = both_settings
+    local, remote = (s.model_copy(update={"music_model": variant}) for s in both_settings)
+    if variant == "v2":  # the v2 checkpoint the server declares (both_settings names v1's)
+        probe = TritonHttpClient(TRITON_URL, retries=2, music_variant="v2")
+        checkpoint = resolve_checkpoint(model_parameters(probe._config(protocol.MUSIC_MODEL_V2)).get("checkpoint", ""),
+                                        REPO)
+        probe.close()
+        local, remote = (s.model_copy(update={"music_checkpoint": checkpoint}) for s in (local, remote))
     trajectory = ((0.0, 0.4, -0.2), (2.0, -0.6, 0.5))
     before = served_requests()
     got = compose_music(4.0, [2.0], trajectory, 5, remote)
     want = compose_music(4.0, [2.0], trajectory, 5, local)
     if METRICS_URL:  # proves the Triton run did not silently fall back to in-process
-        assert served_requests()[protocol.MUSIC_MODEL] > before[protocol.MUSIC_MODEL]
-    assert (got.model_name, got.model_version) == (want.model_name, want.model_version)
+        model = protocol.MUSIC_MODELS[variant]
+        assert served_requests()[model] > before[model]
+    assert (got.model_name, got.model_version, got.music_model) == (want.model_name, want.model_version, variant)
     assert notes(got.midi) == notes(want.midi)
+    assert (got.cut_chords, got.tempo_map, got.chord_markers_s) == (want.cut_chords, want.tempo_map,
+                                                                    want.chord_markers_s)
 
 
 def test_analyze_emotion_same_with_triton(both_settings, clip_with_cuts):

@@ -1,4 +1,5 @@
-"""Parity on the real Triton server: same inputs and seed -> same tokens and probabilities as in-process.
+"""Parity on the real Triton server: same inputs and seed -> same tokens and probabilities as in-process,
+for both music models (midi_generator: v1, midi_generator_v2: v2, whose MIDI file must match byte for byte).
 
 Needs a server started by `infra/triton.sh start`; .ci/run exports its URL as EMSYNC_TEST_TRITON_URL
 (and EMSYNC_TEST_TRITON_METRICS_URL). The in-process side loads the checkpoints the server's
@@ -31,22 +32,27 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module", params=sorted(protocol.MUSIC_MODELS))
+def variant(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def triton() -> TritonHttpClient:
-    client = TritonHttpClient(TRITON_URL, timeout_s=300.0, retries=2)
+def triton(variant: str) -> TritonHttpClient:
+    client = TritonHttpClient(TRITON_URL, timeout_s=300.0, retries=2, music_variant=variant)
     client.wait_ready()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="module")
-def inprocess(triton: TritonHttpClient) -> InProcessClient:
+def inprocess(triton: TritonHttpClient, variant: str) -> InProcessClient:
     def served_checkpoint(model: str) -> Path | None:
         return resolve_checkpoint(model_parameters(triton._config(model)).get("checkpoint", ""),
                                   MODEL_REPOSITORY / model)
 
     return InProcessClient(emotion_checkpoint=served_checkpoint(protocol.EMOTION_MODEL),
-                           music_checkpoint=served_checkpoint(protocol.MUSIC_MODEL))
+                           music_checkpoint=served_checkpoint(protocol.MUSIC_MODELS[variant]), music_model=variant)
 
 
 def fused_batch(rows: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -94,16 +100,43 @@ def requests() -> list:
     ]
 
 
-def test_generation_tokens_and_music_match(triton, inprocess):
+def test_generation_tokens_and_music_match(triton, inprocess, variant, tmp_path):
+    from dataclasses import fields
+
+    from emsync_models.render.midi_file import write_midi
+
     remote, local = triton.music_generator(), inprocess.music_generator()
     for request in requests():
         got, want = remote.generate(request), local.generate(request)
-        print(f"generation parity: seed {request.seed}: {len(got.tokens)} tokens, equal={got.tokens == want.tokens}")
+        print(f"generation parity {variant}: seed {request.seed}: {len(got.tokens)} tokens, "
+              f"equal={got.tokens == want.tokens}")
+        assert type(got) is type(want)
         assert got.tokens == want.tokens
-        assert got.chord_change_times_s == want.chord_change_times_s
-        assert got.chord_marker_times_s == want.chord_marker_times_s
-        notes = [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in got.midi.instruments]
-        assert notes == [[(n.pitch, n.start, n.end, n.velocity) for n in i.notes] for i in want.midi.instruments]
+        # every field of the result (v2: tempo map, per-cut hit points, style) as in-process
+        for f in fields(want):
+            if f.name != "midi":
+                assert getattr(got, f.name) == getattr(want, f.name), f.name
+        # the same notes per instrument (in the order a MIDI reader lists them, which follows the file's
+        # event order: the server's file comes from pretty_midi, the in-process one from symusic)
+        notes = [sorted((n.start, n.end, n.pitch, n.velocity) for n in i.notes) for i in got.midi.instruments]
+        assert notes == [sorted((n.start, n.end, n.pitch, n.velocity) for n in i.notes) for i in want.midi.instruments]
+        assert [(i.program, i.is_drum, i.name) for i in got.midi.instruments] == [
+            (i.program, i.is_drum, i.name) for i in want.midi.instruments]
+        # the file the soundtrack job writes, bit for bit
+        a = write_midi(got.midi, tmp_path / f"triton-{request.seed}.mid", request.duration_s).read_bytes()
+        b = write_midi(want.midi, tmp_path / f"local-{request.seed}.mid", request.duration_s).read_bytes()
+        assert a == b
+
+
+def test_the_merge_gap_crosses_the_wire(variant, inprocess):
+    # EMSYNC_MIN_BOUNDARY_GAP_S reaches the served model: 1 s keeps cuts that 4 s merges, on both sides.
+    from emsync_models.music.request import GenerationRequest
+
+    request = GenerationRequest(duration_s=8.0, boundaries_s=(2.0, 3.5, 5.0), emotion=((0.0, 0.2, 0.2),), seed=2)
+    local = InProcessClient(music_checkpoint=inprocess.music_checkpoint, music_model=variant, min_gap_s=1.0)
+    with TritonHttpClient(TRITON_URL, timeout_s=300.0, retries=2, music_variant=variant, min_gap_s=1.0) as narrow:
+        np.testing.assert_array_equal(narrow.generate_tokens(request), local.generate_tokens(request))
+        assert not np.array_equal(narrow.generate_tokens(request), inprocess.generate_tokens(request))
 
 
 def test_concurrent_requests_keep_their_own_results(triton):
@@ -137,9 +170,9 @@ def test_bad_input_is_rejected_without_retries(triton):
 
 
 @pytest.mark.skipif(not METRICS_URL, reason="EMSYNC_TEST_TRITON_METRICS_URL is unset")
-def test_metrics_report_queue_and_compute_time(triton):
+def test_metrics_report_queue_and_compute_time(triton, variant):
     triton.generate_tokens(requests()[1])
-    metrics = read_metrics(METRICS_URL)[protocol.MUSIC_MODEL]
+    metrics = read_metrics(METRICS_URL)[protocol.MUSIC_MODELS[variant]]
     assert metrics["nv_inference_request_success"] >= 1
     assert metrics["emsync_generation_duration_us"] > 0 and metrics["emsync_generated_tokens"] >= 1
     assert "nv_inference_queue_duration_us" in metrics

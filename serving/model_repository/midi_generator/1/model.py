@@ -32,7 +32,7 @@ MODEL_DIR = Path(__file__).resolve().parents[1]
 GENERATION_US = "emsync_generation_duration_us"
 GENERATED_TOKENS = "emsync_generated_tokens"
 INPUTS = (protocol.DURATION_S, protocol.EMOTION, protocol.BOUNDARIES_S, protocol.SEED, protocol.TEMPERATURE,
-          protocol.TOP_P, protocol.TOP_K)
+          protocol.TOP_P, protocol.TOP_K, protocol.MIN_GAP_S)
 
 
 class TritonPythonModel:
@@ -46,6 +46,7 @@ class TritonPythonModel:
         checkpoint = resolve_checkpoint(params.get("checkpoint", ""), MODEL_DIR)
         self.generator = load_generator(checkpoint)
         check_identity(params, self.generator.name, self.generator.version, checkpoint)
+        self.default_min_gap_s = self.generator.min_gap_s
         # Triton's compute metric covers whole execute() calls; these add the loop time and output
         # size per model, so the benchmark can report time per token (read from /metrics).
         labels = {"model": args["model_name"], "version": args["model_version"]}
@@ -68,6 +69,8 @@ class TritonPythonModel:
                     if tensor is not None:
                         tensors[name] = tensor.as_numpy()
                 params = protocol.GenerationParams.from_tensors(tensors)
+                # One request at a time per instance: the merge gap is this request's alone.
+                self.generator.min_gap_s = protocol.min_gap_from(tensors, self.default_min_gap_s)
                 start = time.perf_counter()
                 tokens = np.asarray(self.generator.generate_tokens(GenerationRequest(**asdict(params))), np.int64)
                 self.generation_us.increment((time.perf_counter() - start) * 1e6)
