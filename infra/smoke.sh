@@ -20,8 +20,8 @@ mkdir -p "$EMSYNC_INFRA_DIR" && chmod 755 "$EMSYNC_INFRA_DIR"
 PY="$REPO/.venv/bin/python"
 videos="${EMSYNC_SMOKE_VIDEOS:-5}"
 catalog=smoke
-# The music model Triton's midi_generator serves (EMSYNC_SMOKE_MUSIC_MODEL to try another).
-music="${EMSYNC_SMOKE_MUSIC_MODEL:-v1}"
+# The music model the smoke backfill uses (v2, the default: midi_generator_v2; EMSYNC_SMOKE_MUSIC_MODEL=v1 for v1).
+music="${EMSYNC_SMOKE_MUSIC_MODEL:-v2}"
 work="$EMSYNC_INFRA_DIR/smoke"
 t0=$SECONDS
 say() { echo "smoke: [$((SECONDS - t0)) s] $*" >&2; }

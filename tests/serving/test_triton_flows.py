@@ -55,13 +55,14 @@ def notes(midi: object) -> list:
 def test_compose_music_same_with_triton(both_settings, variant):
     from flows.soundtrack import compose_music
 
-    local, remote = (s.model_copy(update={"music_model": variant}) for s in both_settings)
-    if variant == "v2":  # the v2 checkpoint the server declares (both_settings names v1's)
-        probe = TritonHttpClient(TRITON_URL, retries=2, music_variant="v2")
-        checkpoint = resolve_checkpoint(model_parameters(probe._config(protocol.MUSIC_MODEL_V2)).get("checkpoint", ""),
-                                        REPO)
-        probe.close()
-        local, remote = (s.model_copy(update={"music_checkpoint": checkpoint}) for s in (local, remote))
+    # the checkpoint the server declares for this variant (both_settings names v1's)
+    probe = TritonHttpClient(TRITON_URL, retries=2, music_variant=variant)
+    model = protocol.MUSIC_MODELS[variant]
+    checkpoint = resolve_checkpoint(model_parameters(probe._config(model)).get("checkpoint", ""),
+                                    MODEL_REPOSITORY / model)
+    probe.close()
+    local, remote = (s.model_copy(update={"models": s.models.model_copy(
+        update={"music_model": variant, "music_checkpoint": checkpoint})}) for s in both_settings)
     trajectory = ((0.0, 0.4, -0.2), (2.0, -0.6, 0.5))
     before = served_requests()
     got = compose_music(4.0, [2.0], trajectory, 5, remote)

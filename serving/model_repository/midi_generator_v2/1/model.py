@@ -8,28 +8,24 @@ One request per execute(); concurrency comes from instances (each its own proces
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import triton_python_backend_utils as pb_utils
 
-# <repo>/serving/model_repository/<model>/<version>/model.py
-REPO_ROOT = Path(os.environ.get("EMSYNC_REPO_ROOT") or Path(__file__).resolve().parents[4])
-if importlib.util.find_spec("emsync_models") is None:  # not pip-installed: serve from the checkout
-    sys.path.append(str(REPO_ROOT))
-
-from serving import protocol  # noqa: E402 - needs the path fix above
-from serving.triton_model import (  # noqa: E402
+from serving import protocol
+from serving.triton_model import (
     check_identity,
     error_response,
     model_parameters,
     resolve_checkpoint,
 )
+
+# <repository>/<model>/<version>/model.py: relative checkpoints in config.pbtxt live in <repository>/<model>/.
+# emsync (emsync_models, serving) is installed in the interpreter the python backend runs.
+MODEL_DIR = Path(__file__).resolve().parents[1]
 
 GENERATION_US = "emsync_generation_duration_us"
 GENERATED_TOKENS = "emsync_generated_tokens"
@@ -44,7 +40,7 @@ class TritonPythonModel:
 
         params = model_parameters(json.loads(args["model_config"]))
         apply_threads(int(params.get("torch_threads") or 1))
-        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), REPO_ROOT)
+        checkpoint = resolve_checkpoint(params.get("checkpoint", ""), MODEL_DIR)
         self.generator = load_generator_v2(checkpoint)
         check_identity(params, self.generator.name, self.generator.version, checkpoint)
         self.default_min_gap_s = self.generator.min_gap_s
