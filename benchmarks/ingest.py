@@ -91,11 +91,12 @@ def run_ingest(manifest: Path, batch_size: int, concurrency: int) -> dict[str, f
         done = subprocess.run(["/usr/bin/time", "-f", "%M", EMSYNC, "-q", "catalog", "ingest", "--json",
                                str(manifest)], env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
+        print(f"ingest of {manifest}: {wall:.1f} s, exit {done.returncode}", file=sys.stderr, flush=True)
         if done.returncode != 0:
             raise SystemExit(f"ingest failed ({done.returncode}): {done.stderr[-2000:]}")
         summary = json.loads(done.stdout)
         peak_kb = int(done.stderr.strip().splitlines()[-1])
-    registered = summary["counts"]["registered"]
+    registered = summary.get("counts", summary)["registered"]
     return {"wall_s": round(wall, 1), "registered": registered, "rows_per_s": round(registered / wall, 1),
             "peak_rss_mb": round(peak_kb / 1024, 1)}
 
