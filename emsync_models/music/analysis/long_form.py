@@ -158,6 +158,16 @@ def changes(seq: Sequence) -> int:
     return sum(1 for a, b in zip(seq, seq[1:], strict=False) if a != b)
 
 
+def changes_at(seq: Sequence, window_s: float, boundaries_s: Sequence[float]) -> float | None:
+    """Share of changes between consecutive windows that a boundary explains: one falls inside the
+    later window or the earlier one (None without changes)."""
+    edges = [window_s * (k + 1) for k, (a, b) in enumerate(zip(seq, seq[1:], strict=False)) if a != b]
+    if not edges:
+        return None
+    near = [any(e - window_s <= t < e + window_s for t in boundaries_s) for e in edges]
+    return sum(near) / len(near)
+
+
 def tempo_range(midi: pretty_midi.PrettyMIDI, end_s: float, min_span_s: float = 10.0) -> tuple[float, float]:
     """Lowest and highest tempo held for at least `min_span_s` (short hit-point steps left out)."""
     times, bpms = midi.get_tempo_changes()
@@ -241,10 +251,11 @@ def theme_return(midi: pretty_midi.PrettyMIDI, edges: np.ndarray, sections: Sequ
 def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
                        trajectory: Sequence[tuple[float, float, float]] | None = None,
                        sections: Sequence[dict] | None = None, edges: np.ndarray | None = None,
-                       tempi: tuple[float, float] | None = None) -> dict:
-    """Every long-form measure of one piece; arousal-following needs its `trajectory`, theme return
-    its `sections` (start_s, end_s, feeling). `edges` (bar lines, s) and `tempi` (lowest, highest)
-    stand in for the MIDI's own meter and tempo map where it has none (pieces joined end to end)."""
+                       tempi: tuple[float, float] | None = None, planned_s: Sequence[float] | None = None) -> dict:
+    """Every long-form measure of one piece. Arousal-following needs its `trajectory`, theme return its
+    `sections` (start_s, end_s, feeling), changes at boundaries the `planned_s` section starts; `edges`
+    (bar lines, s) and `tempi` (lowest, highest) stand in for the MIDI's own meter and tempo map where it
+    has none (pieces joined end to end)."""
     end_s = float(end_s if end_s is not None else midi.get_end_time())
     edges = bar_edges(midi, end_s) if edges is None else edges
     chroma = bar_chroma(midi, edges)
@@ -266,6 +277,9 @@ def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
         "windows_in_global_key": round(sum(k == global_key for k in keys) / max(len(keys), 1), 4),
         "tempo_range_bpm": [round(lo, 2), round(hi, 2)],
     }
+    if planned_s is not None:  # where the music was meant to turn: do its keys and ensembles turn there?
+        out["key_changes_at_boundaries"] = changes_at(keys, KEY_WINDOW_S, planned_s)
+        out["instrument_changes_at_boundaries"] = changes_at(ensembles, ENSEMBLE_WINDOW_S, planned_s)
     if trajectory is not None and end_s >= 180:
         pm = per_minute(midi, trajectory, end_s)
         out["per_minute"] = {k: [round(x, 4) for x in v] for k, v in pm.items()}

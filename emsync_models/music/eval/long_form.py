@@ -105,7 +105,9 @@ def evaluate_model(gen: Any, films: Sequence[Film], seeds: Sequence[int], out_di
             if out_dir is not None:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 music.midi.write(str(out_dir / f"{film.name}-s{seed}.mid"))
-            row = measure_long_piece(music.midi, film.duration_s, film.trajectory, act_spans(film))
+            acts = act_spans(film)
+            turns = [s["start_s"] for s in plan["sections"][1:]] if plan else [s["start_s"] for s in acts[1:]]
+            row = measure_long_piece(music.midi, film.duration_s, film.trajectory, acts, planned_s=turns)
             row.update(film=film.name, seed=seed)
             if plan:
                 row["plan"] = plan
@@ -116,8 +118,10 @@ def evaluate_model(gen: Any, films: Sequence[Film], seeds: Sequence[int], out_di
 
 def real_scores(names: Sequence[str] = REAL_SCORES, progress: Callable[[str], None] | None = None) -> list[dict]:
     """Long public-domain scores from music21's corpus, written to MIDI and measured."""
-    from music21 import corpus
+    from music21 import corpus, defaults
 
+    # music21 writes 10,080 ticks a quarter: a ten-minute movement passes pretty_midi's 1e7-tick guard
+    defaults.ticksPerQuarter = 480
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -129,8 +133,12 @@ def real_scores(names: Sequence[str] = REAL_SCORES, progress: Callable[[str], No
                 rows.append({"piece": name, "error": "not in this music21 corpus"})
                 continue
             path = Path(tmp) / "score.mid"
-            score.write("midi", fp=str(path))
-            midi = pretty_midi.PrettyMIDI(str(path))
+            try:
+                score.write("midi", fp=str(path))
+                midi = pretty_midi.PrettyMIDI(str(path))
+            except (ValueError, OSError) as exc:  # said in the results, not a crash of the whole eval
+                rows.append({"piece": name, "error": f"not written to MIDI: {exc}"})
+                continue
             row = measure_long_piece(midi)
             row["piece"] = f"music21:{name}"
             rows.append(row)
@@ -190,7 +198,8 @@ def summarise(rows: Sequence[dict]) -> dict:
     for scale in ("short", "middle", "long"):
         out[f"structureness_{scale}"] = stats([r["structureness"][scale] for r in good])
     for key in ("restated_share", "restated_share_shuffled", "instrument_changes_per_min", "key_changes_per_min",
-                "windows_in_global_key", "rho_arousal_density", "rho_arousal_velocity"):
+                "windows_in_global_key", "rho_arousal_density", "rho_arousal_velocity",
+                "key_changes_at_boundaries", "instrument_changes_at_boundaries"):
         out[key] = stats([r.get(key) for r in good if key in r])
     out["tempo_range_ratio"] = stats([r["tempo_range_bpm"][1] / max(r["tempo_range_bpm"][0], 1e-6) for r in good])
     out["theme_return_difference"] = stats([r["theme_return"]["difference"] for r in good if "theme_return" in r])

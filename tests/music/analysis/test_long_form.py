@@ -54,3 +54,12 @@ def test_density_and_velocity_are_read_per_minute_against_arousal():
     out = measure_long_piece(midi, 240.0, trajectory)
     assert out["rho_arousal_velocity"] == 1.0
     assert out["rho_arousal_density"] > 0.6
+
+
+def test_changes_are_credited_to_a_boundary_only_near_one():
+    from emsync_models.music.analysis.long_form import changes_at
+
+    keys = ["C", "C", "G", "G", "G", "D"]  # changes at 60 s and 150 s (30 s windows)
+    assert changes_at(keys, 30.0, [62.0]) == 0.5
+    assert changes_at(keys, 30.0, [45.0, 140.0]) == 1.0
+    assert changes_at(["C"] * 4, 30.0, [30.0]) is None
