@@ -480,20 +480,9 @@ def ingest_manifest(url: str, manifest_path: str, catalog: str | None, flow_link
         logger.warning("manifest row %d (%s): %s", problem.row, problem.subject, problem.reason)
     base_dir = str(Path(manifest_path).resolve().parent)
     outcomes: list[RowOutcome] = []
-    # Every row is checked before any batch is written, so one row's problem stays that row's.
-    rows: list[ManifestRow] = []
-    for row in manifest.rows:
-        try:
-            store = settings.store
-            resolve_source(row.uri, Path(base_dir), store.allowed_roots, store.resolved_allowed_s3_sources)
-        except InputError as exc:
-            outcomes.append(RowOutcome(row.row, row.uri, None, exc.problem))
-            queries.record_problem(
-                url, stage="register", subject=row.uri, reason=exc.problem, catalog_id=catalog_id,
-                row_number=row.row, flow_run_id=flow_link,
-            )
-            continue
-        rows.append(row)
+    # Each row is checked where it is registered (register_videos): a row's problem stays that row's,
+    # and no row is resolved twice.
+    rows: list[ManifestRow] = list(manifest.rows)
     progress = RunProgress("ingest", name, len(manifest.rows), artifact_key=_artifact_key("ingest-progress", name))
 
     def submit(batch: list[ManifestRow]) -> Any:  # noqa: ANN401 - a Prefect future

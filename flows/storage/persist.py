@@ -126,16 +126,16 @@ def _jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
+def video_row(content_hash: str, source_uri: str, probe: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `videos` row for this content, as `ensure_video` inserts it."""
+    return {"content_hash": content_hash, "source_uri": source_uri, "probe": _jsonable(dict(probe or {})) or None,
+            **_probe_fields(probe or {}), "created_at": utcnow()}
+
+
 def ensure_video(session: Session, *, content_hash: str, source_uri: str, probe: Mapping[str, Any] | None) -> int:
     """The id of the video with this content, creating it (or filling a missing probe) as needed."""
     fields = _probe_fields(probe or {})
-    row = {
-        "content_hash": content_hash,
-        "source_uri": source_uri,
-        "probe": _jsonable(dict(probe or {})) or None,
-    }
-    row.update(fields)
-    row["created_at"] = utcnow()
+    row = video_row(content_hash, source_uri, probe)
     insert_ignore(session, Video.__table__, [row], ["content_hash"])  # type: ignore[arg-type]
     video = session.execute(select(Video).where(Video.content_hash == content_hash)).scalar_one()
     if probe and video.probe is None:
