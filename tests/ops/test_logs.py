@@ -93,3 +93,28 @@ def test_expected_outcomes_are_one_line_without_a_traceback() -> None:
         ("Task run failed", False),
         ("Task run failed: ConnectionError: triton down", False),
     ]
+
+
+@pytest.mark.integration
+def test_model_server_down_is_json_lines_without_a_traceback(tmp_path: Path) -> None:
+    """`emsync --log-format json catalog score` with Triton unreachable: every log line is JSON, none
+    carries a traceback, and the command ends with its one error line (exit 1: retry later)."""
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        pytest.skip("no Prefect server (infra/prefect.sh start; infra/test.sh exports PREFECT_API_URL)")
+    from tests.media import make_clip
+
+    make_clip(tmp_path / "a.mp4", seconds=1.0, size="64x48", fps=10, audio=False)
+    (tmp_path / "down.csv").write_text("uri,external_id\na.mp4,a\n")
+    env = {**os.environ, "PREFECT_API_URL": api, "EMSYNC_DATA_DIR": str(tmp_path / "data"),
+           "EMSYNC_MODEL_BACKEND": "triton", "EMSYNC_MUSIC_MODEL": "v1", "EMSYNC_TRITON_URL": "127.0.0.1:1"}
+    env.pop("EMSYNC_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", "from flows.cli.app import app; app()", "--log-format", "json",
+                           "catalog", "score",
+                           str(tmp_path / "down.csv")], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert done.returncode == 1, done.stderr
+    *logs, last = done.stderr.strip().splitlines()
+    entries = [json.loads(line) for line in logs]
+    assert entries and not any("exception" in e for e in entries)
+    assert any(e["level"] == "ERROR" and "Triton at 127.0.0.1:1 unavailable" in e["message"] for e in entries)
+    assert last.startswith("error: ServingUnavailable") and "Traceback" not in done.stderr
