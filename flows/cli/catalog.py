@@ -176,6 +176,7 @@ def _print_summary(title: str, result: dict[str, Any]) -> None:
 
 def db_upgrade(
     revision: Annotated[str, typer.Option(help="target revision")] = "head",
+    as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Create or migrate the metadata database (SQLite by default, PostgreSQL via EMSYNC_DATABASE_URL)."""
     from db.session import safe_url, upgrade
@@ -183,6 +184,9 @@ def db_upgrade(
     url = get_settings().store.resolved_database_url
     with _user_errors():
         at = upgrade(url, revision)
+    if as_json:
+        print(json.dumps({"database": safe_url(url), "revision": at}))
+        return
     out.print(f"database {safe_url(url)} is at revision {at}", soft_wrap=True, highlight=False)
 
 
@@ -300,7 +304,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         ))
         return
     # Narrow tables (they fit 80 columns with short catalog names); what does not fit a column is a line.
-    table = Table(title=f"catalogs in {safe_url(url)}")
+    out.print(Text(f"catalogs in {safe_url(url)}"))  # a line, not a title: titles wrap at the table's width
+    table = Table()
     table.add_column("catalog", overflow="fold")
     for column in ("videos", "scored", "sound-\ntracked", "failed", "rejected\nrows", "quaran-\ntined"):
         table.add_column(column, justify="right")

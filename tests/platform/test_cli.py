@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from db.session import head_revision
 from flows.cli import catalog as cli_catalog
 from flows.cli.app import app
 from flows.settings import get_settings
@@ -28,6 +29,8 @@ def test_db_upgrade_and_empty_status() -> None:
     assert "is at revision 0005" in result.output
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0 and "catalogs in sqlite" in result.output
+    upgraded = json.loads(runner.invoke(app, ["db", "upgrade", "--json"]).stdout)
+    assert upgraded["database"].startswith("sqlite:///") and upgraded["revision"] == head_revision()
 
 
 @pytest.mark.parametrize(
