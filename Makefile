@@ -2,7 +2,7 @@
 .PHONY: demo test install install-dev install-triton lint bench lock smoke
 
 demo: install
-	.venv/bin/emsync demo --out emsync-demo.mp4
+	.venv/bin/emsync demo --out emsync-demo.mp4 --plot emsync-demo.png --force
 
 test: install-dev
 	bash infra/test.sh

@@ -20,7 +20,11 @@ class SoundtrackOptions:
     valence: float | None = None
     arousal: float | None = None
     original_audio_gain: float | None = None  # None: replace the original audio; else mix it under
-    plot: bool = True  # also write OUT.png: emotion timeline and piano roll against the cuts
+    # The picture (emotion timeline and piano roll against the cuts) only where the user named it;
+    # never guessed beside --out, where it once replaced a photo of the same name.
+    plot: Path | None = None
+    export: Path | None = None  # a folder for the MIDI, the WAV, per-instrument stems and the picture
+    force: bool = False  # replace files that already exist at --out, --plot or in --export
 
 
 def check_input(source: Path) -> None:
@@ -36,29 +40,56 @@ def check_input(source: Path) -> None:
             f.read(1)
 
 
-def check_output(out: Path, source: Path | None = None, plot: bool = True) -> None:
-    """Fail before any work if the result could not be written where the user asked, or would
-    overwrite the input (the video itself, or its side file: the plot)."""
+def check_output(out: Path, source: Path | None = None, plot: Path | None = None,
+                 export: Path | None = None, force: bool = False) -> None:
+    """Fail before any work if a result could not be written where the user asked, would overwrite the
+    input, or would replace an existing file without `force`."""
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(out, f"output must be a video file ending in one of {', '.join(VIDEO_SUFFIXES)}")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise InputError(plot, "--plot must name a .png file")
     with path_errors_as_input(out):
-        _check_output(out, source, plot)
+        _check_file(out, source, force, "output path")
+    if plot is not None:
+        with path_errors_as_input(plot):
+            if _same_file(plot, out):
+                raise InputError(plot, "--plot and --out name the same file")
+            _check_file(plot, source, force, "--plot")
+    if export is not None:
+        with path_errors_as_input(export):
+            _check_export(export, force)
 
 
-def _check_output(out: Path, source: Path | None, plot: bool) -> None:
-    if source is not None:
-        for written in (out, plot_path_for(out)) if plot else (out,):
-            if _same_file(written, source):
-                raise InputError(written, f"would overwrite the input {source}; choose another --out")
-    folder = out.parent if str(out.parent) else Path(".")
+def _check_file(written: Path, source: Path | None, force: bool, what: str) -> None:
+    if source is not None and _same_file(written, source):
+        raise InputError(written, f"would overwrite the input {source}; choose another {what}")
+    folder = written.parent if str(written.parent) else Path(".")
     if not folder.exists():
         raise InputError(folder, "output folder does not exist")
     if not folder.is_dir():
         raise InputError(folder, "output folder is not a folder")
-    for written in (out, plot_path_for(out)) if plot else (out,):
-        if written.is_dir():
-            raise InputError(written, "output path is a folder" if written == out else
-                             "the plot's path (the output's name with .png) is a folder")
+    if written.is_dir():
+        raise InputError(written, f"{what} is a folder")
+    if (written.exists() or written.is_symlink()) and not force:
+        raise InputError(written, "already exists; pass --force to replace it")
+    _check_writable(folder)
+
+
+def _check_export(export: Path, force: bool) -> None:
+    if export.exists() and not export.is_dir():
+        raise InputError(export, "--export must be a folder, and this is a file")
+    if export.is_dir():
+        if any(export.iterdir()) and not force:
+            raise InputError(export, "export folder is not empty; pass --force to replace its files")
+        _check_writable(export)
+    else:
+        parent = export.parent if str(export.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(parent, "the export folder's parent folder does not exist")
+        _check_writable(parent)
+
+
+def _check_writable(folder: Path) -> None:
     try:  # os.access says yes to root even on read-only mounts; a real write is the honest test
         fd, probe_path = tempfile.mkstemp(dir=folder, prefix=".emsync-write-test-")
         os.close(fd)
@@ -96,9 +127,3 @@ def check_options(options: SoundtrackOptions) -> None:
     gain = options.original_audio_gain
     if gain is not None and not 0.0 <= gain <= 4.0:
         raise InputError("--mix-original", f"{gain} is outside [0, 4]")
-
-
-def plot_path_for(out: Path) -> Path:
-    return out.with_suffix(".png")
-
-

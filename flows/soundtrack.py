@@ -36,7 +36,6 @@ from flows.job_args import (  # noqa: F401 - re-exported: callers import them fr
     check_options,
     check_output,
     check_seed,
-    plot_path_for,
 )
 from flows.runtime import apply_thread_budget, job_threads, thread_budget_report
 from flows.settings import Settings
@@ -253,7 +252,7 @@ def run_soundtrack(source: Path, out: Path, settings: Settings, options: Soundtr
     from flows.storage.persist import record_failure
 
     check_options(options)
-    check_output(out, source, options.plot)
+    check_output(out, source, options.plot, options.export, options.force)
     if thread_budget_report() is None:  # a library caller that skipped the entry points' start-up
         apply_thread_budget(settings)
     params = job_params(settings, options)
@@ -339,8 +338,8 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         if keys != report["artifacts"]:
             raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
         report["timings_s"] = dict(timings)
-        if options.plot:
-            _publish(plot_path, plot_path_for(out))
+        if options.plot is not None:
+            _publish(plot_path, options.plot)
         _publish(video_path, out)
     return SoundtrackResult(out=out, report=report, timings=timings)
 

@@ -221,9 +221,18 @@ def soundtrack(
     arousal: Annotated[float | None, typer.Option(help="fix arousal in [-1, 1] instead of detecting it")] = None,
     mix_original: Annotated[float | None, typer.Option(
         help="keep the original audio under the music at this gain (0-4); default: replace it")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="also write the picture (emotion timeline, piano roll, cuts) to this .png; nothing else is "
+             "written beside --out")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="replace files that already exist at --out or --plot (refused otherwise)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Turn a video into the same video with a new soundtrack that follows its emotion and cuts.
+
+    Files written: the video at --out and, only when asked, the picture at --plot. Every result is also
+    stored under $EMSYNC_DATA_DIR (the report's artifacts). An existing file is never replaced without
+    --force.
 
     Every cut gets a new chord on a downbeat (a hit point) except cuts closer than
     EMSYNC_MIN_BOUNDARY_GAP_S (default 4 s) to the previous kept cut: those are merged, and the table,
@@ -231,11 +240,12 @@ def soundtrack(
     selects the older generator (v2 is the default)."""
     from flows.job_args import SoundtrackOptions, check_input, check_options, check_output
 
-    options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original)
+    options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original,
+                                plot=plot, force=force)
     with user_errors():  # the cheap checks first: a bad argument is answered before the models load
         check_options(options)
         check_input(input)
-        check_output(out_path, input, options.plot)
+        check_output(out_path, input, options.plot, options.export, options.force)
         get_settings()
     start_job()
     from flows.soundtrack import run_soundtrack
@@ -252,6 +262,9 @@ def soundtrack(
 def demo(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="where to write the result")] = Path("emsync-demo.mp4"),
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    plot: Annotated[Path | None, typer.Option(help="also write the picture to this .png")] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace files that already exist at --out or --plot")
+                     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Build a 22 s sample from public-domain photos (4 scenes, 3 cuts) and score it.
@@ -260,9 +273,10 @@ def demo(
     EMSYNC_MIN_BOUNDARY_GAP_S, default 4 s, to the previous kept cut)."""
     from flows.job_args import SoundtrackOptions, check_options, check_output
 
+    options = SoundtrackOptions(seed=seed, plot=plot, force=force)
     with user_errors():
-        check_options(SoundtrackOptions(seed=seed))
-        check_output(out_path)
+        check_options(options)
+        check_output(out_path, None, options.plot, None, options.force)
         settings = get_settings()
     start_job()
     from emsync_models.video.sample import build_sample_video
@@ -276,7 +290,7 @@ def demo(
             build_sample_video(sample_path)
         err.print(f"sample: {sample_path}")
         with stage_progress(not as_json) as progress:
-            result = run_soundtrack(sample_path, out_path, settings, SoundtrackOptions(seed=seed),
+            result = run_soundtrack(sample_path, out_path, settings, options,
                                     progress=progress)
     if as_json:
         print(json.dumps(result.report, indent=2))

@@ -154,7 +154,8 @@ def test_a_path_component_over_255_bytes_is_bad_input(where: str, tmp_path: Path
 def test_a_folder_where_the_plot_goes_is_refused_before_any_work(tmp_path: Path, isolated_settings: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", seconds=2.0)
     (tmp_path / "out.png").mkdir()
-    code, output = run_cli("soundtrack", str(clip), "--out", str(tmp_path / "out.mp4"), *FIXED)
+    code, output = run_cli("soundtrack", str(clip), "--out", str(tmp_path / "out.mp4"),
+                           "--plot", str(tmp_path / "out.png"), *FIXED)
     assert_refused(code, output, "out.png", "is a folder", isolated_settings)
 
 

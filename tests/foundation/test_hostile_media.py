@@ -200,12 +200,14 @@ def test_output_may_not_overwrite_the_input(tmp_path: Path) -> None:
     assert src.read_bytes() == before
 
 
-def test_plot_side_file_may_not_overwrite_the_input(tmp_path: Path) -> None:
-    # A PNG is not a video, but it must fail for that reason and stay untouched, never become the plot.
+def test_the_plot_may_not_overwrite_the_input(tmp_path: Path) -> None:
+    # A PNG is not a video, but it must fail for that reason and stay untouched, never become the plot,
+    # even with --force (which replaces only files that are not the input).
     png = tmp_path / "in.png"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48", "-frames:v", "1", str(png))
     before = png.read_bytes()
-    result = runner.invoke(app, ["soundtrack", str(png), "--out", str(tmp_path / "in.mp4"), *FIXED])
+    result = runner.invoke(app, ["soundtrack", str(png), "--out", str(tmp_path / "in.mp4"),
+                                 "--plot", str(png), "--force", *FIXED])
     assert result.exit_code == 2 and "would overwrite the input" in result.output, result.output
     assert png.read_bytes() == before
     assert not (tmp_path / "in.mp4").exists()

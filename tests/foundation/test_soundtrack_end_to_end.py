@@ -26,7 +26,7 @@ def streams(path: Path) -> tuple[float, list[str]]:
 @pytest.mark.slow
 def test_demo_matches_input_and_cuts(tmp_path: Path, isolated_settings: Path) -> None:
     out = tmp_path / "demo.mp4"
-    result = runner.invoke(app, ["demo", "--out", str(out), "--json"])
+    result = runner.invoke(app, ["demo", "--out", str(out), "--plot", str(tmp_path / "demo.png"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     sample = isolated_settings / "sample" / "emsync-sample.mp4"
@@ -53,7 +53,7 @@ def test_demo_matches_input_and_cuts(tmp_path: Path, isolated_settings: Path) ->
     assert sorted(store.list()) == sorted(report["artifacts"].values())
     stored = json.loads(store.get_file(report["artifacts"]["report"], tmp_path / "report.json").read_text())
     assert stored["cuts_s"] == report["cuts_s"]
-    assert out.with_suffix(".png").is_file()
+    assert (tmp_path / "demo.png").is_file()
 
 
 def test_video_without_audio_or_cuts_gets_a_soundtrack(tmp_path: Path, isolated_settings: Path) -> None:
