@@ -8,8 +8,8 @@
 # podman); see infra/README.md, "Images".
 #
 # Environment: EMSYNC_INFRA_DIR (servers' state, default /tmp/emsync-smoke), EMSYNC_PODMAN_DIR (podman's
-# storage, default /var/tmp/emsync-podman; images are cached there, so a re-run rebuilds only what
-# changed), EMSYNC_SMOKE_VIDEOS (5), EMSYNC_SMOKE_KEEP=1 (leave the servers running).
+# storage, default /var/tmp/emsync-podman, ~10 GB; the debootstrap base is kept there and a re-run rebuilds
+# the two images from uv's cache), EMSYNC_SMOKE_VIDEOS (5), EMSYNC_SMOKE_KEEP=1 (leave the servers running).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"

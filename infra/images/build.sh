@@ -45,8 +45,12 @@ for target in "${targets[@]}"; do
     image="localhost/emsync-$target:$version"
     start=$SECONDS
     echo "build.sh: building $image from $from" >&2
-    pm build --network host --layers -f "infra/images/$target.Dockerfile" --build-arg "BASE_IMAGE=$from" \
-        "${lend[@]}" -t "$image" . >&2
+    # One working container, committed once: with the vfs driver every committed layer is a full copy of
+    # the tree (several GB here), so per-step layers cost minutes and tens of GB. uv's download cache is a
+    # cache mount, so a rebuild re-installs from it. EMSYNC_BUILD_LAYERS=true keeps per-step layers.
+    pm build --network host --format docker --layers="${EMSYNC_BUILD_LAYERS:-false}" \
+        -f "infra/images/$target.Dockerfile" --build-arg "BASE_IMAGE=$from" "${lend[@]}" -t "$image" . >&2
+    pm image prune -f >/dev/null 2>&1 || true  # the previous build of this tag, now untagged
     echo "build.sh: $image built in $((SECONDS - start)) s" >&2
     echo "$image"
 done
