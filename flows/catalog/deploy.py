@@ -47,7 +47,8 @@ def deployments() -> list:
     """The served deployments (names end in SERVE_SUFFIX). Each run also tags itself with its catalog
     (`catalog:NAME`) once it knows it; the scheduled scoring deployment carries its manifest's catalog tag
     up front, so the Prefect UI filters it by catalog. InputError without EMSYNC_SCORE_MANIFEST."""
-    from flows.catalog.flows import backfill, catalog_tag, score_catalog, soundtrack_video
+    from flows.catalog.flows import backfill, score_catalog, soundtrack_video
+    from flows.catalog.runlink import catalog_tag
 
     settings = get_settings()
     manifest = check_manifest(settings.batch.score_manifest)

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import flows.catalog.flows as catalog
+import flows.catalog.backfilling as backfilling
 import flows.soundtrack as soundtrack
 from db.models import Failure, GenerationRun
 from db.session import session_scope
 from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
 from emsync_models.video.probe import VideoProbe
-from flows.catalog.flows import backfill, current_job, ingest_catalog
+from flows.catalog.flows import backfill, ingest_catalog
+from flows.catalog.identity import current_job
+from flows.catalog.tasks import INFRA_RETRIES
 from flows.ops.outcome import CatalogRunFailed
 from flows.settings import Settings, get_settings
 from tests.platform.clips import make_clips
@@ -84,14 +86,15 @@ def test_backfill_records_each_failed_video_once(
     monkeypatch.setattr(soundtrack, "decode_pass", decode_pass_or_crash)
     # Keep the real retries (each one re-runs the job), without their exponential waits.
     monkeypatch.setattr(
-        catalog, "soundtrack_claimed_video", catalog.soundtrack_claimed_video.with_options(retry_delay_seconds=0)
+        backfilling, "soundtrack_claimed_video",
+        backfilling.soundtrack_claimed_video.with_options(retry_delay_seconds=0)
     )
 
     with pytest.raises(CatalogRunFailed, match="backfill mixed: 2 of 3 videos failed") as failed:
         backfill("mixed")
     done = failed.value.summary
     assert (done["processed"], done["succeeded"], done["failed"], done["remaining"]) == (3, 1, 2, 0)
-    assert len(crashes) == 1 + catalog.INFRA_RETRIES, "the infrastructure failure was retried"
+    assert len(crashes) == 1 + INFRA_RETRIES, "the infrastructure failure was retried"
     job = current_job(settings).fingerprint
     assert _runs(url) == {
         "good.mp4": [("succeeded", None, 1, job)],

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from flows.catalog.flows import bounded_submit
+from flows.catalog.submission import bounded_submit
 
 
 class Wrapped:

@@ -22,8 +22,9 @@ from db.models import FAILED, PENDING, RUNNING, SUCCEEDED, Artifact, Failure, Fl
 from db.session import session_scope
 from emsync_models.errors import InputError
 from flows.catalog import queries, work
-from flows.catalog.flows import bounded_submit, ingest_catalog
+from flows.catalog.flows import ingest_catalog
 from flows.catalog.manifest import read_manifest, resolve_source
+from flows.catalog.submission import bounded_submit
 from flows.ops.outcome import CatalogRunFailed
 from flows.settings import get_settings
 from flows.storage.store import make_store, s3_store_from_settings
@@ -237,15 +238,15 @@ def test_a_flow_that_fails_leaves_its_row_failed(prefect_api: str, tmp_path: Pat
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("object store unreachable")
 
-    import flows.catalog.flows as catalog_flows
+    import flows.catalog.ingest as catalog_ingest
 
-    original = catalog_flows.register_catalog
-    catalog_flows.register_catalog = broken  # type: ignore[assignment]
+    original = catalog_ingest.register_catalog
+    catalog_ingest.register_catalog = broken  # type: ignore[assignment]
     try:
         with pytest.raises(RuntimeError):
             ingest_catalog(str(manifest))
     finally:
-        catalog_flows.register_catalog = original
+        catalog_ingest.register_catalog = original
     with session_scope(url) as session:
         link = session.execute(select(FlowRunLink)).scalar_one()
     assert link.state == "failed" and "object store unreachable" in json.dumps(link.summary)

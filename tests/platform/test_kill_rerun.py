@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from db.models import Artifact, GenerationRun
 from db.session import session_scope
 from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
-from flows.catalog.flows import backfill, current_job, ingest_catalog
+from flows.catalog.flows import backfill, ingest_catalog
+from flows.catalog.identity import current_job
 from flows.settings import get_settings
 from flows.storage.store import make_store
 
