@@ -27,8 +27,9 @@ from emsync_models.render.audio import render_midi
 from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cut_config import CutConfig
-from emsync_models.video.cuts import detect_cuts, scene_spans
+from emsync_models.video.cuts import scene_spans
 from emsync_models.video.probe import MediaLimits, VideoProbe, content_hash, probe_video
+from emsync_models.video.single_pass import detect_cuts
 from flows.job_args import (  # noqa: F401 - re-exported: callers import them from here
     SEED_RANGE,
     VIDEO_SUFFIXES,

@@ -21,9 +21,10 @@ from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.fused_input import STEPS, FusedBatch, pack_batch
 from emsync_models.emotion.predictor import FusionPredictor, PredictFn
 from emsync_models.emotion.results import SceneEmotion, VideoEmotion, estimate_from_arrays
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame, probe_duration, stream_media
+from emsync_models.emotion.sampling import probe_duration, stream_media
 from emsync_models.errors import InputError
 from emsync_models.threads import compute_threads
+from emsync_models.video.media import AudioChunk, VideoFrame
 
 Progress = Callable[[str, float], None]
 

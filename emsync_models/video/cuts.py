@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
+import scenedetect
 from scenedetect import AdaptiveDetector, ContentDetector
 from scenedetect.detectors import content_detector
 
@@ -20,31 +19,32 @@ def mean_pixel_distance(left: np.ndarray, right: np.ndarray) -> float:
     return float(cv2.norm(left, right, cv2.NORM_L1)) / float(left.shape[0] * left.shape[1])
 
 
-# ContentDetector (and AdaptiveDetector, built on it) look this function up in their module on every
-# frame; ours returns identical numbers (tests/foundation/test_cut_speed.py), so cut times cannot move.
 LIBRARY_MEAN_PIXEL_DISTANCE = content_detector._mean_pixel_distance  # for benchmarks/decode.py's "before"
-content_detector._mean_pixel_distance = mean_pixel_distance
+# The scenedetect releases whose `_mean_pixel_distance` was checked to have the formula above (major, minor).
+FAST_DISTANCE_CHECKED = frozenset({(0, 7)})
+
+
+def install_fast_distance() -> bool:
+    """Have PySceneDetect score frames with `mean_pixel_distance`, on a release it was checked against.
+
+    ContentDetector (and AdaptiveDetector, built on it) look `_mean_pixel_distance` up in their module
+    on every frame; ours returns identical numbers (tests/foundation/test_cut_speed.py), so cut times
+    cannot move. Done where a detector is made, not at import, so that importing this module changes
+    nothing; any other release keeps its own function. Returns whether ours is in place.
+    """
+    release = tuple(int(part) for part in scenedetect.__version__.split(".")[:2] if part.isdigit())
+    if release not in FAST_DISTANCE_CHECKED or not hasattr(content_detector, "_mean_pixel_distance"):
+        return False
+    content_detector._mean_pixel_distance = mean_pixel_distance
+    return True
 
 
 def make_detector(config: CutConfig, fps: float) -> ContentDetector | AdaptiveDetector:
+    install_fast_distance()
     min_frames = max(1, round(config.min_scene_len_s * fps))
     if config.detector == "adaptive":
         return AdaptiveDetector(adaptive_threshold=config.adaptive_threshold, min_scene_len=min_frames)
     return ContentDetector(threshold=config.content_threshold, min_scene_len=min_frames)
-
-
-def detect_cuts(path: Path, fps: float | None = None, config: CutConfig = CutConfig(), threads: int = 1) -> list[float]:
-    """Times in seconds where a new scene starts (the first scene's start, 0, is not a cut).
-
-    Decodes `path` on its own; the soundtrack job gets its cuts from the one decode pass instead
-    (`single_pass.SinglePass`), which this calls without the emotion sampling. `fps` is unused (the
-    stream's own rate times the frames, as PySceneDetect does) and kept for callers.
-    """
-    from emsync_models.video.single_pass import SinglePass
-
-    cuts = SinglePass(path, config, sample_hz=None, audio=False, threads=threads).run().cuts_s
-    assert cuts is not None
-    return cuts
 
 
 def scene_spans(cuts_s: list[float], duration_s: float) -> list[tuple[float, float]]:

@@ -22,11 +22,11 @@ from av.video.reformatter import VideoReformatter
 from scenedetect import FrameTimecode
 from scenedetect.common import Timecode, framerate_to_fraction
 
-from emsync_models.emotion.sampling import AudioChunk, MonoAudio, VideoFrame
 from emsync_models.errors import InputError
 from emsync_models.video import safe_media
 from emsync_models.video.cut_config import ANALYSIS_WIDTH, CutConfig
 from emsync_models.video.cuts import make_detector
+from emsync_models.video.media import AudioChunk, MonoAudio, VideoFrame
 
 _MIN_DECODED_SHARE = 0.5
 _MIN_DURATION_S = 0.5
@@ -186,3 +186,15 @@ class SinglePass:
 def _reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(":")[-1].strip() or type(exc).__name__
+
+
+def detect_cuts(path: Path, fps: float | None = None, config: CutConfig = CutConfig(), threads: int = 1) -> list[float]:
+    """Times in seconds where a new scene starts (the first scene's start, 0, is not a cut).
+
+    Decodes `path` on its own; the soundtrack job gets its cuts from the one decode pass instead
+    (`SinglePass`), which this calls without the emotion sampling. `fps` is unused (the
+    stream's own rate times the frames, as PySceneDetect does) and kept for callers.
+    """
+    cuts = SinglePass(path, config, sample_hz=None, audio=False, threads=threads).run().cuts_s
+    assert cuts is not None
+    return cuts

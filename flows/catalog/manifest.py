@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from emsync_models.errors import InputError, path_errors_as_input
+from flows.storage.sources import Source
 
 MANIFEST_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 URI_KEYS = ("uri", "path")
@@ -57,16 +58,6 @@ class Manifest:
     path: str
     rows: list[ManifestRow]
     problems: list[RowProblem]
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a row's bytes live: a checked local file, or an object in an S3 bucket."""
-
-    uri: str  # the canonical spelling stored in the database
-    local_path: str | None = None
-    bucket: str | None = None
-    key: str | None = None
 
 
 def _has_surrogates(text: str) -> bool:

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from emsync_models.errors import InputError
+from flows.cli.common import err, fail, out, user_errors
 from flows.settings import get_settings
 
 app = typer.Typer(help="EMSYNC: free, automatic soundtracks for video.", no_args_is_help=True,
@@ -36,8 +35,6 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(data_app, name="data")
 
 
-err = Console(stderr=True)
-out = Console()
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -126,32 +123,6 @@ def _install_outcome_filter() -> None:
 
 
 _install_outcome_filter()
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    from rich.markup import escape
-
-    # The message quotes user input (file names, manifest text): shown as written, never as markup.
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Bad input → one line + exit 2; a failed tool or server → one line + exit 1. Never a traceback."""
-    try:
-        yield
-    except InputError as exc:
-        raise fail(str(exc), 2) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI user
-        from emsync_models.errors import as_input_error
-
-        converted = as_input_error(exc)
-        if converted is not None:
-            raise fail(str(converted), 2) from None
-        raise fail(f"{type(exc).__name__}: {exc}", 1) from None
 
 
 @contextmanager

@@ -17,17 +17,12 @@ from rich.text import Text
 
 from emsync_models.errors import InputError
 from flows.catalog.manifest import MANIFEST_SUFFIXES
+from flows.cli.common import user_errors
 from flows.settings import get_settings
 
 # Manifest text (subjects, reasons, catalog names, object keys) is printed as written: never as markup.
 out = Console(markup=False)
 err = Console(stderr=True, markup=False)
-
-
-def _user_errors() -> Any:  # noqa: ANN401 - a context manager from flows.cli.app
-    from flows.cli.app import user_errors
-
-    return user_errors()
 
 
 def _manifest_or_name(value: str) -> tuple[str | None, str | None]:
@@ -182,7 +177,7 @@ def db_upgrade(
     from db.session import safe_url, upgrade
 
     url = get_settings().store.resolved_database_url
-    with _user_errors():
+    with user_errors():
         at = upgrade(url, revision)
     if as_json:
         print(json.dumps({"database": safe_url(url), "revision": at}))
@@ -199,7 +194,7 @@ def catalog_ingest(
     """Register a manifest's videos in a catalog; bad rows are reported one by one, the rest proceeds.
 
     Exit codes: 0 all rows registered, 3 some rows rejected, 1 infrastructure failure, 2 bad input."""
-    with _user_errors():
+    with user_errors():
         path, _ = _manifest_or_name(manifest)
         if path is None:
             raise InputError(manifest, "no such manifest file")
@@ -218,7 +213,7 @@ def catalog_score(
     """Detect cuts and score emotions for every video not yet scored by the current models.
 
     Exit codes: 0 all done, 3 some videos or rows failed, 1 infrastructure failure, 2 bad input."""
-    with _user_errors():
+    with user_errors():
         manifest, name = _manifest_or_name(manifest_or_name)
         _check_target(manifest, catalog or name)
         from flows.catalog.flows import score_catalog  # Prefect and the models: after the cheap checks
@@ -245,7 +240,7 @@ def catalog_backfill(
     from flows.catalog.pinning import check_music_model
 
     ingested: dict[str, Any] = {"failures": []}
-    with _user_errors():
+    with user_errors():
         if music_model is not None:
             check_music_model(music_model)
         manifest, name = _manifest_or_name(manifest_or_name)
@@ -271,12 +266,11 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
 
     from db.session import safe_url
     from flows.catalog.pinning import labeled
-    from flows.catalog.queries import catalog_status
     from flows.catalog.recovery import quarantined
-    from flows.ops.queries import emotion_models, queue_depth, recent_failures
+    from flows.ops.queries import catalog_status, emotion_models, queue_depth, recent_failures
 
     url = get_settings().store.resolved_database_url
-    with _user_errors():
+    with user_errors():
         rows = catalog_status(url)
         queue = queue_depth(url)
         emotion = emotion_models(url)
@@ -369,7 +363,7 @@ def catalog_verify(
     from flows.catalog.verify import verify_artifacts
 
     settings = get_settings()
-    with _user_errors():
+    with user_errors():
         catalog_id = None
         if name is not None:
             catalog_id = find_catalog(settings.store.resolved_database_url, check_catalog_name(name))
@@ -431,7 +425,7 @@ def catalog_retry(
     """Give failed or quarantined videos another try: release them and re-queue their failed runs."""
     from flows.catalog.recovery import retry
 
-    with _user_errors():
+    with user_errors():
         handled = retry(get_settings().store.resolved_database_url, catalog, tuple(external_id or ()))
     where = " ".join(sorted({h.catalog for h in handled})) or "CATALOG"
     _print_handled("retry", handled, as_json,
@@ -447,7 +441,7 @@ def catalog_quarantine(
     """Skip a video in scheduled runs (scoring, backfill) until it is retried or replaced."""
     from flows.catalog.recovery import quarantine
 
-    with _user_errors():
+    with user_errors():
         handled = quarantine(get_settings().store.resolved_database_url, catalog, external_id, reason)
     _print_handled("quarantine", [handled], as_json)
 
@@ -464,7 +458,7 @@ def catalog_replace(
     from flows.storage.sources import materialize
 
     settings = get_settings()
-    with _user_errors():
+    with user_errors():
         store = settings.store
         source = resolve_source(uri, Path.cwd(), store.allowed_roots, store.resolved_allowed_s3_sources)
         local, digest = materialize(settings, source.uri, refresh=True)

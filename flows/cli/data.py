@@ -19,7 +19,7 @@ def build_music(
     families: str = typer.Option("", help="comma-separated MMA groove families to use (default: all)"),
 ) -> None:
     """Build the v2 music corpus: MMA grooves x real progressions, with exact chord/grid/tempo labels."""
-    from flows.cli.app import fail
+    from flows.cli.common import fail
     from flows.data.music_corpus import BuildError, build_corpus
 
     columns = (TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

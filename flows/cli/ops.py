@@ -12,12 +12,10 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from flows.cli.common import err, user_errors
 from flows.ops.progress import ProgressEvent, listening
 from flows.settings import get_settings
-
-err = Console(stderr=True)
 
 
 @contextmanager
@@ -75,7 +73,6 @@ def metrics_serve(
 ) -> None:
     """Serve Prometheus metrics over the metadata database at http://HOST:PORT/metrics until stopped."""
     from db.session import ensure_schema, safe_url
-    from flows.cli.app import user_errors
     from flows.ops.metrics import serve
 
     settings = get_settings()
@@ -101,7 +98,6 @@ def dashboard(
     import uvicorn
 
     from db.session import safe_url
-    from flows.cli.app import user_errors
     from flows.ops.dashboard import create_app
 
     settings = get_settings()

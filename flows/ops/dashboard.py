@@ -14,7 +14,6 @@ from typing import Any
 
 from db.models import utcnow
 from flows.catalog.pinning import labeled
-from flows.catalog.queries import catalog_status
 from flows.ops import queries
 
 STAGE_WINDOW = timedelta(days=7)
@@ -24,7 +23,7 @@ def summary(url: str) -> dict[str, Any]:
     """Everything the page shows, as plain data."""
     catalogs = [
         {**asdict(c), "last_run": f"{c.last_run:%Y-%m-%d %H:%M:%S} UTC" if c.last_run else None}
-        for c in catalog_status(url)
+        for c in queries.catalog_status(url)
     ]
     stage_samples: dict[str, list[float]] = {}
     for _, _, timings in queries.finished_runs_since(url, utcnow() - STAGE_WINDOW):

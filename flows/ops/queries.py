@@ -6,11 +6,11 @@ catalog; none of them writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 
 from db.models import (
     FAILED,
@@ -23,6 +23,7 @@ from db.models import (
     Failure,
     FlowRunLink,
     GenerationRun,
+    Video,
     utcnow,
 )
 from db.session import session_scope
@@ -327,3 +328,96 @@ def recent_failures(
         (at, names.get(c, NO_CATALOG) if c is not None else NO_CATALOG, str(st), str(k), str(sub), str(r))
         for at, c, st, k, sub, r in rows
     ]
+
+
+@dataclass(frozen=True)
+class CatalogStatus:
+    name: str
+    videos: int
+    scored: int
+    soundtracked: int
+    failed: int
+    quarantined: int
+    rejected: int
+    last_run: datetime | None
+    last_state: str | None
+    music_model: str | None = None  # the model its backfills use (None: never backfilled)
+    # member videos with a succeeded soundtrack, per music version and model ("a192e17cdc8c (v1)": 12)
+    soundtracked_by_music: dict[str, int] = field(default_factory=dict)
+
+
+def catalog_status(url: str) -> list[CatalogStatus]:
+    """Per catalog: members, members with any emotion score, with any succeeded soundtrack (in all and
+    per music model), with a failure and no success (quarantined ones apart), quarantined, manifest rows
+    rejected (distinct), the latest flow run, and the music model its backfills use."""
+    from flows.catalog.pinning import coverage, music_label
+
+    by_music = coverage(url)
+    out: list[CatalogStatus] = []
+    with session_scope(url) as session:
+        catalogs = session.execute(select(Catalog.id, Catalog.name, Catalog.music_model).order_by(Catalog.name)).all()
+        for catalog_id, name, music_model in catalogs:
+            members = select(CatalogVideo.video_id).where(CatalogVideo.catalog_id == catalog_id)
+            videos = session.execute(select(func.count()).select_from(members.subquery())).scalar_one()
+            scored = session.execute(
+                select(func.count(func.distinct(EmotionPrediction.video_id))).where(
+                    EmotionPrediction.video_id.in_(members), EmotionPrediction.scene_index == -1
+                )
+            ).scalar_one()
+            done = select(GenerationRun.video_id).where(
+                GenerationRun.video_id.in_(members), GenerationRun.status == SUCCEEDED
+            )
+            soundtracked = session.execute(
+                select(func.count(func.distinct(GenerationRun.video_id))).where(GenerationRun.video_id.in_(done))
+            ).scalar_one()
+            quarantined_members = select(CatalogVideo.video_id).where(
+                CatalogVideo.catalog_id == catalog_id, CatalogVideo.quarantined_at.is_not(None)
+            )
+            failed_runs = select(GenerationRun.video_id).where(
+                GenerationRun.video_id.in_(members), GenerationRun.status == FAILED
+            )
+            failed_scores = select(Failure.video_id).where(
+                Failure.catalog_id == catalog_id, Failure.video_id.is_not(None), Failure.stage == "score"
+            )
+            failed = session.execute(
+                select(func.count(func.distinct(Video.id))).where(
+                    and_(
+                        Video.id.in_(failed_runs.union(failed_scores)),
+                        Video.id.not_in(done),
+                        Video.id.not_in(quarantined_members),
+                    )
+                )
+            ).scalar_one()
+            quarantined = session.execute(
+                select(func.count()).select_from(quarantined_members.subquery())
+            ).scalar_one()
+            # The failure log is append-only; a bad row re-read by every run counts once.
+            rejected = session.execute(
+                select(func.count(func.distinct(Failure.subject))).where(
+                    Failure.catalog_id == catalog_id,
+                    Failure.video_id.is_(None),
+                    Failure.stage.in_(("manifest", "register")),
+                )
+            ).scalar_one()
+            last = session.execute(
+                select(FlowRunLink.started_at, FlowRunLink.state)
+                .where(FlowRunLink.catalog_id == catalog_id)
+                .order_by(FlowRunLink.started_at.desc())
+                .limit(1)
+            ).first()
+            out.append(
+                CatalogStatus(
+                    name=name,
+                    videos=int(videos),
+                    scored=int(scored),
+                    soundtracked=int(soundtracked),
+                    failed=int(failed),
+                    quarantined=int(quarantined),
+                    rejected=int(rejected),
+                    last_run=last[0] if last else None,
+                    last_state=last[1] if last else None,
+                    music_model=music_model,
+                    soundtracked_by_music={music_label(v): n for v, n in sorted(by_music.get(catalog_id, {}).items())},
+                )
+            )
+    return out

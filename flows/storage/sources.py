@@ -5,15 +5,25 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emsync_models.errors import InputError
-from flows.catalog.manifest import Source
 from flows.storage.store import s3_store_from_settings, sha256_file
 
 if TYPE_CHECKING:
     from flows.settings import Settings
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a row's bytes live: a checked local file, or an object in an S3 bucket."""
+
+    uri: str  # the canonical spelling stored in the database
+    local_path: str | None = None
+    bucket: str | None = None
+    key: str | None = None
 
 
 def parse_source_uri(uri: str) -> Source:

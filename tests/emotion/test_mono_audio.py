@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from emsync_models.emotion.sampling import AUDIO_RATE, MonoAudio
+from emsync_models.video.media import AUDIO_RATE, MonoAudio
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 

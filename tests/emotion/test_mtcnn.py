@@ -7,7 +7,7 @@ import skimage.data
 
 from emsync_models.emotion.extractors.faces import FaceExpressionExtractor
 from emsync_models.emotion.extractors.mtcnn import MTCNN, Face, align_face, nms
-from emsync_models.emotion.sampling import VideoFrame
+from emsync_models.video.media import VideoFrame
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

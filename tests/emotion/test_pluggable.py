@@ -18,7 +18,7 @@ from emsync_models.emotion.extractors.pluggable import (  # noqa: E402
     ClipExtractor,
     SpeechExtractor,
 )
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame  # noqa: E402
+from emsync_models.video.media import AUDIO_RATE, AudioChunk, VideoFrame  # noqa: E402
 
 TINY = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 1, "num_attention_heads": 2}
 

@@ -4,7 +4,8 @@ import numpy as np
 import skimage.data
 from emotion_media import busy_drums, write_video
 
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame, probe_duration, stream_media
+from emsync_models.emotion.sampling import probe_duration, stream_media
+from emsync_models.video.media import AUDIO_RATE, AudioChunk, VideoFrame
 
 
 def test_streams_frames_at_rate_and_mono_16k_audio(tmp_path):

@@ -9,7 +9,7 @@ from emotion_media import festival_speech
 
 from emsync_models.emotion.extractors.asr import HelperTranscriber, SegmentQueue, Transcriber
 from emsync_models.emotion.extractors.speech import SpeechExtractor
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk
+from emsync_models.video.media import AUDIO_RATE, AudioChunk
 
 SENTENCES = ("I am terrified of the dark", "What a wonderful day, I love it", "We lost everything in the fire")
 

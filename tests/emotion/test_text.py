@@ -10,8 +10,8 @@ from emotion_media import place
 
 from emsync_models.emotion.extractors.text import OnScreenTextExtractor
 from emsync_models.emotion.labels import EKMAN6
-from emsync_models.emotion.sampling import VideoFrame
 from emsync_models.emotion.words import EVIDENCE_DIM
+from emsync_models.video.media import VideoFrame
 
 
 @pytest.fixture(scope="module")

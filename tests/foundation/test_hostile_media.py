@@ -18,8 +18,8 @@ from emsync_models.emotion.sampling import stream_media
 from emsync_models.errors import InputError
 from emsync_models.render.audio import render_midi
 from emsync_models.render.mux import mux_soundtrack
-from emsync_models.video.cuts import detect_cuts
 from emsync_models.video.probe import probe_video
+from emsync_models.video.single_pass import detect_cuts
 from flows.cli.app import app
 from flows.settings import get_settings
 from tests.media import ffmpeg, make_clip

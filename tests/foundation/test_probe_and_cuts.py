@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from emsync_models.errors import InputError
-from emsync_models.video.cuts import detect_cuts, scene_spans
+from emsync_models.video.cuts import scene_spans
 from emsync_models.video.probe import content_hash, probe_video
+from emsync_models.video.single_pass import detect_cuts
 from tests.media import ffmpeg, make_clip
 
 

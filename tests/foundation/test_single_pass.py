@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from scenedetect import ContentDetector, SceneManager, open_video
 
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame
 from emsync_models.errors import InputError
-from emsync_models.video.cuts import detect_cuts
+from emsync_models.video.media import AudioChunk, VideoFrame
 from emsync_models.video.probe import probe_video
 from emsync_models.video.sample import build_sample_video, sample_cut_times
-from emsync_models.video.single_pass import SinglePass, analysis_size, decoder_threads
+from emsync_models.video.single_pass import SinglePass, analysis_size, decoder_threads, detect_cuts
 from tests.media import damaged_ts
 
 

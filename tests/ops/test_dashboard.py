@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from db.session import make_engine
-from flows.catalog.queries import catalog_status
 from flows.ops.dashboard import create_app, render, summary
+from flows.ops.queries import catalog_status
 from flows.settings import get_settings
 from tests.ops.seed import seed
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from db.models import Artifact, CatalogVideo, EmotionPrediction, Failure, FlowRunLink, GenerationRun, Video
 from db.session import session_scope
 from flows.catalog.flows import backfill, score_catalog, soundtrack_video
-from flows.catalog.queries import catalog_status
 from flows.ops.outcome import CatalogRunFailed
+from flows.ops.queries import catalog_status
 from flows.settings import get_settings
 from flows.storage.store import make_store, s3_store_from_settings
 from tests.platform.clips import make_clips

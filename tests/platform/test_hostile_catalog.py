@@ -25,6 +25,7 @@ from flows.catalog import queries, work
 from flows.catalog.flows import ingest_catalog
 from flows.catalog.manifest import read_manifest, resolve_source
 from flows.catalog.submission import bounded_submit
+from flows.ops import queries as ops_queries
 from flows.ops.outcome import CatalogRunFailed
 from flows.settings import get_settings
 from flows.storage.store import make_store, s3_store_from_settings
@@ -64,7 +65,7 @@ def test_nul_in_a_uri_is_that_rows_problem_on_postgres(
     assert result["registered"] == 1 and result["rejected rows"] == 1
     ((row, subject, reason, kind),) = _failures(pg_url)
     assert (row, subject, kind) == (3, "b\\x00.mp4", "input") and "NUL" in reason
-    (status,) = queries.catalog_status(pg_url)
+    (status,) = ops_queries.catalog_status(pg_url)
     # The run is recorded (not "never"); a rejected row makes it end Failed (exit 3, issue 13).
     assert status.videos == 1 and status.last_run is not None and status.last_state == "failed"
 
@@ -215,7 +216,7 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
         run = session.execute(select(GenerationRun)).scalar_one()
         assert (run.status, run.error_kind) == (FAILED, "infra") and "video missing" in (run.error or "")
         assert session.execute(select(Artifact.object_key).where(Artifact.kind == "video")).scalar_one() == lost
-    (status,) = queries.catalog_status(url)
+    (status,) = ops_queries.catalog_status(url)
     assert status.soundtracked == 0 and status.failed == 1
     # The next backfill's enqueue puts it back in the queue.
     counts = work.enqueue_missing(url, catalog_id, run.model_versions, run.params)

@@ -16,9 +16,9 @@ from db.models import Catalog, GenerationRun
 from db.session import session_scope
 from flows.catalog.flows import backfill, ingest_catalog
 from flows.catalog.pinning import known_versions
-from flows.catalog.queries import catalog_status
 from flows.ops.dashboard import render, summary
 from flows.ops.metrics import build_registry
+from flows.ops.queries import catalog_status
 from flows.settings import get_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -13,7 +13,7 @@ from db.models import CatalogVideo, GenerationRun
 from db.session import downgrade, head_revision, make_engine, session_scope, upgrade
 from emsync_models.errors import InputError
 from flows.catalog import queries, recovery, work
-from flows.ops.queries import failed_videos_outstanding, quarantined_per_catalog
+from flows.ops.queries import catalog_status, failed_videos_outstanding, quarantined_per_catalog
 from flows.settings import get_settings
 from flows.storage.persist import record_failure
 
@@ -87,7 +87,7 @@ def test_bad_input_in_a_row_quarantines_once_and_scheduled_runs_skip_it(
     assert claimed == {v2, _v3} and work.claim_next(url, catalog_id, _fp(), "w", 60) is None
     assert quarantined_per_catalog(url) == {"films": 1}
     assert ("films", "score") not in failed_videos_outstanding(url)
-    (status,) = queries.catalog_status(url)
+    (status,) = catalog_status(url)
     assert (status.quarantined, status.failed) == (1, 0)
     assert recovery.quarantined(url)[0]["video"] == "vid-1"
 

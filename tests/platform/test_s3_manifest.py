@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.catalog.queries import catalog_status
 from flows.cli.app import app
+from flows.ops.queries import catalog_status
 from flows.settings import get_settings
 from flows.storage.store import s3_store_from_settings
 

@@ -17,7 +17,7 @@ import librosa
 import numpy as np
 
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
+from emsync_models.video.media import AUDIO_RATE, AudioChunk, VideoFrame
 
 N_MELS = 64
 MEL_GROUPS = 16     # log-mel bands averaged 4 at a time: coarse spectral shape, small feature

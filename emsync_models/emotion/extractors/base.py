@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+from emsync_models.video.media import AudioChunk, VideoFrame
 
 
 @dataclass

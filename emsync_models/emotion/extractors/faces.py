@@ -24,7 +24,7 @@ from emsync_models.emotion.extractors.mini_xception import (
     preprocess_faces,
 )
 from emsync_models.emotion.extractors.mtcnn import MTCNN, Face, align_face
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+from emsync_models.video.media import AudioChunk, VideoFrame
 
 FACE_INPUT = 64
 FULL_SHARE = 0.02   # a face covering 2 % of the frame (about 90x90 px at 640x360) counts fully

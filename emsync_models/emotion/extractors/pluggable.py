@@ -23,7 +23,7 @@ import torch
 
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.extractors.text import MINILM_DIM, TextEncoder, load_minilm
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
+from emsync_models.video.media import AUDIO_RATE, AudioChunk, VideoFrame
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)

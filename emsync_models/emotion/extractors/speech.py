@@ -18,9 +18,9 @@ import numpy as np
 from emsync_models.emotion.extractors.asr import HelperTranscriber, SegmentQueue, Transcriber
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
 from emsync_models.emotion.extractors.text import MINILM_DIM, TextEncoder, WordFeatures
-from emsync_models.emotion.sampling import AUDIO_RATE, AudioChunk, VideoFrame
 from emsync_models.emotion.words import EVIDENCE_DIM
 from emsync_models.threads import applied_threads
+from emsync_models.video.media import AUDIO_RATE, AudioChunk, VideoFrame
 
 
 class SpeechExtractor(Extractor):

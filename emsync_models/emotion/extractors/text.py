@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame
 from emsync_models.emotion.words import EVIDENCE_DIM, PrototypeScorer, word_evidence
+from emsync_models.video.media import AudioChunk, VideoFrame
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 MINILM_DIM = 384

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from emsync_models.emotion.extractors.base import Extractor, FeatureTrack
-from emsync_models.emotion.sampling import AudioChunk, VideoFrame
+from emsync_models.video.media import AudioChunk, VideoFrame
 
 THUMB = (160, 90)
 CUT_HIST_DISTANCE = 0.5   # Bhattacharyya distance of hue/sat histograms that counts as a cut
