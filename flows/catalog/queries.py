@@ -218,8 +218,8 @@ def record_problem(
     row_number: int | None = None,
     flow_run_id: int | None = None,
 ) -> None:
-    from flows.catalog.recovery import note_failure
     from flows.settings import get_settings
+    from flows.storage.streaks import note_failure
 
     with session_scope(url) as session:
         if stage == "score" and kind == "input":
@@ -290,7 +290,7 @@ def find_video(url: str, ref: str) -> int:
 
 
 def record_scores(url: str, video_id: int, detector: str, cuts_s: list[float], emotion: dict[str, Any]) -> None:
-    from flows.catalog.recovery import note_success
+    from flows.storage.streaks import note_success
 
     with session_scope(url) as session:
         save_boundaries(session, video_id, detector, cuts_s)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from db.models import FAILED, PENDING, Catalog, CatalogVideo, EmotionPrediction, Failure, GenerationRun, utcnow
 from db.session import session_scope
 from emsync_models.errors import InputError
+from flows.storage.streaks import display_name
 
 log = logging.getLogger(__name__)
 
@@ -32,49 +32,6 @@ log = logging.getLogger(__name__)
 def active_member() -> Any:  # noqa: ANN401 - a SQLAlchemy clause
     """The members scheduled work still takes: not quarantined."""
     return CatalogVideo.quarantined_at.is_(None)
-
-
-def display_name(external_id: str | None, source_uri: str) -> str:
-    """How an operator knows a video: its external id, else its file name."""
-    return external_id or Path(source_uri.rstrip("/")).name or source_uri
-
-
-def note_failure(session: Session, catalog_id: int | None, video_id: int | None, reason: str,
-                 quarantine_after: int) -> bool:
-    """Count one bad-input failure of a member video; True when this one quarantined it."""
-    if catalog_id is None or video_id is None:
-        return False
-    member = session.get(CatalogVideo, (catalog_id, video_id))
-    if member is None or member.quarantined_at is not None:
-        return False
-    now = utcnow()
-    member.failure_streak = (member.failure_streak or 0) + 1
-    member.last_failure_at = now
-    if quarantine_after <= 0 or member.failure_streak < quarantine_after:
-        return False
-    member.quarantined_at = now
-    member.quarantine_reason = f"failed {member.failure_streak} times in a row; last: {reason}"[:2000]
-    catalog = session.get(Catalog, catalog_id)
-    # Reported once: from now on scheduled runs skip the video, so it cannot fail (or be reported) again.
-    log.warning(
-        "quarantined %s in catalog %s after %d failures in a row (%s); `emsync catalog retry %s --external-id "
-        "%s` releases it",
-        display_name(member.external_id, member.source_uri), catalog.name if catalog else catalog_id,
-        member.failure_streak, reason, catalog.name if catalog else catalog_id,
-        member.external_id or member.source_uri,
-    )
-    return True
-
-
-def note_success(session: Session, video_id: int | None) -> None:
-    """A stage succeeded on this content: its streak starts again in every catalog that holds it."""
-    if video_id is None:
-        return
-    session.execute(
-        update(CatalogVideo)
-        .where(CatalogVideo.video_id == video_id, CatalogVideo.failure_streak != 0)
-        .values(failure_streak=0)
-    )
 
 
 @dataclass(frozen=True)

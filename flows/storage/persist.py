@@ -315,7 +315,7 @@ def record_soundtrack(
                     run.flow_run_id = flow_run_id
                 if catalog_id is not None and run.catalog_id is None:
                     run.catalog_id = catalog_id
-                from flows.catalog.recovery import note_success
+                from flows.storage.streaks import note_success
 
                 note_success(session, video_id)
                 session.flush()
@@ -407,7 +407,7 @@ def record_failure(
             if flow_run_id is not None:
                 run.flow_run_id = flow_run_id
         if kind == "input" and stage == "soundtrack":
-            from flows.catalog.recovery import note_failure
+            from flows.storage.streaks import note_failure
 
             note_failure(session, catalog_id, video_id, error, settings.batch.quarantine_after)
         session.add(
