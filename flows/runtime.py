@@ -1,26 +1,43 @@
-"""Process start-up for every entry point (CLI, Prefect flows and workers): apply the thread budget once."""
+"""Process start-up for every entry point (CLI, Prefect flows and workers): apply the thread budget once.
+
+The budget is sized for the jobs the process runs at once (a catalog flow: `concurrency`) and then
+stays as it is for the life of the process: jobs pass their share to the pools they own (decoder,
+FluidSynth, ONNX Runtime sessions) and never change a process-wide pool, which every job shares.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from flows.settings import Settings
 
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
 _report: dict[str, Any] | None = None
 
 
 def apply_thread_budget(settings: Settings, jobs_in_process: int = 1) -> dict[str, Any]:
-    """Size every thread pool in this process from the settings; returns what was set (for reports).
+    """Size every thread pool in this process from the settings, the first time; returns the one
+    record of what was applied (for reports).
 
-    Idempotent: a second call with the same budget changes nothing, so each entry point may call it.
+    Later calls change nothing: a process sizes its pools once, at entry, for the jobs it will run.
+    A later call that asks for another budget (a second flow in the same process with another
+    concurrency) keeps the first, so no job's pools change under another's.
     """
     global _report
-    from emsync_models.threads import apply_threads
+    from emsync_models.threads import MODEL_THREADS, apply_threads
 
     threads = settings.resolved_threads(jobs_in_process)
-    if _report is None or _report["threads"] != threads:
-        _report = {**apply_threads(threads).to_dict(), "jobs_in_process": jobs_in_process}
-    return dict(_report)
+    with _lock:
+        if _report is None:
+            _report = {**apply_threads(threads, MODEL_THREADS).to_dict(), "jobs_in_process": jobs_in_process}
+        elif _report["threads"] != threads:
+            log.info("thread budget stays at %d per job (applied at process start), not %d",
+                     _report["threads"], threads)
+        return dict(_report)
 
 
 def thread_budget_report() -> dict[str, Any] | None:

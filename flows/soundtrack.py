@@ -196,18 +196,15 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
 
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
                                 temperature=settings.music.temperature, top_p=settings.resolved_top_p)
-    from emsync_models.threads import compute_threads
-
-    # One token at a time through a small transformer: a second thread made the 60 s piece 2.0x slower
-    # on a quiet machine (0.9 s vs 1.9 s, benchmarks/music_load.py) and fights any neighbour for a core.
+    # Torch runs at the process's model budget (one thread: emsync_models.threads.MODEL_THREADS), set once
+    # at process start: never changed here, where another job may be running beside this one.
     def bars(done: int, total: int) -> None:  # the music stage's own progress: bars written of all
         if progress is not None:
             progress("music", min(done / max(total, 1), 0.999))
 
-    with compute_threads(1):
-        # a generator that writes bar by bar (v2) reports each bar; the others report when done
-        takes_progress = "progress" in inspect.signature(generator.generate).parameters
-        music = generator.generate(request, progress=bars) if takes_progress else generator.generate(request)
+    # a generator that writes bar by bar (v2) reports each bar; the others report when done
+    takes_progress = "progress" in inspect.signature(generator.generate).parameters
+    music = generator.generate(request, progress=bars) if takes_progress else generator.generate(request)
     return ComposedMusic(midi=music.midi, chord_changes_s=[round(t, 4) for t in music.chord_change_times_s],
                          chord_markers_s=[round(t, 4) for t in music.chord_marker_times_s],
                          model_name=generator.name, model_version=generator.version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,16 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     get_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def thread_budget() -> dict[str, Any]:
+    """The test process sizes its thread pools once, at its start, like every entry point (the models'
+    pools one thread: emsync_models.threads.MODEL_THREADS); no test changes them afterwards."""
+    from flows.runtime import apply_thread_budget
+    from flows.settings import Settings
+
+    return apply_thread_budget(Settings())
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from emsync_models.emotion.predictor import FusionPredictor, PredictFn
 from emsync_models.emotion.results import SceneEmotion, VideoEmotion, estimate_from_arrays
 from emsync_models.emotion.sampling import probe_duration, stream_media
 from emsync_models.errors import InputError
-from emsync_models.threads import compute_threads
 from emsync_models.video.media import AudioChunk, VideoFrame
 
 Progress = Callable[[str, float], None]
@@ -56,13 +55,12 @@ class EmotionAnalyzer:
 
     def __init__(self, extractors: Sequence[Extractor], predictor: PredictFn | None = None,
                  cache: FeatureCache | None = None, max_side: int = 640, smoothing: float = 0.25,
-                 model_name: str | None = None, model_version: str | None = None, threads: int = 1) -> None:
+                 model_name: str | None = None, model_version: str | None = None) -> None:
         self.extractors = list(extractors)
         self.predictor: PredictFn = predictor or FusionPredictor.default()
         self.cache = cache
         self.max_side = max_side
         self.smoothing = smoothing
-        self.threads = threads
         # Extractors keep per-video state between begin() and finish(): one extraction at a time per
         # analyzer, so an instance shared by a flow's worker threads cannot interleave two videos.
         self._extract_lock = threading.Lock()
@@ -136,11 +134,12 @@ class EmotionAnalyzer:
         self.timings = {e.name: 0.0 for e in todo}
         self.cpu_timings = dict(self.timings)
         started, cpu_started = time.perf_counter(), time.process_time()
-        with compute_threads(self.threads):
-            self._stream_into(video, duration_s, frame_ex, audio_ex, progress, media)
-            for e in todo:
-                with self._timed(e.name):
-                    tracks[e.name] = e.finish(duration_s)
+        # Torch and OpenCV run at the process's model budget (emsync_models.threads.MODEL_THREADS), set
+        # once at process start: never changed here, where another job may be running beside this one.
+        self._stream_into(video, duration_s, frame_ex, audio_ex, progress, media)
+        for e in todo:
+            with self._timed(e.name):
+                tracks[e.name] = e.finish(duration_s)
         # Whatever the extractors did not spend is demuxing, decoding and scaling.
         self.timings["decode"] = time.perf_counter() - started - sum(self.timings.values())
         self.cpu_timings["decode"] = time.process_time() - cpu_started - sum(self.cpu_timings.values())

@@ -9,8 +9,10 @@ import av
 import pytest
 from typer.testing import CliRunner
 
+from emsync_models.threads import MODEL_THREADS
 from emsync_models.video.sample import sample_cut_times
 from flows.cli.app import app
+from flows.runtime import thread_budget_report
 from flows.settings import get_settings
 from flows.storage.store import make_store
 from tests.media import make_clip
@@ -66,8 +68,8 @@ def test_video_without_audio_or_cuts_gets_a_soundtrack(tmp_path: Path, isolated_
     assert len(report["scenes"]) == 1
     assert report["input"]["frame_count"] == 75, "the frame count the one decode pass saw"
     # The CLI applied the thread budget at start and the report says what it was.
-    assert report["threads"]["threads"] == get_settings().resolved_threads()
-    assert report["threads"]["torch_intra_op"] == report["threads"]["threads"]
+    assert report["threads"] == thread_budget_report()
+    assert report["threads"]["torch_intra_op"] == MODEL_THREADS
     duration, kinds = streams(out)
     assert abs(duration - 3.0) <= 0.05 and sorted(kinds) == ["audio", "video"]
 

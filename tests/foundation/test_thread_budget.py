@@ -75,3 +75,40 @@ def test_apply_sets_every_pool_in_a_fresh_process() -> None:
     assert report["ort"] == 1
     assert report["ocr"] == [1, 1], "RapidOCR's own ONNX Runtime sessions"
     assert report["blas_pools"] >= 1 and set(report["blas"]) == {1}
+
+
+@pytest.mark.slow
+def test_two_jobs_in_one_process_leave_every_pool_at_the_budget(tmp_path: Path) -> None:
+    """A catalog flow runs `concurrency` jobs in one process: no job may change a pool under the other.
+
+    A budget of 2 per job (EMSYNC_THREADS), so that a stage dropping a process-wide pool to one thread
+    (what the emotion and music stages used to do for themselves) would show in the samples."""
+    from tests.media import make_clip
+
+    videos = [make_clip(tmp_path / f"in{i}.mp4", seconds=3.0, colors=("red", "blue")) for i in range(2)]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env.update(EMSYNC_CONCURRENCY="2", EMSYNC_THREADS="2", EMSYNC_DATA_DIR=str(tmp_path / "data"),
+               PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "foundation" / "two_jobs_pools.py"),
+                           *map(str, videos), str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    record = seen["record"]
+    assert record["threads"] == 2 and record["jobs_in_process"] == 2
+    expected = {"torch_intra_op": record["torch_intra_op"], "torch_inter_op": record["torch_inter_op"],
+                "opencv": record["opencv"], "pools": record["pools"]}
+    assert expected["torch_intra_op"] == expected["opencv"] == 1, "the models' pools: one thread (MODEL_THREADS)"
+    assert any(k.startswith("blas:") and n == 2 for k, n in record["pools"].items()), record["pools"]
+    stages = seen["stages"]
+    for job in {s.split(":")[0] for s in stages}:
+        assert {"music:0", "music:1", "cuts:1", "render:1"} <= {":".join(s.split(":")[1:]) for s in stages
+                                                                if s.startswith(job)}
+    assert len({s.split(":")[0] for s in stages}) == 2, "both jobs ran, each in its own thread"
+    for moment in ("before", "during", "after"):
+        wrong = [s for s in seen["samples"][moment] if s != expected]
+        assert not wrong, f"{moment}: {wrong[:3]} (budget {expected})"
+    assert len(seen["samples"]["during"]) > 20
+    assert seen["reported"] == [record, record], "one record of what was applied, in each job's report"

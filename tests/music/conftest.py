@@ -1,17 +1,14 @@
-"""Music tests run single-threaded, and each committed checkpoint is loaded once per session.
-
-On a shared 2-core machine extra OpenMP threads only spin. Loading a checkpoint costs seconds; tests
-that change a generator's attributes must do it with `monkeypatch.setattr` so that the next test sees
-the committed defaults again.
+"""Each committed checkpoint is loaded once per session; music tests run under the test process's
+thread budget (tests/conftest.py: the models' pools one thread, sized once at its start) and never
+change it. Loading a checkpoint costs seconds; tests that change a generator's attributes must do it
+with `monkeypatch.setattr` so that the next test sees the committed defaults again.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
-import torch
 
 from emsync_models.music import registry
 from emsync_models.music.request import MusicGenerator
@@ -19,9 +16,6 @@ from emsync_models.music.request import MusicGenerator
 if TYPE_CHECKING:
     from emsync_models.music.v1.generator import MusicGeneratorV1
     from emsync_models.music.v2.generator import MusicGeneratorV2
-
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="session")
 def load_model() -> Callable[[str], MusicGenerator]:
