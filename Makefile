@@ -1,11 +1,16 @@
-# The two commands a newcomer runs (see README): `make demo` and `make test`.
-.PHONY: demo test install install-dev install-triton lint bench lock smoke
+# The two commands a newcomer runs (see README): `make demo` and `make test` (`make test-fast`: no servers).
+.PHONY: demo test test-fast install install-dev install-triton lint bench lock smoke
 
 demo: install
 	.venv/bin/emsync demo --out emsync-demo.mp4 --plot emsync-demo.png --force
 
 test: install-dev
 	bash infra/test.sh
+
+# No servers, no slow tests (token-by-token generation, whole jobs): the loop while editing.
+test-fast: install-dev
+	.venv/bin/ruff check .
+	.venv/bin/pytest -q -m "not integration and not slow" --durations=10
 
 install:
 	bash infra/install.sh

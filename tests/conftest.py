@@ -11,6 +11,16 @@ import pytest
 from flows.settings import get_settings
 from tests.media import make_clip
 
+# Fixtures that start or reach a real server (infra/*.sh): a test that uses one is an integration test,
+# whatever module it lives in, so `make test-fast` (-m "not integration and not slow") never starts one.
+SERVER_FIXTURES = frozenset({"prefect_api", "pg_url", "s3_env", "production_env"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
