@@ -8,8 +8,14 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed, State
 
+from flows.ops.logs import install_expected_outcome_filter
 from flows.ops.outcome import CatalogRunFailed, exceeds_threshold, failure_message
 from flows.settings import get_settings
+
+# Wherever a flow can end Failed with CatalogRunFailed (the CLI, a worker's flow-run process: both import
+# this module to run a catalog flow), Prefect's engine must not log it as an unexpected exception with a
+# traceback: the flow logged its one WARNING line.
+install_expected_outcome_filter()
 
 
 def artifact_key(prefix: str, name: str) -> str:

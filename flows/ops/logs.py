@@ -65,6 +65,7 @@ def configure(level: str, fmt: str = "text") -> None:
     for name in OUR_LOGGERS:
         logging.getLogger(name).setLevel(level.upper())
     quiet_third_party_warnings(level)
+    install_expected_outcome_filter()
 
 
 # Prefect's loggers for flow and task runs and its engine: where it logs a run's exception.

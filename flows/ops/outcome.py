@@ -30,17 +30,6 @@ class CatalogRunFailed(Exception):
         return self.message
 
 
-def _quiet_expected_outcomes() -> None:
-    # Wherever a flow can end this way (the CLI, a worker's flow-run process), Prefect's engine must not
-    # log it as an unexpected exception with a traceback: the flow logged its one WARNING line.
-    from flows.ops.logs import install_expected_outcome_filter
-
-    install_expected_outcome_filter()
-
-
-_quiet_expected_outcomes()
-
-
 def failed_share(failed: int, total: int) -> float:
     return failed / total if total > 0 else 0.0
 
