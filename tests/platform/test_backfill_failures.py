@@ -14,7 +14,7 @@ import flows.catalog.backfilling as backfilling
 import flows.soundtrack as soundtrack
 from db.models import Failure, GenerationRun
 from db.session import session_scope
-from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
+from emsync_models.music import registry
 from emsync_models.video.probe import VideoProbe
 from flows.catalog.flows import backfill, ingest_catalog
 from flows.catalog.identity import current_job
@@ -57,7 +57,8 @@ def test_backfill_records_each_failed_video_once(
     # The music model's version is its checkpoint's hash: pin a copy, so a training run rewriting the
     # checkpoint cannot change the job's identity mid-test (process_claim would call that drift an error).
     pinned = tmp_path / "music.pt"
-    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    models = get_settings().models
+    shutil.copyfile(models.music_checkpoint or registry.spec(models.music_model).checkpoint, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(videos)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "1")

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from db.models import Artifact, GenerationRun
 from db.session import session_scope
-from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
+from emsync_models.music import registry
 from flows.catalog.flows import backfill, ingest_catalog
 from flows.catalog.identity import current_job
 from flows.settings import get_settings
@@ -42,7 +42,8 @@ def _kill_halfway_then_rerun(clips: list[Path], tmp_path: Path, monkeypatch: pyt
     # Pin the music model to a copy: its version is the file's hash, and the killed child and this
     # process must agree on it even if the checkpoint is rewritten meanwhile (e.g. by a training run).
     pinned = tmp_path / "music.pt"
-    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    models = get_settings().models
+    shutil.copyfile(models.music_checkpoint or registry.spec(models.music_model).checkpoint, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     get_settings.cache_clear()
     settings = get_settings()

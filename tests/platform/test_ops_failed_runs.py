@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from db.models import GenerationRun
 from db.session import session_scope
-from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
+from emsync_models.music import registry
 from flows.catalog.flows import backfill
 from flows.cli import catalog as cli_catalog
 from flows.cli.app import app
@@ -41,7 +41,8 @@ def _setup(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch, name
     videos.mkdir()
     paths = [Path(shutil.copyfile(c, videos / n)) for c, n in zip(make_clips(clip_dir, len(names)), names, strict=True)]
     pinned = tmp_path / "music.pt"  # a training run elsewhere must not change the job's identity mid-test
-    shutil.copyfile(get_settings().models.music_checkpoint or DEFAULT_CHECKPOINT, pinned)
+    models = get_settings().models
+    shutil.copyfile(models.music_checkpoint or registry.spec(models.music_model).checkpoint, pinned)
     monkeypatch.setenv("EMSYNC_MUSIC_CHECKPOINT", str(pinned))
     monkeypatch.setenv("EMSYNC_ALLOWED_ROOTS", json.dumps([str(videos), str(tmp_path)]))
     monkeypatch.setenv("EMSYNC_CONCURRENCY", "1")
