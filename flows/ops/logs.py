@@ -48,6 +48,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (not the stream of the moment it was made)."""
+
+    @property
+    def stream(self) -> Any:  # noqa: ANN401 - a text stream
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:  # noqa: ANN401
+        pass
+
+
 def configure(level: str, fmt: str = "text") -> None:
     """One level and one format for EMSYNC's loggers and Prefect's."""
     if fmt not in FORMATS:
@@ -57,11 +69,11 @@ def configure(level: str, fmt: str = "text") -> None:
         # Prefect's console handler (the root logger's, once Prefect is imported) formats with ours.
         os.environ["PREFECT_LOGGING_FORMATTERS_JSON_CLASS"] = f"{__name__}.JsonFormatter"
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_FORMATTER"] = "json"
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     # Other libraries (alembic, numba, ...) speak only at WARNING and above; the level chosen here is ours.
-    logging.basicConfig(level=max(logging.WARNING, logging.getLevelName(level.upper())), handlers=[handler],
-                        force=True)
+    # A no-op where the root logger has handlers already (a test runner's; Prefect's once imported).
+    logging.basicConfig(level=max(logging.WARNING, logging.getLevelName(level.upper())), handlers=[handler])
     for name in OUR_LOGGERS:
         logging.getLogger(name).setLevel(level.upper())
     quiet_third_party_warnings(level)
