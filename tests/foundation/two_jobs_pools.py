@@ -51,7 +51,7 @@ def main(videos: list[Path], out_dir: Path) -> None:
     watcher = threading.Thread(target=sampler, daemon=True)
     watcher.start()
     with ThreadPoolExecutor(max_workers=settings.batch.concurrency, thread_name_prefix="job") as pool:
-        jobs = [pool.submit(run_soundtrack, video, out_dir / f"out{i}.mp4", settings, SoundtrackOptions(plot=False),
+        jobs = [pool.submit(run_soundtrack, video, out_dir / f"out{i}.mp4", settings, SoundtrackOptions(),
                             progress=seen) for i, video in enumerate(videos)]
         reports = [job.result().report for job in jobs]
     stop.set()
