@@ -9,7 +9,8 @@
 #
 # Environment: EMSYNC_INFRA_DIR (servers' state, default /tmp/emsync-smoke), EMSYNC_PODMAN_DIR (podman's
 # storage, default /var/tmp/emsync-podman, ~10 GB; the debootstrap base is kept there and a re-run rebuilds
-# the two images from uv's cache), EMSYNC_SMOKE_VIDEOS (5), EMSYNC_SMOKE_KEEP=1 (leave the servers running).
+# the two images from uv's cache), EMSYNC_SMOKE_VIDEOS (5), EMSYNC_SMOKE_KEEP=1 (leave the servers running),
+# EMSYNC_SMOKE_BUILD=0 (test the images build.sh made before instead of building them).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -40,9 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building the images (podman storage $EMSYNC_PODMAN_DIR)"
-images="$(bash infra/images/build.sh worker triton)"
-worker_image="$(sed -n 1p <<<"$images")"; triton_image="$(sed -n 2p <<<"$images")"
+if [[ "${EMSYNC_SMOKE_BUILD:-1}" == 0 ]]; then
+    # Test images built earlier by infra/images/build.sh (say so in any report: they may be older than HEAD).
+    version="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -n1)"
+    worker_image="localhost/emsync-worker:$version"; triton_image="localhost/emsync-triton:$version"
+    say "EMSYNC_SMOKE_BUILD=0: using the images already built"
+else
+    say "building the images (podman storage $EMSYNC_PODMAN_DIR)"
+    images="$(bash infra/images/build.sh worker triton)"
+    worker_image="$(sed -n 1p <<<"$images")"; triton_image="$(sed -n 2p <<<"$images")"
+fi
 for image in "$worker_image" "$triton_image"; do
     say "$image: $(pm image inspect --format '{{.Size}}' "$image" | awk '{printf "%.2f GB", $1/1e9}')"
 done
