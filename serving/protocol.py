@@ -142,10 +142,13 @@ def pack_music(music: Any) -> dict[str, np.ndarray]:  # noqa: ANN401 - a generat
     import json
     from dataclasses import fields
 
-    rest = {f.name: getattr(music, f.name) for f in fields(music) if f.name not in ("midi", "tokens")}
+    rest = {f.name: getattr(music, f.name) for f in fields(music) if f.name not in ("midi", "tokens", "midi_file")}
+    # the bytes `midi` was read from where the generator kept them: the client's reader then sees what
+    # the in-process one saw (a rewrite can pair overlapping notes of one pitch differently)
+    data = getattr(music, "midi_file", b"") or midi_bytes(music.midi)
     return {
         TOKENS: np.asarray(music.tokens, np.int64).reshape(1, -1),
-        MIDI: np.array([[midi_bytes(music.midi)]], dtype=np.object_),
+        MIDI: np.array([[data]], dtype=np.object_),
         RESULT: string_tensor(json.dumps(rest), rows=1),
     }
 

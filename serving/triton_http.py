@@ -237,7 +237,7 @@ class TritonHttpClient(InferenceClient):
         outputs = [protocol.TOKENS, protocol.MIDI, protocol.RESULT]
         tokens, midi, rest = protocol.unpack_music(self._infer(self.music_name, self._generation_tensors(request),
                                                                outputs))
-        return GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, **rest)
+        return GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, midi_file=midi, **rest)
 
     def music_generator(self) -> ClientMusicGenerator | ClientMusicGeneratorV2:
         return ClientMusicGeneratorV2(self) if self.music_variant == "v2" else ClientMusicGenerator(self)

@@ -133,11 +133,14 @@ def test_v2_piece_survives_the_wire_whole(tmp_path):
     outputs = protocol.pack_music(music)
     assert set(outputs) == {protocol.TOKENS, protocol.MIDI, protocol.RESULT}
     tokens, midi, rest = protocol.unpack_music(outputs)
-    rebuilt = GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, **rest)
+    rebuilt = GeneratedMusicV2(midi=pretty_midi.PrettyMIDI(io.BytesIO(midi)), tokens=tokens, midi_file=midi, **rest)
     assert rebuilt.tokens == music.tokens and rebuilt.cut_chords == music.cut_chords
     assert (rebuilt.tempo_map, rebuilt.style) == (music.tempo_map, music.style)
     assert rebuilt.chord_change_times_s == music.chord_change_times_s
     assert rebuilt.chord_marker_times_s == music.chord_marker_times_s
+    assert rebuilt.midi_file == music.midi_file
+    assert [[(n.start, n.end, n.pitch, n.velocity) for n in i.notes] for i in rebuilt.midi.instruments] == [
+        [(n.start, n.end, n.pitch, n.velocity) for n in i.notes] for i in music.midi.instruments]
     a, b = write_midi(music.midi, tmp_path / "a.mid", 6.0), write_midi(rebuilt.midi, tmp_path / "b.mid", 6.0)
     assert a.read_bytes() == b.read_bytes()
 

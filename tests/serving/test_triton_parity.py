@@ -116,10 +116,9 @@ def test_generation_tokens_and_music_match(triton, inprocess, variant, tmp_path)
         for f in fields(want):
             if f.name != "midi":
                 assert getattr(got, f.name) == getattr(want, f.name), f.name
-        # the same notes per instrument (in the order a MIDI reader lists them, which follows the file's
-        # event order: the server's file comes from pretty_midi, the in-process one from symusic)
-        notes = [sorted((n.start, n.end, n.pitch, n.velocity) for n in i.notes) for i in got.midi.instruments]
-        assert notes == [sorted((n.start, n.end, n.pitch, n.velocity) for n in i.notes) for i in want.midi.instruments]
+        # the same notes per instrument, in the same order
+        notes = [[(n.start, n.end, n.pitch, n.velocity) for n in i.notes] for i in got.midi.instruments]
+        assert notes == [[(n.start, n.end, n.pitch, n.velocity) for n in i.notes] for i in want.midi.instruments]
         assert [(i.program, i.is_drum, i.name) for i in got.midi.instruments] == [
             (i.program, i.is_drum, i.name) for i in want.midi.instruments]
         # the file the soundtrack job writes, bit for bit

@@ -126,6 +126,9 @@ class PlannedPiece:
 @dataclass
 class GeneratedMusicV2(GeneratedMusic):
     style: str = ""
+    # the standard MIDI file `midi` was read from: a server sends these bytes, so a client reading them
+    # holds the very same notes (a rewrite can pair overlapping same-pitch notes differently)
+    midi_file: bytes = field(default=b"", repr=False)
 
 
 class MusicGeneratorV2:
@@ -301,7 +304,8 @@ class MusicGeneratorV2:
         """MIDI for the request; `progress(bars written, bars in all)` after each bar."""
         plan, trace = self.trace(request, style, progress)
         score = self.to_score(plan, trace.tokens, request.duration_s)
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(score.dumps_midi()))
+        midi_file = score.dumps_midi()
+        midi = pretty_midi.PrettyMIDI(io.BytesIO(midi_file))
         chord_beats = [step / RESOLUTION for step, _ in trace.chord_steps]
         markers = [round(plan.tempo.time_of(b), 6) for b in chord_beats]
         cut_chords = []
@@ -315,7 +319,7 @@ class MusicGeneratorV2:
                                "residual_s": round(hit.residual_s, 6)})
         return GeneratedMusicV2(midi, list(trace.tokens), chord_change_times(midi), markers,
                                 tempo_map=plan.tempo.to_dict(), cut_chords=cut_chords,
-                                style=STYLE_FAMILIES[plan.style], plan=plan.to_dict())
+                                style=STYLE_FAMILIES[plan.style], plan=plan.to_dict(), midi_file=midi_file)
 
     # --- writing ---------------------------------------------------------------------------------
     def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float) -> symusic.Score:
