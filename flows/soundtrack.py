@@ -28,8 +28,9 @@ from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
 from emsync_models.video.cut_config import CutConfig
 from emsync_models.video.cuts import scene_spans
-from emsync_models.video.probe import MediaLimits, VideoProbe, content_hash, probe_video
+from emsync_models.video.probe import VideoProbe
 from emsync_models.video.single_pass import detect_cuts
+from flows.job import VideoJob, job_from_file, media_limits, probe_input  # noqa: F401 - probe_input re-exported
 from flows.job_args import (  # noqa: F401 - re-exported: callers import them from here
     SEED_RANGE,
     VIDEO_SUFFIXES,
@@ -49,7 +50,7 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class SoundtrackResult:
-    out: Path
+    out: Path | None  # None: nothing published (a claimed catalog run keeps its stored objects only)
     report: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -60,15 +61,6 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
             "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
             "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
             "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
-
-
-def media_limits(settings: Settings) -> MediaLimits:
-    return MediaLimits(**settings.limits.model_dump())
-
-
-def probe_input(path: Path, settings: Settings) -> VideoProbe:
-    """The headers read and checked, the limits included, before anything is decoded."""
-    return probe_video(path, media_limits(settings))
 
 
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
@@ -87,12 +79,14 @@ def decode_pass(source: Path, probe: VideoProbe, settings: Settings, analyzer: A
                       threads=job_threads(settings), expected_duration_s=probe.duration_s)
 
 
-def decode_once(source: Path, probe: VideoProbe, settings: Settings,
-                analyzer: Any = None) -> tuple[VideoProbe, list[float], Any]:  # noqa: ANN401
+def decode_once(source: Path, probe: VideoProbe, settings: Settings, analyzer: Any = None,  # noqa: ANN401
+                digest: str | None = None) -> tuple[VideoProbe, list[float], Any]:
     """Decode the video once: scene cuts, the probe checked against the decode (frame count, duration)
-    and, given an emotion analyzer, its feature tracks (None without one)."""
+    and, given an emotion analyzer, its feature tracks (None without one). `digest`: the bytes' SHA-256
+    when the caller has it (the analyzer's feature cache is keyed on it), so nobody reads them again."""
     one = decode_pass(source, probe, settings, analyzer)
-    tracks = analyzer.extract(source, probe.duration_s, media=one) if analyzer is not None else None
+    tracks = (analyzer.extract(source, probe.duration_s, media=one, content_key=digest)
+              if analyzer is not None else None)
     one.run()  # nothing left to do if extract consumed it; decodes for the cuts if every track was cached
     checked = replace(probe, duration_s=one.duration_s, frame_count=one.frames)
     return checked, list(one.cuts_s), tracks
@@ -236,62 +230,69 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
         progress(stage, 1.0)
 
 
-def run_soundtrack(source: Path, out: Path, settings: Settings, options: SoundtrackOptions = SoundtrackOptions(),
-                   progress: Progress | None = None, source_uri: str | None = None,
-                   record_failures: bool = True) -> SoundtrackResult:
+def run_soundtrack(source: Path | VideoJob, out: Path | None, settings: Settings,
+                   options: SoundtrackOptions = SoundtrackOptions(), progress: Progress | None = None,
+                   source_uri: str | None = None) -> SoundtrackResult:
     """The whole job. Raises `InputError` for bad input; `out` exists only if everything succeeded.
 
+    `source`: a file (probed, then read and hashed once, here) or the `VideoJob` its caller built.
+    `out`: where the video with its soundtrack is published (None: stored objects only).
+
     A failure past validation (a model server down, a renderer crash) is recorded in the database as
-    an infrastructure failure before it propagates; bad input is only reported, never recorded.
-    Callers that own the run's row (the catalog flows, which claimed it under its full key and record
-    the outcome themselves) pass `record_failures=False`, so one failure is not written twice.
+    an infrastructure failure before it propagates; bad input is only reported, never recorded. A job
+    that fills a claimed catalog run (`job.run`) leaves both to the run's owner, the catalog flow,
+    which also checked the models were ready at its start.
     """
     from flows.inference import check_models_ready
     from flows.storage.persist import record_failure
 
     check_options(options)
-    check_output(out, source, options.plot, options.export, options.force)
+    if out is not None:
+        check_output(out, source.path if isinstance(source, VideoJob) else source, options.plot, options.export,
+                     options.force)
     if thread_budget_report() is None:  # a library caller that skipped the entry points' start-up
         apply_thread_budget(settings)
-    params = job_params(settings, options)
     timings: dict[str, float] = {}
-    with _timed(timings, "probe", progress), path_errors_as_input(source):
-        probe = probe_input(source, settings)
-        if options.original_audio_gain is not None and not probe.has_audio:
-            raise InputError(source, "has no audio track to mix under the music (drop --mix-original)")
-        digest = content_hash(source)
-    uri = source_uri or str(source.resolve())
+    subject = source.path if isinstance(source, VideoJob) else source
+    with _timed(timings, "probe", progress), path_errors_as_input(subject):
+        job = source if isinstance(source, VideoJob) else job_from_file(source, settings, source_uri)
+        if options.original_audio_gain is not None and not job.probe.has_audio:
+            raise InputError(job.path, "has no audio track to mix under the music (drop --mix-original)")
+    params = job.run.params if job.run is not None else job_params(settings, options)
     try:
-        check_models_ready(settings)
-        return _score(source, uri, out, settings, options, probe, digest, params, timings, progress)
+        if job.run is None:
+            check_models_ready(settings)
+        return _score(job, out, settings, options, params, timings, progress)
     except InputError:
         raise
     except Exception as exc:
         converted = as_input_error(exc)
         if converted is not None:  # deterministic: said to the user (exit 2), never recorded for a retry
             raise converted from exc
-        if not record_failures or "store" in timings:
-            # Past the store stage the run is recorded succeeded with its objects; what failed is only
-            # the copy to --out, which a second (failed) row for the same job would contradict.
+        if job.run is not None or "store" in timings:
+            # A claimed run's failure is its owner's to record. Past the store stage the run is recorded
+            # succeeded with its objects; what failed is only the copy to --out, which a second (failed)
+            # row for the same job would contradict.
             raise
-        record_failure(settings, source_uri=uri, content_hash=digest, params=params, kind="infra",
+        record_failure(settings, source_uri=job.source_uri, content_hash=job.digest, params=params, kind="infra",
                        error=f"{type(exc).__name__}: {exc}")
         raise
 
 
-def _score(source: Path, uri: str, out: Path, settings: Settings, options: SoundtrackOptions, probe: VideoProbe,
-           digest: str, params: dict[str, Any], timings: dict[str, float],
-           progress: Progress | None) -> SoundtrackResult:
+def _score(job: VideoJob, out: Path | None, settings: Settings, options: SoundtrackOptions,
+           params: dict[str, Any], timings: dict[str, float], progress: Progress | None) -> SoundtrackResult:
     """Every stage after validation: cuts, emotion, music, render, mux, store, publish."""
     from flows.inference import emotion_analyzer
     from flows.storage.persist import record_soundtrack
     from flows.storage.store import artifact_key
 
+    source, digest = job.path, job.digest
     user_fixed = options.valence is not None and options.arousal is not None
     # "cuts" is the one decode pass: scene detection and the emotion extractors' per-frame work;
     # "emotion" what is left of emotion once the frames are seen (track summaries, fusion).
     with _timed(timings, "cuts", progress):
-        probe, cuts, tracks = decode_once(source, probe, settings, None if user_fixed else emotion_analyzer(settings))
+        analyzer = None if user_fixed else emotion_analyzer(settings)
+        probe, cuts, tracks = decode_once(source, job.probe, settings, analyzer, digest)
     with _timed(timings, "emotion", progress):
         if options.valence is not None and options.arousal is not None:
             emotion = user_emotion(probe, cuts, options.valence, options.arousal)
@@ -301,11 +302,17 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings, progress)
     model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                       "music": music.model_version}
+    if job.run is not None and model_versions != job.run.model_versions:
+        # The claimed run's key names other models (settings or a checkpoint changed since the claim):
+        # never store this result under it.
+        raise RuntimeError(f"job identity drifted: claimed models {job.run.model_versions}, ran {model_versions}")
+    run_key, catalog_id, flow_run_id = (job.run.run_key, job.run.catalog_id, job.run.flow_run_id) if job.run \
+        else (None, None, None)
     with scratch_dir(settings, "soundtrack") as tmp:
         work = Path(tmp)
         # The built video takes the container `out` names (MP4, MOV, Matroska).
         midi_path, wav_path = work / "soundtrack.mid", work / "soundtrack.wav"
-        video_path = work / f"video{out.suffix.lower()}"
+        video_path = work / f"video{out.suffix.lower() if out is not None else '.mp4'}"
         write_midi(music.midi, midi_path, probe.duration_s)
         with _timed(timings, "render", progress):
             render_audio(midi_path, wav_path, probe.duration_s, settings)
@@ -330,15 +337,17 @@ def _score(source: Path, uri: str, out: Path, settings: Settings, options: Sound
         with _timed(timings, "store", progress):
             report_path.write_text(json.dumps({**report, "timings_s": dict(timings)}, indent=2))
             keys = record_soundtrack(
-                settings, source_uri=uri, content_hash=digest,
+                settings, source_uri=job.source_uri, content_hash=digest,
                 probe=probe.to_dict(), cuts_s=cuts, emotion=emotion, params=params,
-                model_versions=model_versions, timings=timings, artifacts=artifacts)
+                model_versions=model_versions, timings=timings, artifacts=artifacts, run_key=run_key,
+                catalog_id=catalog_id, flow_run_id=flow_run_id)
         if keys != report["artifacts"]:
             raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
         report["timings_s"] = dict(timings)
-        if options.plot is not None:
-            _publish(plot_path, options.plot)
-        _publish(video_path, out)
+        if out is not None:
+            if options.plot is not None:
+                _publish(plot_path, options.plot)
+            _publish(video_path, out)
     return SoundtrackResult(out=out, report=report, timings=timings)
 
 

@@ -41,3 +41,16 @@ def damaged_ts(path: Path) -> Path:
     data[len(data) // 4: 3 * len(data) // 4] = b"\xab" * (3 * len(data) // 4 - len(data) // 4)
     path.write_bytes(bytes(data))
     return path
+
+
+def padded_mp4(source: Path, path: Path, pad_bytes: int) -> Path:
+    """`source` (an MP4) followed by a top-level `free` box of `pad_bytes`: a video that large to read and
+    hash, left sparse on disk. MP4 readers skip free boxes, so it decodes exactly like `source`."""
+    import struct
+
+    data = source.read_bytes()
+    with path.open("wb") as out:
+        out.write(data)
+        out.write(struct.pack(">I4sQ", 1, b"free", pad_bytes))  # size 1: the 64-bit size follows
+        out.truncate(len(data) + pad_bytes)
+    return path

@@ -103,16 +103,19 @@ class EmotionAnalyzer:
         return any(e.input == "audio" for e in self.extractors)
 
     def extract(self, video: Path, duration_s: float, progress: Progress | None = None,
-                media: Iterable[VideoFrame | AudioChunk] | None = None) -> dict[str, FeatureTrack]:
+                media: Iterable[VideoFrame | AudioChunk] | None = None,
+                content_key: str | None = None) -> dict[str, FeatureTrack]:
         """Feature tracks for every extractor, from the cache where possible, else one decode pass.
 
         `media`: frames (at about `sample_hz`, long side at most `max_side`) and 16 kHz mono audio
         decoded by the caller, e.g. a pass that also finds the scene cuts; by default this decodes.
+        `content_key`: the video's SHA-256 when the caller already has it (the cache's key; by default
+        the file is read and hashed here).
         """
         video = Path(video)
         if not video.is_file():
             raise InputError(video, "no such file")
-        key = content_hash(video) if self.cache else ""
+        key = (content_key or content_hash(video)) if self.cache else ""
         tracks: dict[str, FeatureTrack] = {}
         todo: list[Extractor] = []
         for extractor in self.extractors:

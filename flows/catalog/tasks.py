@@ -17,8 +17,7 @@ from flows.catalog import pinning, queries, work
 from flows.catalog.identity import JobIdentity
 from flows.catalog.manifest import Manifest, ManifestRow, read_manifest, resolve_source
 from flows.settings import Settings, get_settings
-from flows.storage.persist import make_run_key, record_failure
-from flows.storage.scratch import scratch_dir
+from flows.storage.persist import record_failure
 from flows.storage.sources import materialize
 
 INFRA_RETRIES = 3
@@ -143,8 +142,9 @@ def score_video(url: str, catalog_id: int, video_id: int, flow_link: int) -> Sco
     settings = get_settings()
     content_hash, uri = queries.video_source(url, video_id, catalog_id)
     try:
-        local, _ = materialize(settings, uri, expected_sha256=content_hash)
-        probe, cuts, tracks = decode_once(local, probe_input(local, settings), settings, emotion_analyzer(settings))
+        local, digest = materialize(settings, uri, expected_sha256=content_hash)
+        probe, cuts, tracks = decode_once(local, probe_input(local, settings), settings, emotion_analyzer(settings),
+                                          digest)
         emotion = analyze_emotion(local, cuts, probe.duration_s, settings, tracks=tracks)
     except Exception as caught:
         exc = as_input_error(caught, uri)
@@ -189,18 +189,17 @@ class SoundtrackOutcome:
 def process_claim(
     settings: Settings, claim: work.Claim, job: JobIdentity, catalog_id: int | None, flow_link: int | None
 ) -> SoundtrackOutcome:
-    """The soundtrack job for one claimed run, under a renewed lease. Bad input marks the run failed."""
+    """The soundtrack job for one claimed run, under a renewed lease: its input built once from the claim
+    and handed down; its row written once, by the store stage. Bad input marks the run failed, here:
+    this task owns the run (an infrastructure failure propagates, for the retries and then the flow)."""
+    from flows.job import ClaimedRun, job_from_claim
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     url = settings.store.resolved_database_url
+    run = ClaimedRun(claim.run_key, catalog_id, flow_link, job.model_versions, job.params)
     with work.held_lease(url, claim.run_id, claim.owner, settings.batch.lease_s):
         try:
-            local, _ = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
-            with scratch_dir(settings, "backfill") as tmp:
-                result = run_soundtrack(
-                    local, Path(tmp) / "out.mp4", settings, SoundtrackOptions(), source_uri=claim.source_uri,
-                    record_failures=False,
-                )
+            result = run_soundtrack(job_from_claim(settings, claim, run), None, settings, SoundtrackOptions())
         except Exception as caught:
             exc = as_input_error(caught, claim.source_uri)
             if exc is None:
@@ -221,15 +220,6 @@ def process_claim(
             )
             return SoundtrackOutcome(claim.run_id, claim.video_id, "failed", {}, None, None, str(exc))
     report = result.report
-    actual = make_run_key(claim.content_hash, report["models"], report["params"])
-    if actual != claim.run_key:
-        # The job ran under another identity than the one claimed (settings changed mid-run, or the
-        # identity here drifted from run_soundtrack's): surface it, never count it as done.
-        raise RuntimeError(
-            f"run {claim.run_id}: job identity drifted (claimed models {job.model_versions}, params {job.params}; "
-            f"ran models {report['models']}, params {report['params']})"
-        )
-    with_db_retry(settings.batch.db_retry_window_s, work.link_run, url, claim.run_id, catalog_id, flow_link)
     overall = report["emotion"]["overall"]
     return SoundtrackOutcome(
         claim.run_id,

@@ -65,6 +65,7 @@ class Claim:
     source_uri: str
     owner: str
     attempts: int
+    probe: dict[str, Any] | None = None  # the video's probe, registered at ingest
 
 
 def enqueue_missing(
@@ -211,8 +212,8 @@ def claim_next(url: str, catalog_id: int, job_fp: str, owner: str, lease_s: floa
         for run_id in session.execute(candidates).scalars().all():
             if not _take_pending(session, run_id, owner, lease_s):
                 continue
-            run, content_hash = session.execute(
-                select(GenerationRun, Video.content_hash)
+            run, content_hash, probe = session.execute(
+                select(GenerationRun, Video.content_hash, Video.probe)
                 .join(Video, Video.id == GenerationRun.video_id)
                 .where(GenerationRun.id == run_id)
             ).one()
@@ -224,6 +225,7 @@ def claim_next(url: str, catalog_id: int, job_fp: str, owner: str, lease_s: floa
                 source_uri=run.source_uri,
                 owner=owner,
                 attempts=run.attempts,
+                probe=probe,
             )
     return None
 
@@ -318,7 +320,7 @@ def claim_run(
         session.flush()
         if not _take_pending(session, run.id, owner, lease_s):
             return None
-        content_hash = session.execute(select(Video.content_hash).where(Video.id == video_id)).scalar_one()
+        content_hash, probe = session.execute(select(Video.content_hash, Video.probe).where(Video.id == video_id)).one()
         attempts = session.execute(select(GenerationRun.attempts).where(GenerationRun.id == run.id)).scalar_one()
         return Claim(
             run_id=run.id,
@@ -328,6 +330,7 @@ def claim_run(
             source_uri=source_uri,
             owner=owner,
             attempts=int(attempts),
+            probe=probe,
         )
 
 
