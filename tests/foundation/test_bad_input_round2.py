@@ -99,7 +99,7 @@ def test_what_may_pass_is_infrastructure(exc: BaseException) -> None:
 def test_prefect_retries_exactly_the_infrastructure_class(exc: BaseException) -> None:
     from prefect.states import Failed
 
-    from flows.catalog.flows import _is_infra_failure
+    from flows.catalog.tasks import _is_infra_failure
 
     state = Failed(data=exc)
     assert _is_infra_failure(None, None, state) is (exc in INFRA)

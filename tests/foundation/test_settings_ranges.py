@@ -85,7 +85,7 @@ def test_the_cli_says_so_in_one_line_and_exits_2(variable: str, value: str, tmp_
 
 
 def test_bounded_submit_refuses_a_limit_it_could_never_fill() -> None:
-    from flows.catalog.flows import bounded_submit
+    from flows.catalog.submission import bounded_submit
 
     with pytest.raises(ValueError, match="at least 1"):
         bounded_submit(lambda i: None, [1], 0, lambda *a: None)
