@@ -19,6 +19,9 @@ sources=/etc/apt/sources.list.d/debian.sources
 mirror="$(sed -n 's/^URIs: *//p' "$sources" 2>/dev/null | head -n1)"
 mirror="${mirror:-http://deb.debian.org/debian}"
 rootfs="$(mktemp -d "$EMSYNC_PODMAN_DIR/rootfs.XXXXXX")"
+# mktemp makes the folder 0700 and the tar below carries that onto the image's `/`: without 755 no non-root
+# user in the images (USER 10001) can reach any file ("stat /bin/ls: permission denied").
+chmod 755 "$rootfs"
 trap 'rm -rf "$rootfs"' EXIT
 echo "base.sh: debootstrap bookworm from $mirror" >&2
 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$EMSYNC_PODMAN_DIR/debootstrap.log" 2>&1 \
