@@ -209,14 +209,14 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
-                 work_dir: Path | None = None) -> Path:
+                 work_dir: Path | None = None, stems: list[tuple[Path, Path]] | None = None) -> Path:
     soundfont = settings.music.resolved_soundfont()
     if soundfont is None:
         raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
                          "or set EMSYNC_SOUNDFONT")
     return render_midi(midi_path, wav_path, soundfont, sample_rate=settings.music.sample_rate,
                        duration_s=duration_s, target_lufs=settings.music.loudness_lufs, threads=job_threads(settings),
-                       work_dir=work_dir or wav_path.parent)
+                       work_dir=work_dir or wav_path.parent, stems=stems or ())
 
 
 @contextmanager
@@ -314,8 +314,9 @@ def _score(job: VideoJob, out: Path | None, settings: Settings, options: Soundtr
         midi_path, wav_path = work / "soundtrack.mid", work / "soundtrack.wav"
         video_path = work / f"video{out.suffix.lower() if out is not None else '.mp4'}"
         write_midi(music.midi, midi_path, probe.duration_s)
+        stems = _stem_files(music.midi, probe.duration_s, work) if options.export is not None else []
         with _timed(timings, "render", progress):
-            render_audio(midi_path, wav_path, probe.duration_s, settings)
+            render_audio(midi_path, wav_path, probe.duration_s, settings, stems=[(m, w) for _, m, w in stems])
         with _timed(timings, "mux", progress):
             mux_soundtrack(source, wav_path, video_path, duration_s=probe.duration_s,
                            original_audio_gain=options.original_audio_gain)
@@ -344,11 +345,55 @@ def _score(job: VideoJob, out: Path | None, settings: Settings, options: Soundtr
         if keys != report["artifacts"]:
             raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
         report["timings_s"] = dict(timings)
+        report["files"] = {}
         if out is not None:
             if options.plot is not None:
                 _publish(plot_path, options.plot)
+                report["files"]["plot"] = str(options.plot.resolve())
+            report["files"]["video"] = str(out.resolve())
+        if options.export is not None:
+            report["files"]["export"] = export_files(options.export, midi_path, wav_path, plot_path,
+                                                     [(name, wav) for name, _, wav in stems], report)
+        if out is not None:
             _publish(video_path, out)
     return SoundtrackResult(out=out, report=report, timings=timings)
+
+
+EXPORT_NAMES = {"midi": "music.mid", "audio": "music.wav", "plot": "soundtrack.png", "report": "report.json"}
+
+
+def _stem_files(midi: pretty_midi.PrettyMIDI, duration_s: float, work: Path) -> list[tuple[str, Path, Path]]:
+    """(name, MIDI, WAV) per instrument track, from the same playable MIDI the mix is rendered from."""
+    from emsync_models.render.midi_file import playable_notes
+    from emsync_models.render.stems import stem_midis
+
+    folder = work / "stems"
+    folder.mkdir()
+    return [(name, path, folder / f"{name}.wav")
+            for name, path in stem_midis(playable_notes(midi, duration_s), folder)]
+
+
+def export_files(folder: Path, midi_path: Path, wav_path: Path, plot_path: Path,
+                 stems: list[tuple[str, Path]], report: dict[str, Any]) -> dict[str, Any]:
+    """The deliverables under plain names in `folder` (checked by `check_output` before any work):
+    music.mid, music.wav, stems/NN-instrument.wav, soundtrack.png and report.json. Returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem_folder = folder / "stems"
+    if stem_folder.is_dir():  # --force: an earlier export's stems would not sum to this mix
+        for old in stem_folder.glob("*.wav"):
+            old.unlink()
+    stem_folder.mkdir(exist_ok=True)
+    files: dict[str, Any] = {kind: str((folder / name).resolve()) for kind, name in EXPORT_NAMES.items()}
+    files["stems"] = {name: str((stem_folder / f"{name}.wav").resolve()) for name, _ in stems}
+    for kind, built in (("midi", midi_path), ("audio", wav_path), ("plot", plot_path)):
+        _publish(built, Path(files[kind]))
+    for name, built in stems:
+        _publish(built, Path(files["stems"][name]))
+    exported = {**report, "files": {**report.get("files", {}), "export": files}}
+    built_report = midi_path.parent / "export-report.json"
+    built_report.write_text(json.dumps(exported, indent=2))
+    _publish(built_report, Path(files["report"]))
+    return files
 
 
 def _publish(built: Path, out: Path) -> None:

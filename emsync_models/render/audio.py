@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ class RenderError(RuntimeError):
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
                 duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1,
-                work_dir: Path | None = None) -> Path:
+                work_dir: Path | None = None, stems: Sequence[tuple[Path, Path]] = ()) -> Path:
     """Render with the `fluidsynth` CLI, then trim/pad to `duration_s`, fade out and normalise loudness.
 
     `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
@@ -39,20 +40,41 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     scratch folder so that a killed job's leftovers are swept with it.
     The result is checked before it is written (finite, not silent, not clipped, not noise) and read
     back after: a render that went wrong never becomes a soundtrack.
+    `stems`: (MIDI, WAV) pairs, parts of `midi_path` (see `stems.stem_midis`), each rendered the same way
+    and given the mix's own gain, so that the stems sum to the mix.
     """
-    audio, sr = synthesize_midi(midi_path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
-                                threads=threads, work_dir=work_dir)
-    if duration_s is not None:
-        audio = fit_length(audio, round(duration_s * sr))
-        audio = fade_out(audio, sr)
-    audio = normalise_loudness(audio, sr, target_lufs)
-    check_soundtrack(audio, sr)
+    from emsync_models.render.limiter import loudness_gain
+
+    def raw(path: Path, frames: int | None) -> np.ndarray:
+        audio, _ = synthesize_midi(path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
+                                   threads=threads, work_dir=work_dir)
+        if frames is not None:
+            audio = fit_length(audio, frames)
+        return fade_out(audio, sample_rate) if duration_s is not None else audio
+
+    mix = raw(midi_path, round(duration_s * sample_rate) if duration_s is not None else None)
+    gain = loudness_gain(mix, sample_rate, target_lufs)
+    audio = _gained(mix, gain)
+    check_soundtrack(audio, sample_rate)
+    _write(wav_path, audio, sample_rate)
+    for stem_midi, stem_wav in stems:
+        part = raw(stem_midi, len(mix))  # the same length as the mix, whatever the stem's own end
+        _write(stem_wav, _gained(part, gain), sample_rate)
+    return wav_path
+
+
+def _gained(audio: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
+    if gain is None:
+        return audio
+    return (audio.astype(np.float64) * gain[:, None]).astype(np.float32)
+
+
+def _write(wav_path: Path, audio: np.ndarray, sample_rate: int) -> None:
     wav_path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(wav_path, audio, sr, subtype="PCM_16")
+    sf.write(wav_path, audio, sample_rate, subtype="PCM_16")
     written = sf.info(str(wav_path)).frames
     if written != len(audio):  # a short write (a full disk) that the library did not raise
         raise RenderError(f"{wav_path}: wrote {written} of {len(audio)} frames (is the disk full?)")
-    return wav_path
 
 
 def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 44100, duration_s: float | None = None,

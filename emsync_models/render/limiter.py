@@ -60,26 +60,39 @@ def limit(audio: np.ndarray, sample_rate: int, ceiling: float, envelope: np.ndar
 def normalise_with_limiter(audio: np.ndarray, sample_rate: int, target_lufs: float,
                            ceiling_db: float = TRUE_PEAK_CEILING_DB) -> np.ndarray:
     """Integrated loudness (BS.1770, pyloudnorm) to `target_lufs`, true peaks limited to `ceiling_db`."""
+    gain = loudness_gain(audio, sample_rate, target_lufs, ceiling_db)
+    if gain is None:
+        return audio
+    return (audio.astype(np.float64) * (gain[:, None] if audio.ndim == 2 else gain)).astype(np.float32)
+
+
+def loudness_gain(audio: np.ndarray, sample_rate: int, target_lufs: float,
+                  ceiling_db: float = TRUE_PEAK_CEILING_DB) -> np.ndarray | None:
+    """The per-sample gain `normalise_with_limiter` applies to `audio` (None: leave it as it is).
+
+    Kept apart so that parts of a mix (per-instrument stems) can take the mix's own gain and still sum to it.
+    """
     meter = pyln.Meter(sample_rate)
     if len(audio) < meter.block_size * sample_rate:
-        return audio
+        return None
     current = meter.integrated_loudness(audio)
     if not np.isfinite(current):
-        return audio  # silence: nothing to normalise
+        return None  # silence: nothing to normalise
     ceiling = 10 ** (ceiling_db / 20)
     audio = audio.astype(np.float64)
     envelope = true_peak_envelope(audio)  # scales with the gain: measured once
     gain_db = target_lufs - current
-    out = audio
+    gain, out = np.ones(len(audio)), audio
     for _ in range(PASSES):
         reduction = envelope.max() * 10 ** (gain_db / 20) / ceiling
         if reduction > 10 ** (MAX_GAIN_REDUCTION_DB / 20):  # a squash: lower the input until it is not
             gain_db -= 20 * np.log10(reduction) - MAX_GAIN_REDUCTION_DB
         g = 10 ** (gain_db / 20)
-        out = limit(audio * g, sample_rate, ceiling, envelope * g)
+        gain = g * limiter_gain(envelope * g, sample_rate, ceiling)
+        out = audio * (gain[:, None] if audio.ndim == 2 else gain)
         miss = target_lufs - meter.integrated_loudness(out)
         if abs(miss) <= 0.1:
             break
         gain_db += miss
     over = true_peak(out) / ceiling  # inter-sample overshoot of the gain change itself, if any
-    return (out / over if over > 1.0 else out).astype(np.float32)
+    return gain / over if over > 1.0 else gain

@@ -195,14 +195,20 @@ def soundtrack(
     plot: Annotated[Path | None, typer.Option(
         help="also write the picture (emotion timeline, piano roll, cuts) to this .png; nothing else is "
              "written beside --out")] = None,
+    export: Annotated[Path | None, typer.Option(
+        help="also write the deliverables to this folder under plain names: music.mid, music.wav, "
+             "stems/NN-instrument.wav (one per instrument; they sum to music.wav), soundtrack.png, "
+             "report.json")] = None,
     force: Annotated[bool, typer.Option(
-        "--force", help="replace files that already exist at --out or --plot (refused otherwise)")] = False,
+        "--force", help="replace files that already exist at --out or --plot, or in a non-empty --export "
+                        "folder (refused otherwise)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Turn a video into the same video with a new soundtrack that follows its emotion and cuts.
 
-    Files written: the video at --out and, only when asked, the picture at --plot. Every result is also
-    stored under $EMSYNC_DATA_DIR (the report's artifacts). An existing file is never replaced without
+    Files written: the video at --out and, only when asked, the picture at --plot and the deliverables
+    in the --export folder. Every result is also stored under $EMSYNC_DATA_DIR (the report's artifacts
+    are those object keys; its files are the paths written). An existing file is never replaced without
     --force.
 
     Every cut gets a new chord on a downbeat (a hit point) except cuts closer than
@@ -212,7 +218,7 @@ def soundtrack(
     from flows.job_args import SoundtrackOptions, check_input, check_options, check_output
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original,
-                                plot=plot, force=force)
+                                plot=plot, export=export, force=force)
     with user_errors():  # the cheap checks first: a bad argument is answered before the models load
         check_options(options)
         check_input(input)
