@@ -80,7 +80,7 @@ def add_bass_line(score: symusic.Score, changes: Sequence[tuple[float, tuple[int
     """The bass part: `changes` = (beat, (root, quality)) of the model's chords; `forced` = (start beat,
     end beat, root) spans the bass states whatever the model's bass plays (cuts, the cadence)."""
     track = bass_track(score, slow)
-    model_notes = [(n.time, n.time + n.duration) for n in track.notes]
+    played = [(n.time / TICKS_PER_BEAT, (n.time + n.duration) / TICKS_PER_BEAT) for n in track.notes]
     for start, stop, _ in forced:
         a, b = _tick(start), _tick(stop)
         if b > a:
@@ -93,9 +93,10 @@ def add_bass_line(score: symusic.Score, changes: Sequence[tuple[float, tuple[int
         for i, s in enumerate(strikes):
             e = strikes[i + 1] if i + 1 < len(strikes) else stop
             for a, b in _without(s, e, [(fa, fb) for fa, fb, _ in forced]):
-                busy = any(x < _tick(b) and y > _tick(a) for x, y in model_notes)  # the model's bass plays
-                if not busy:
-                    spans.append((a, b, root, False))
+                # where the model's own bass sounds, it plays; its rests of a beat or more are filled
+                for x, y in _without(a, b, played):
+                    if y - x >= 1.0 - 1e-9 or (x == a and y == b):
+                        spans.append((x, y, root, False))
     for start, stop, root, _ in sorted(spans):
         a, b = _tick(start), _tick(stop - GAP_BEATS)
         if b > a:

@@ -75,3 +75,17 @@ def test_the_final_chord_rings_on_a_sustaining_instrument_and_ranges_are_kept() 
     low.notes.append(symusic.Note(0, 10, 31, 60))  # a distortion guitar's G1
     fit_ranges(score)
     assert all(in_range(int(t.program), n.pitch) for t in score.tracks if not t.is_drum for n in t.notes)
+
+
+def test_a_staccato_model_bass_has_its_rests_filled() -> None:
+    """A model bass that plays a quarter-beat note per bar leaves the comp as the lowest voice most of
+    the time; the arranger fills its rests of a beat or more with the chord's root."""
+    score = symusic.Score(TICKS_PER_BEAT)
+    bass = symusic.Track("model bass", 33)
+    bass.notes.extend(symusic.Note(b * 4 * TICKS_PER_BEAT, TICKS_PER_BEAT // 4, 40, 80) for b in range(4))
+    score.tracks.append(bass)
+    add_bass_line(score, [(0.0, (0, "maj"))], 16.0, [], key_shift=0, slow=False)
+    ours = [n for n in bass.notes if n.pitch == bass_pitch(0, 0)]
+    assert len(bass.notes) == 8 and len(ours) == 4
+    sounding = sum(n.duration for n in bass.notes) / (16 * TICKS_PER_BEAT)
+    assert sounding > 0.95
