@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
-from db.models import Artifact, Catalog, CatalogVideo, GenerationRun, Video
+from db.models import SUCCEEDED, Artifact, Catalog, CatalogVideo, GenerationRun, Video
 
 
 def soundtracks(url: str, catalog: str, kinds: list[str]) -> dict[str, dict[str, Any]]:
@@ -31,7 +31,7 @@ def soundtracks(url: str, catalog: str, kinds: list[str]) -> dict[str, dict[str,
                 .join(Catalog, Catalog.id == CatalogVideo.catalog_id)
                 .join(GenerationRun, GenerationRun.video_id == Video.id)
                 .join(Artifact, Artifact.run_id == GenerationRun.id)
-                .where(Catalog.name == catalog, GenerationRun.status == "done", Artifact.kind.in_(kinds))
+                .where(Catalog.name == catalog, GenerationRun.status == SUCCEEDED, Artifact.kind.in_(kinds))
             ).all()
     finally:
         engine.dispose()
