@@ -51,7 +51,7 @@ def _setup(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch, name
     return paths
 
 
-def _latest_run(flow_name: str, expect: str = "", count: int = 1, wait_s: float = 30.0) -> tuple[object, list[str]]:
+def _latest_run(flow_name: str, expect: str | tuple[str, ...] = "", count: int = 1, wait_s: float = 30.0) -> tuple[object, list[str]]:
     """The newest flow run of `flow_name` on the Prefect server, and its WARNING-or-worse log lines.
 
     Prefect ships logs to its API in batches from a background worker, so lines starting with `expect`
@@ -95,15 +95,18 @@ def test_backfill_with_failures_fails_in_prefect_and_exits_3(
     with session_scope(url) as session:
         runs = dict(session.execute(select(GenerationRun.video_id, GenerationRun.status)).all())
     assert sorted(runs.values()) == ["failed", "failed", "succeeded"], "the good video was finished regardless"
-    failed_ids = sorted(vid for vid, status in runs.items() if status == "failed")
-    assert sorted(int(f["where"].split()[1]) for f in summary["failures"]) == failed_ids
-    assert "backfill mixed: 1 of 3" in result.stderr and "2 of 3" in result.stderr, "plain progress lines"
+    # Failures name a video as the operator knows it (external id, else file name), not by database id.
+    failed_names = sorted(p.name for p in (bad, worse))
+    assert sorted(f["where"] for f in summary["failures"]) == failed_names
+    assert sorted(f["subject"] for f in summary["failures"]) == sorted(str(p) for p in (bad, worse))
+    # Plain progress lines (no live bar off a terminal), throttled to one a second, the end always shown.
+    assert "backfill mixed: 3 of 3 (2 failed)" in result.stderr and "\r" not in result.stderr, result.stderr
 
-    run, warnings = _latest_run("backfill", expect="video ", count=len(failed_ids))
+    run, warnings = _latest_run("backfill", expect=tuple(f"{n} (" for n in failed_names), count=len(failed_names))
     assert run.state.is_failed() and run.state.message == "backfill mixed: 2 of 3 videos failed"
     assert "catalog:mixed" in run.tags
-    for video_id in failed_ids:
-        line = next(w for w in warnings if w.startswith(f"video {video_id} ("))
+    for name in failed_names:
+        line = next(w for w in warnings if w.startswith(f"{name} ("))
         assert "content changed since it was registered" in line, line
 
     # Nothing left to do: the re-run completes, exits 0, and the catalog's keyed summary artifact keeps

@@ -53,7 +53,7 @@ def test_ingest_and_score_read_a_manifest_from_the_bucket(
     [
         ("s3://", "s3 URIs must name a bucket and an object"),
         ("s3://bucket-only/", "s3 URIs must name a bucket and an object"),
-        ("s3://emsync/catalogs/nightly.txt", "not a manifest"),
+        ("s3://emsync/inputs/nightly.txt", "not a manifest"),
     ],
 )
 def test_malformed_s3_manifests_are_one_line(arg: str, message: str) -> None:
