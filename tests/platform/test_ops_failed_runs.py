@@ -51,7 +51,9 @@ def _setup(tmp_path: Path, clip_dir: Path, monkeypatch: pytest.MonkeyPatch, name
     return paths
 
 
-def _latest_run(flow_name: str, expect: str | tuple[str, ...] = "", count: int = 1, wait_s: float = 30.0) -> tuple[object, list[str]]:
+def _latest_run(
+    flow_name: str, expect: str | tuple[str, ...] = "", count: int = 1, wait_s: float = 30.0
+) -> tuple[object, list[str]]:
     """The newest flow run of `flow_name` on the Prefect server, and its WARNING-or-worse log lines.
 
     Prefect ships logs to its API in batches from a background worker, so lines starting with `expect`
