@@ -197,7 +197,7 @@ def main() -> int:
                         help="EMSYNC_THREADS for every worker (default: each worker's share of the cores)")
     args = parser.parse_args()
 
-    from tests.platform.clips import make_clips
+    from tests.clips import make_clips
 
     width, height = (int(v) for v in args.size.lower().split("x"))
     clips = make_clips(args.clips_dir, args.videos, width=width, height=height, fps=args.fps, stretch=args.stretch)

@@ -26,7 +26,7 @@ import numpy as np
 import skimage.data
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "emotion")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "emsync_models" / "emotion")]
 
 from emotion_media import busy_drums, festival_speech, write_video  # noqa: E402
 

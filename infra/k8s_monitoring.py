@@ -3,7 +3,7 @@ drift from infra/prometheus/, infra/alertmanager/ and infra/grafana/:
 
     .venv/bin/python infra/k8s_monitoring.py > infra/k8s/monitoring.yaml
 
-(tests/ops/test_monitoring_manifests.py fails when the committed manifest is stale or invalid).
+(tests/infra/test_k8s_monitoring.py fails when the committed manifest is stale or invalid).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ manifest="$work/clips/manifest.csv"
 import csv, sys
 from pathlib import Path
 sys.path.insert(0, ".")
-from tests.platform.clips import make_clips
+from tests.clips import make_clips
 paths = make_clips(Path(sys.argv[1]), int(sys.argv[2]))
 with open(sys.argv[3], "w", newline="") as f:
     w = csv.writer(f)

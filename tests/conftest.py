@@ -11,6 +11,9 @@ import pytest
 from flows.settings import get_settings
 from tests.media import make_clip
 
+# The real servers (PostgreSQL, S3, the Prefect server) and the tiny catalog clips, for every folder.
+pytest_plugins = ["tests.servers"]
+
 # Fixtures that start or reach a real server (infra/*.sh): a test that uses one is an integration test,
 # whatever module it lives in, so `make test-fast` (-m "not integration and not slow") never starts one.
 SERVER_FIXTURES = frozenset({"prefect_api", "pg_url", "s3_env", "production_env"})

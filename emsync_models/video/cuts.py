@@ -28,7 +28,7 @@ def install_fast_distance() -> bool:
     """Have PySceneDetect score frames with `mean_pixel_distance`, on a release it was checked against.
 
     ContentDetector (and AdaptiveDetector, built on it) look `_mean_pixel_distance` up in their module
-    on every frame; ours returns identical numbers (tests/foundation/test_cut_speed.py), so cut times
+    on every frame; ours returns identical numbers (tests/emsync_models/video/test_cuts.py), so cut times
     cannot move. Done where a detector is made, not at import, so that importing this module changes
     nothing; any other release keeps its own function. Returns whether ours is in place.
     """

@@ -2,7 +2,7 @@
 
     .venv/bin/python infra/grafana/emsync_dashboard.py > infra/grafana/dashboards/emsync.json
 
-(tests/ops/test_monitoring_manifests.py fails when the committed JSON is stale or names a metric the
+(tests/infra/test_k8s_monitoring.py fails when the committed JSON is stale or names a metric the
 exporter lacks). Grafana's current schema: data sources by uid (the provisioned `emsync-prometheus`),
 one panel per alert rule, titled with the alert it shows.
 """
