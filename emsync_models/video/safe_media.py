@@ -3,8 +3,10 @@
 FFmpeg's playlist and reference demuxers (HLS `.m3u8`, `concat`, DASH, image sequences, MOV data
 references, ...) open further files or URLs named *inside* the input. A catalog's allow-list of folders
 and its content hash cover only the file it names, so such an input could make a worker read (and
-publish) any media file it can reach. Every open of untrusted media therefore goes through here:
-PyAV opens get `options()`, ffmpeg command lines get `ffmpeg_input_args()` before each untrusted `-i`.
+publish) any media file it can reach. Every open of untrusted media therefore goes through here, in
+PyAV, for the probe, the decode and the mux alike: one FFmpeg build reads a file one way, so what was
+checked is what is muxed (no untrusted file is handed to the ffmpeg command line, whose own version could
+probe it differently).
 """
 
 from __future__ import annotations
@@ -43,11 +45,6 @@ def options() -> dict[str, str]:
     }
 
 
-def ffmpeg_input_args() -> list[str]:
-    """The same rules for the ffmpeg command line; put them right before an untrusted `-i`."""
-    return ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
-
-
 def open_input(path: Path, label: Path | None = None, **kwargs: Any) -> av.container.InputContainer:  # noqa: ANN401
     """`av.open` for reading untrusted media; any refusal or decode error is the input's problem.
 
@@ -72,13 +69,6 @@ def pictures(container: av.container.InputContainer) -> list[av.video.stream.Vid
     """The container's moving-picture streams: video streams less cover art (`attached_pic`), which
     audio files carry as a one-frame 'video' stream."""
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-
-
-def ffmpeg_input(path: Path, format_name: str) -> list[str]:
-    """`-f DEMUXER -i file:/abs/path`: the ffmpeg CLI opens the file with the demuxer PyAV checked it
-    with (its own probe may pick another: an HLS header on an MPEG-TS), and a name such as `concat:x.mp4`
-    or `http:x.mp4` is never taken for a protocol."""
-    return [*ffmpeg_input_args(), "-f", format_name.split(",")[0], "-i", _file_url(path)]
 
 
 def check_handle(path: Path, handle: BinaryIO) -> None:
