@@ -60,9 +60,16 @@ def _fresh_engines() -> Iterator[None]:
     dispose_engines()
 
 
+def require_integration(request: pytest.FixtureRequest) -> None:
+    """A server fixture reached without the marker (e.g. through `request.getfixturevalue`) fails loudly."""
+    if request.node.get_closest_marker("integration") is None:
+        pytest.fail(f"{request.node.nodeid} uses {request.fixturename} but is not marked integration")
+
+
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the server .ci/run started (dropped afterwards)."""
+    require_integration(request)
     base = os.environ.get("EMSYNC_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("EMSYNC_TEST_POSTGRES_URL is not set (start one with infra/postgres.sh start)")
@@ -81,8 +88,9 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def s3_env(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> dict[str, str]:
     """Settings for the S3 server .ci/run started, with a bucket of this test's own (created by our code)."""
+    require_integration(request)
     endpoint = os.environ.get("EMSYNC_TEST_S3_ENDPOINT")
     if not endpoint:
         pytest.skip("EMSYNC_TEST_S3_ENDPOINT is not set (start one with infra/s3.sh start)")

@@ -52,6 +52,7 @@ def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:
         session.add(SceneBoundary(video_id=999, detector="d", position=0, time_s=1.0))
 
 
+@pytest.mark.integration
 def test_postgres_migrations(pg_url: str) -> None:
     _schema_matches(pg_url)
     with make_engine(pg_url).connect() as conn:
@@ -95,7 +96,7 @@ def _counts(url: str) -> dict[str, int]:
         }
 
 
-@pytest.mark.parametrize("backend", ["embedded", "production"])
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("production", marks=pytest.mark.integration)])
 def test_record_soundtrack_is_idempotent(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if backend == "production":
         request.getfixturevalue("production_env")

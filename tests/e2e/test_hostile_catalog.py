@@ -52,6 +52,7 @@ def _failures(url: str) -> list[tuple[int | None, str, str, str]]:
 # -- manifest rows (defects 3, 4, 11, 12) ---------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_nul_in_a_uri_is_that_rows_problem_on_postgres(
     prefect_api: str, pg_url: str, tiny_clips: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,6 +71,7 @@ def test_nul_in_a_uri_is_that_rows_problem_on_postgres(
     assert status.videos == 1 and status.last_run is not None and status.last_state == "failed"
 
 
+@pytest.mark.integration
 def test_bad_rows_never_sink_their_batch_on_postgres_and_s3(
     prefect_api: str,
     production_env: dict[str, str],
@@ -132,6 +134,7 @@ def test_allowed_s3_sources_follow_the_setting(tmp_path: Path, monkeypatch: pyte
         resolve_source("s3://media/tenant-b/v.mp4", tmp_path, [], allowed)
 
 
+@pytest.mark.integration
 def test_one_file_under_two_spellings_is_a_reported_duplicate(
     tmp_path: Path, tiny_clips: list[Path], prefect_api: str
 ) -> None:
@@ -162,6 +165,7 @@ def test_an_over_long_csv_field_is_reported_on_its_own_row(tmp_path: Path) -> No
     assert [r.uri for r in read.rows] == ["a.mp4", "c.mp4"]
 
 
+@pytest.mark.integration
 def test_hls_playlist_in_a_catalog_is_a_rejected_row(prefect_api: str, tmp_path: Path) -> None:
     from tests.media import ffmpeg
 
@@ -184,6 +188,7 @@ def test_hls_playlist_in_a_catalog_is_a_rejected_row(prefect_api: str, tmp_path:
 # -- lost objects (defect 8) ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
     production_env: dict[str, str], tiny_clips: list[Path], tmp_path: Path
 ) -> None:
@@ -231,6 +236,7 @@ def test_verify_finds_lost_objects_and_repair_lets_the_next_backfill_redo_them(
 # -- flow rows, bad-input output, database outages (defect 9) --------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_flow_that_fails_leaves_its_row_failed(prefect_api: str, tmp_path: Path) -> None:
     manifest = tmp_path / "m.csv"
     manifest.write_text("uri\na.mp4\n")
@@ -270,6 +276,7 @@ def test_rows_of_killed_flows_are_marked_abandoned() -> None:
     assert states == {killed: "abandoned", expired: "abandoned", alive: RUNNING, legacy: RUNNING}
 
 
+@pytest.mark.integration
 def test_bad_manifest_is_one_line_without_tracebacks(prefect_api: str, tmp_path: Path) -> None:
     manifest = tmp_path / "bad.csv"
     manifest.write_text("path_to_video\na.mp4\n")
@@ -345,6 +352,7 @@ class _Forwarder:
                     pass
 
 
+@pytest.mark.integration
 def test_database_outage_is_retried_within_the_window(pg_url: str) -> None:
     from sqlalchemy.engine import make_url
 
@@ -418,6 +426,7 @@ def test_triton_script_keeps_its_state_under_the_infra_dir(tmp_path: Path) -> No
     assert done.returncode == 0 and "127.0.0.1:1" in done.stdout, done.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_s3_server_comes_back_on_the_same_port(tmp_path: Path) -> None:
     env = {**os.environ, "EMSYNC_INFRA_DIR": str(tmp_path)}

@@ -23,7 +23,7 @@ from flows.catalog.identity import current_job
 from flows.settings import get_settings
 from flows.storage.store import make_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 CHILD = ("import json, sys; from flows.catalog.flows import backfill; "
          "print(json.dumps(backfill(sys.argv[1]), default=str))")

@@ -20,7 +20,7 @@ from flows.ops.metrics import serve
 from flows.settings import get_settings
 from tests.clips import make_clips
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ALERT = "EmsyncSoundtrackFailureRate"
 
 

@@ -32,7 +32,7 @@ from flows.cli.app import app
 from flows.settings import get_settings
 from tests.clips import make_clips
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 runner = CliRunner()
 
 

@@ -16,7 +16,7 @@ from flows.catalog import work
 from flows.catalog.flows import backfill, ingest_catalog
 from flows.settings import get_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_backfill_loads_models_once_and_claims_only_what_it_runs(

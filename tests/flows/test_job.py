@@ -22,6 +22,7 @@ from flows.storage.persist import make_run_key
 from flows.storage.store import artifact_key, sha256_file
 from tests.media import make_clip, padded_mp4
 
+pytestmark = pytest.mark.integration
 PAD = 500 * 1024 * 1024
 
 

@@ -94,42 +94,52 @@ def test_emotion_config_declares_the_served_heads_identity():
     assert model_parameters({"parameters": {"a": {"string_value": "b"}}}) == {"a": "b"}
 
 
-def test_generator_config_declares_the_committed_checkpoints_identity():
+def _served_generator(name: str, ckpt: Path, load_model):
+    """The session's generator when the served checkpoint is the registered one (no second load)."""
+    from emsync_models.music import registry
+
+    if ckpt.resolve() == registry.spec(name).checkpoint.resolve():
+        return load_model(name)
+    return registry.load(name, ckpt)
+
+
+def test_generator_config_declares_the_committed_checkpoints_identity(load_model):
     # A retrained checkpoint changes its version (a hash of the file): config.pbtxt must follow, or the
     # Triton model refuses to load. This catches it before any server starts.
-    from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
+    from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT
 
     params = declared("midi_generator")
     ckpt = resolve_checkpoint(params["checkpoint"], MODEL_REPOSITORY / "midi_generator") or DEFAULT_CHECKPOINT
     if not ckpt.is_file():
         pytest.skip(f"no music checkpoint committed yet at {ckpt}")
-    generator = load_generator(ckpt)
+    generator = _served_generator("v1", ckpt, load_model)
     assert (params["model_name"], params["model_version"]) == (generator.name, generator.version), (
         "the music checkpoint changed: run `python -m serving.pin_versions`")
 
 
-def test_v2_generator_config_declares_the_committed_checkpoints_identity():
-    from emsync_models.music.v2.generator import CHECKPOINT_V2, load_generator_v2
+def test_v2_generator_config_declares_the_committed_checkpoints_identity(load_model):
+    from emsync_models.music.v2.generator import CHECKPOINT_V2
 
     params = declared(protocol.MUSIC_MODEL_V2)
     ckpt = resolve_checkpoint(params["checkpoint"], REPO) if params["checkpoint"] else CHECKPOINT_V2
-    generator = load_generator_v2(ckpt)
+    generator = _served_generator("v2", ckpt, load_model)
     assert (params["model_name"], params["model_version"]) == (generator.name, generator.version), (
         "the music v2 checkpoint changed: run `python -m serving.pin_versions`")
 
 
-def test_v2_piece_survives_the_wire_whole(tmp_path):
+@pytest.mark.slow
+def test_v2_piece_survives_the_wire_whole(tmp_path, v2_generator):
     # What midi_generator_v2 sends and the client rebuilds: the same result, and the same MIDI file written.
     import io
 
     import pretty_midi
 
     from emsync_models.music.request import GenerationRequest
-    from emsync_models.music.v2.generator import GeneratedMusicV2, load_generator_v2
+    from emsync_models.music.v2.generator import GeneratedMusicV2
     from emsync_models.render.midi_file import write_midi
 
     request = GenerationRequest(duration_s=6.0, boundaries_s=(2.5,), emotion=((0.0, 0.4, 0.3),), seed=5)
-    music = load_generator_v2().generate(request)
+    music = v2_generator.generate(request)
     outputs = protocol.pack_music(music)
     assert set(outputs) == {protocol.TOKENS, protocol.MIDI, protocol.RESULT}
     tokens, midi, rest = protocol.unpack_music(outputs)

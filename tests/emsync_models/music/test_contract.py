@@ -50,6 +50,7 @@ def test_a_loaded_model_honours_the_protocol_and_is_named_by_its_checkpoint(mode
     assert gen.min_gap_s == DEFAULT_MIN_GAP_S
 
 
+@pytest.mark.slow
 def test_generate_returns_the_result_type(model, music: GeneratedMusic) -> None:
     assert isinstance(music, GeneratedMusic)
     assert isinstance(music.midi, pretty_midi.PrettyMIDI)
@@ -60,6 +61,7 @@ def test_generate_returns_the_result_type(model, music: GeneratedMusic) -> None:
     assert isinstance(music.tempo_map, dict) and isinstance(music.cut_chords, list)
 
 
+@pytest.mark.slow
 def test_the_same_seed_writes_the_same_tokens(model, music: GeneratedMusic) -> None:
     _, gen = model
     tokens = gen.generate_tokens(REQUEST)
@@ -68,6 +70,7 @@ def test_the_same_seed_writes_the_same_tokens(model, music: GeneratedMusic) -> N
     assert gen.generate_tokens(replace(REQUEST, seed=REQUEST.seed + 1)).tolist() != music.tokens
 
 
+@pytest.mark.slow
 def test_an_unset_top_p_is_the_models_registered_own(model, music: GeneratedMusic) -> None:
     name, gen = model
     own = registry.spec(name).top_p

@@ -23,7 +23,7 @@ from flows.ops.outcome import CatalogRunFailed
 from flows.settings import Settings, get_settings
 from tests.clips import make_clips
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _runs(url: str) -> dict[str, list[tuple[str, str | None, int, str]]]:

@@ -17,7 +17,7 @@ from flows.settings import get_settings
 from flows.storage.store import make_store, s3_store_from_settings
 from tests.clips import make_clips
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _allow(monkeypatch: pytest.MonkeyPatch, *roots: Path) -> None:

@@ -48,7 +48,7 @@ def _member(url: str, catalog_id: int, external_id: str) -> CatalogVideo:
         return member
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The metadata database: the embedded SQLite, and a fresh PostgreSQL one (integration)."""
     if request.param == "postgresql":

@@ -34,7 +34,7 @@ def _catalog(url: str, n: int) -> int:
     return catalog_id
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
 def url(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":
         return request.getfixturevalue("pg_url")

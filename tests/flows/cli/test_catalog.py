@@ -49,6 +49,7 @@ def test_bad_arguments_are_one_line(args: list[str], message: str) -> None:
     assert message in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.integration
 def test_ingest_reports_rows_and_status_counts_them(
     prefect_api: str, tiny_clips: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ def test_json_lines_with_the_traceback_as_a_field() -> None:
     assert "ZeroDivisionError" in lines[1]["exception"] and lines[0]["time"].endswith("+00:00")
 
 
+@pytest.mark.integration
 def test_prefect_flow_logs_come_out_as_json() -> None:
     api = os.environ.get("PREFECT_API_URL")
     if not api:

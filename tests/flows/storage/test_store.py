@@ -48,6 +48,7 @@ def test_local_store_detects_corruption(tmp_path: Path) -> None:
         store.get_file("a/x.mid", tmp_path / "copy.mid")
 
 
+@pytest.mark.integration
 def test_s3_store(s3_env: dict[str, str], tmp_path: Path) -> None:
     store = make_store(get_settings())
     assert "testing" not in repr(store), "credentials must never reach a log line"

@@ -15,6 +15,7 @@ from emsync_models.music.v1.generator import DEFAULT_CHECKPOINT, load_generator
 pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed music checkpoint")
 
 
+@pytest.mark.slow
 def test_default_checkpoint_generates_music_with_chords_near_cuts(v1_generator):
     gen = v1_generator
     assert gen.name == "emsync-music-small" and len(gen.version) == 12

@@ -14,6 +14,7 @@ from emsync_models.music.request import GenerationRequest
 STORED = json.loads((Path(__file__).parent / "stored_jobs.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job", STORED["jobs"], ids=lambda job: f"seed{job['request']['seed']}")
 def test_v1_reproduces_a_stored_job_token_for_token(v1_generator, job: dict) -> None:
     if v1_generator.version != STORED["checkpoint_version"]:

@@ -52,6 +52,7 @@ def test_fast_tempi_strike_each_half_bar_and_no_chord_rests():
     assert sorted({n[0] for n in notes}) == [0.0, 2.0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("valence,arousal", [(0.0, 0.0), (0.0, -0.8)])
 def test_generated_music_keeps_sounding(v2_generator, valence: float, arousal: float):
     """The calm and the middle cells fell silent a third of the time between staccato notes (0.30 in the

@@ -12,6 +12,9 @@ from emsync_models.music.notes import midi_notes
 from emsync_models.music.registry import V2
 from emsync_models.music.request import GenerationRequest
 
+# Every test here samples whole pieces token by token from the committed checkpoint.
+pytestmark = pytest.mark.slow
+
 DURATION = 20.0
 CUTS = (5.0, 11.0, 15.5)
 
