@@ -25,6 +25,9 @@ class SoundtrackOptions:
     plot: Path | None = None
     export: Path | None = None  # a folder for the MIDI, the WAV, per-instrument stems and the picture
     force: bool = False  # replace files that already exist at --out, --plot or in --export
+    # The music's gain under speech when the original audio is kept (None: the setting, EMSYNC_DUCK_DB).
+    duck_db: float | None = None
+    recompute: bool = False  # compute again even when the identical request's result is stored
 
 
 def check_input(source: Path) -> None:
@@ -127,3 +130,8 @@ def check_options(options: SoundtrackOptions) -> None:
     gain = options.original_audio_gain
     if gain is not None and not 0.0 <= gain <= 4.0:
         raise InputError("--mix-original", f"{gain} is outside [0, 4]")
+    if options.duck_db is not None:
+        if gain is None:
+            raise InputError("--duck-db", "only applies with --mix-original (the music ducks under its speech)")
+        if not -40.0 <= options.duck_db <= 0.0:
+            raise InputError("--duck-db", f"{options.duck_db} is outside [-40, 0] dB")

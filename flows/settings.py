@@ -153,6 +153,11 @@ class MusicSettings(_Group):
     soundfont: Path | None = None
     sample_rate: int = Field(default=44100, ge=8000, le=96000, description="Hz; FluidSynth renders 8-96 kHz")
     loudness_lufs: float = Field(default=-16.0, ge=-70, le=-1, description="integrated loudness target (LUFS)")
+    # With the original audio kept (--mix-original), the music ducks under speech by this much.
+    duck_db: float = Field(default=-12.0, ge=-40, le=0, description="music gain under speech (dB) when the "
+                           "original audio is kept; 0 turns ducking off")
+    duck_attack_ms: float = Field(default=30.0, ge=0, le=500, description="ramp down, ending where speech starts")
+    duck_release_ms: float = Field(default=80.0, ge=0, le=2000, description="ramp back up after speech ends")
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,13 @@ class SoundtrackResult:
 
 def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
     """The parameters that, with the content hash and model versions, identify a job and its object keys."""
-    return {"seed": settings.music.seed if options.seed is None else options.seed, "valence": options.valence,
-            "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
-            "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
-            "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
+    params = {"seed": settings.music.seed if options.seed is None else options.seed, "valence": options.valence,
+              "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
+              "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
+              "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
+    if options.original_audio_gain is not None:  # only a mix has a ducking depth (other jobs keep their keys)
+        params["duck_db"] = settings.music.duck_db if options.duck_db is None else options.duck_db
+    return params
 
 
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
@@ -281,81 +284,227 @@ def run_soundtrack(source: Path | VideoJob, out: Path | None, settings: Settings
 
 def _score(job: VideoJob, out: Path | None, settings: Settings, options: SoundtrackOptions,
            params: dict[str, Any], timings: dict[str, float], progress: Progress | None) -> SoundtrackResult:
-    """Every stage after validation: cuts, emotion, music, render, mux, store, publish."""
-    from flows.inference import emotion_analyzer
-    from flows.storage.persist import record_soundtrack
-    from flows.storage.store import artifact_key
+    """Every stage after validation: cuts, emotion, music, render, mux, store, publish; or, for a request
+    whose result is stored already, only the publishing of it (`flows.reuse`)."""
+    from flows.reuse import analysis_identity, expected_versions, render_identity, stored_analysis, stored_result
 
-    source, digest = job.path, job.digest
+    user_fixed = options.valence is not None and options.arousal is not None
+    with scratch_dir(settings, "soundtrack") as tmp:
+        work = Path(tmp)
+        analysis = None
+        # A claimed catalog run was claimed because it is not done; it always computes.
+        if job.run is None and not options.recompute:
+            started = time.perf_counter()
+            versions = expected_versions(settings, user_fixed, cut_model_version(settings))
+            found = stored_result(settings, job.digest, versions, params, work)
+            if found is not None:
+                timings["reuse"] = round(time.perf_counter() - started, 3)
+                return _deliver_stored(job, out, settings, options, found, timings, work)
+            analysis = stored_analysis(settings, job.digest, versions, work)
+        probe, cuts, emotion = _analyse(job, settings, options, timings, progress, analysis)
+        with _timed(timings, "music", progress):
+            music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings,
+                                  progress)
+        model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
+                          "music": music.model_version}
+        if job.run is not None and model_versions != job.run.model_versions:
+            # The claimed run's key names other models (settings or a checkpoint changed since the claim):
+            # never store this result under it.
+            raise RuntimeError(f"job identity drifted: claimed models {job.run.model_versions}, ran {model_versions}")
+        extra = {"render": render_identity(settings), "analysis": analysis_identity(settings),
+                 "reused": {"analysis_from_run": analysis.run_key} if analysis is not None else None}
+        return _finish(job, out, settings, options, params, timings, progress, work, probe, cuts, emotion, music,
+                       model_versions, extra)
+
+
+def _analyse(job: VideoJob, settings: Settings, options: SoundtrackOptions, timings: dict[str, float],
+             progress: Progress | None, analysis: Any) -> tuple[VideoProbe, list[float], dict[str, Any]]:  # noqa: ANN401
+    """The probe checked against the decode, the cuts and the emotion: stored ones (`analysis`, a
+    `reuse.StoredAnalysis`) where they stand for this job, else computed in the one decode pass."""
+    from flows.inference import emotion_analyzer
+
     user_fixed = options.valence is not None and options.arousal is not None
     # "cuts" is the one decode pass: scene detection and the emotion extractors' per-frame work;
     # "emotion" what is left of emotion once the frames are seen (track summaries, fusion).
     with _timed(timings, "cuts", progress):
-        analyzer = None if user_fixed else emotion_analyzer(settings)
-        probe, cuts, tracks = decode_once(source, job.probe, settings, analyzer, digest)
+        if analysis is not None:
+            names = {f.name for f in fields(VideoProbe)}
+            probe = VideoProbe(**{**{k: v for k, v in analysis.probe.items() if k in names}, "path": str(job.path)})
+            cuts, tracks = list(analysis.cuts_s), None
+        else:
+            analyzer = None if user_fixed else emotion_analyzer(settings)
+            probe, cuts, tracks = decode_once(job.path, job.probe, settings, analyzer, job.digest)
     with _timed(timings, "emotion", progress):
         if options.valence is not None and options.arousal is not None:
             emotion = user_emotion(probe, cuts, options.valence, options.arousal)
+        elif analysis is not None and analysis.emotion is not None:
+            emotion = analysis.emotion
         else:
-            emotion = analyze_emotion(source, cuts, probe.duration_s, settings, tracks=tracks)
-    with _timed(timings, "music", progress):
-        music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings, progress)
-    model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
-                      "music": music.model_version}
-    if job.run is not None and model_versions != job.run.model_versions:
-        # The claimed run's key names other models (settings or a checkpoint changed since the claim):
-        # never store this result under it.
-        raise RuntimeError(f"job identity drifted: claimed models {job.run.model_versions}, ran {model_versions}")
+            emotion = analyze_emotion(job.path, cuts, probe.duration_s, settings, tracks=tracks)
+            if tracks is not None and "speech" in tracks:
+                # Where someone speaks (the speech extractor's voice-activity spans): the music ducks there.
+                emotion["speech_spans_s"] = [[round(float(a), 3), round(float(b), 3)]
+                                             for a, b, _ in tracks["speech"].spans]
+    return probe, cuts, emotion
+
+
+def _finish(job: VideoJob, out: Path | None, settings: Settings, options: SoundtrackOptions,
+            params: dict[str, Any], timings: dict[str, float], progress: Progress | None, work: Path,
+            probe: VideoProbe, cuts: list[float], emotion: dict[str, Any], music: ComposedMusic,
+            model_versions: dict[str, str], extra: dict[str, Any]) -> SoundtrackResult:
+    """Render, mix, store and publish a freshly composed piece."""
+    from flows.storage.persist import record_soundtrack
+    from flows.storage.store import artifact_key
+
+    source, digest = job.path, job.digest
     run_key, catalog_id, flow_run_id = (job.run.run_key, job.run.catalog_id, job.run.flow_run_id) if job.run \
         else (None, None, None)
-    with scratch_dir(settings, "soundtrack") as tmp:
-        work = Path(tmp)
-        # The built video takes the container `out` names (MP4, MOV, Matroska).
-        midi_path, wav_path = work / "soundtrack.mid", work / "soundtrack.wav"
-        video_path = work / f"video{out.suffix.lower() if out is not None else '.mp4'}"
-        write_midi(music.midi, midi_path, probe.duration_s)
-        stems = _stem_files(music.midi, probe.duration_s, work) if options.export is not None else []
-        with _timed(timings, "render", progress):
-            render_audio(midi_path, wav_path, probe.duration_s, settings, stems=[(m, w) for _, m, w in stems])
-        with _timed(timings, "mux", progress):
-            mux_soundtrack(source, wav_path, video_path, duration_s=probe.duration_s,
-                           original_audio_gain=options.original_audio_gain)
-        report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, music=music,
-                              model_versions=model_versions,
-                              params=params, timings=timings, backend=settings.models.model_backend,
-                              threads=thread_budget_report())
-        report_path, plot_path = work / "report.json", work / "soundtrack.png"
-        merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]
-        soundtrack_figure(emotion, [c for c in cuts if c not in merged], probe.duration_s, music.midi,
-                          music.chord_markers_s, plot_path, harmony_changes_s=music.chord_changes_s,
-                          merged_cuts_s=merged, min_gap_s=music.min_gap_s, plan=music.plan)
-        artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
-                     "plot": plot_path}
-        # Keys are a pure function of content + models + parameters, so the report can name them
-        # before the upload that puts the objects there.
-        report["artifacts"] = {kind: artifact_key(digest, model_versions, params, kind, path.suffix.lstrip("."))
-                               for kind, path in artifacts.items()}
-        with _timed(timings, "store", progress):
-            report_path.write_text(json.dumps({**report, "timings_s": dict(timings)}, indent=2))
-            keys = record_soundtrack(
-                settings, source_uri=job.source_uri, content_hash=digest,
-                probe=probe.to_dict(), cuts_s=cuts, emotion=emotion, params=params,
-                model_versions=model_versions, timings=timings, artifacts=artifacts, run_key=run_key,
-                catalog_id=catalog_id, flow_run_id=flow_run_id)
-        if keys != report["artifacts"]:
-            raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
-        report["timings_s"] = dict(timings)
-        report["files"] = {}
-        if out is not None:
-            if options.plot is not None:
-                _publish(plot_path, options.plot)
-                report["files"]["plot"] = str(options.plot.resolve())
-            report["files"]["video"] = str(out.resolve())
-        if options.export is not None:
-            report["files"]["export"] = export_files(options.export, midi_path, wav_path, plot_path,
-                                                     [(name, wav) for name, _, wav in stems], report)
-        if out is not None:
-            _publish(video_path, out)
+    # The built video takes the container `out` names (MP4, MOV, Matroska).
+    midi_path, wav_path = work / "soundtrack.mid", work / "soundtrack.wav"
+    video_path = work / f"video{out.suffix.lower() if out is not None else '.mp4'}"
+    write_midi(music.midi, midi_path, probe.duration_s)
+    # Always by instrument: the mix is rendered as the sum of the stems (`render_midi`), so the stored
+    # audio is the same whether or not this request exports the stems.
+    stems = _stem_files(music.midi, probe.duration_s, work)
+    with _timed(timings, "render", progress):
+        render_audio(midi_path, wav_path, probe.duration_s, settings, stems=[(m, w) for _, m, w in stems])
+    with _timed(timings, "mux", progress):
+        mix = mix_plan(source, emotion, params, settings) if options.original_audio_gain is not None else None
+        music_track = ducked_music(wav_path, mix, work) if mix is not None else wav_path
+        mux_soundtrack(source, music_track, video_path, duration_s=probe.duration_s,
+                       original_audio_gain=options.original_audio_gain)
+    report = build_report(probe=probe, digest=digest, cuts=cuts, emotion=emotion, music=music,
+                          model_versions=model_versions,
+                          params=params, timings=timings, backend=settings.models.model_backend,
+                          threads=thread_budget_report())
+    report.update(extra)
+    report["mix"] = mix
+    report_path, plot_path = work / "report.json", work / "soundtrack.png"
+    merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]
+    soundtrack_figure(emotion, [c for c in cuts if c not in merged], probe.duration_s, music.midi,
+                      music.chord_markers_s, plot_path, harmony_changes_s=music.chord_changes_s,
+                      merged_cuts_s=merged, min_gap_s=music.min_gap_s, plan=music.plan)
+    artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
+                 "plot": plot_path}
+    # Keys are a pure function of content + models + parameters, so the report can name them
+    # before the upload that puts the objects there.
+    report["artifacts"] = {kind: artifact_key(digest, model_versions, params, kind, path.suffix.lstrip("."))
+                           for kind, path in artifacts.items()}
+    with _timed(timings, "store", progress):
+        report_path.write_text(json.dumps({**report, "timings_s": dict(timings)}, indent=2))
+        keys = record_soundtrack(
+            settings, source_uri=job.source_uri, content_hash=digest,
+            probe=probe.to_dict(), cuts_s=cuts, emotion=emotion, params=params,
+            model_versions=model_versions, timings=timings, artifacts=artifacts, run_key=run_key,
+            catalog_id=catalog_id, flow_run_id=flow_run_id)
+    if keys != report["artifacts"]:
+        raise RuntimeError(f"object keys disagree with the report: {keys} != {report['artifacts']}")
+    report["timings_s"] = dict(timings)
+    built = {"video": video_path, "plot": plot_path, "midi": midi_path, "audio": wav_path,
+             "ducked": music_track if mix is not None else None}
+    _publish_requested(out, options, report, built, [(name, wav) for name, _, wav in stems])
+    return SoundtrackResult(out=out, report=report, timings=timings)
+
+
+def _publish_requested(out: Path | None, options: SoundtrackOptions, report: dict[str, Any],
+                       built: dict[str, Path | None], stems: list[tuple[str, Path]]) -> None:
+    """Write the files the user named (--out, --plot, --export) from the built or fetched ones."""
+    report["files"] = {}
+    video, plot = built["video"], built["plot"]
+    assert video is not None and plot is not None
+    if out is not None:
+        if options.plot is not None:
+            _publish(plot, options.plot)
+            report["files"]["plot"] = str(options.plot.resolve())
+        report["files"]["video"] = str(out.resolve())
+    if options.export is not None:
+        midi, audio = built["midi"], built["audio"]
+        assert midi is not None and audio is not None
+        report["files"]["export"] = export_files(options.export, midi, audio, plot, stems, report,
+                                                 ducked=built.get("ducked"))
+    if out is not None:
+        _publish(video, out)
+
+
+def mix_plan(source: Path, emotion: dict[str, Any], params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """How the music goes under the original audio: the speech spans it ducks at, and the ducking."""
+    spans = emotion.get("speech_spans_s")
+    found_by = "speech extractor"
+    if spans is None:  # no emotion analysis ran (fixed valence/arousal) or a stored one predates the spans
+        spans, found_by = speech_spans(source), "voice activity detector"
+    return {"original_audio_gain": params["original_audio_gain"], "duck_db": params.get("duck_db", 0.0),
+            "attack_ms": settings.music.duck_attack_ms, "release_ms": settings.music.duck_release_ms,
+            "speech_spans_s": [[float(a), float(b)] for a, b in spans], "speech_spans_from": found_by}
+
+
+def speech_spans(source: Path) -> list[tuple[float, float]]:
+    """Where someone speaks in the video's own audio, by the speech extractor's voice-activity detector."""
+    from emsync_models.emotion.extractors.speech import voice_spans
+    from emsync_models.emotion.sampling import stream_media
+    from emsync_models.video.media import AudioChunk
+
+    chunks = (item for item in stream_media(source, 1.0, audio=True, frames=False) if isinstance(item, AudioChunk))
+    return [(round(a, 3), round(b, 3)) for a, b in voice_spans(chunks)]
+
+
+def ducked_music(wav_path: Path, mix: dict[str, Any], work: Path) -> Path:
+    """The music with its side-chain gain under the speech spans (`mix`, from `mix_plan`)."""
+    import soundfile as sf
+
+    from emsync_models.render.ducking import Ducking, duck
+
+    audio, rate = sf.read(wav_path, dtype="float32", always_2d=True)
+    ducking = Ducking(depth_db=float(mix["duck_db"]), attack_s=float(mix["attack_ms"]) / 1000,
+                      release_s=float(mix["release_ms"]) / 1000)
+    out = work / "music-ducked.wav"
+    sf.write(out, duck(audio, [tuple(s) for s in mix["speech_spans_s"]], rate, ducking), rate, subtype="PCM_24")
+    return out
+
+
+def _deliver_stored(job: VideoJob, out: Path | None, settings: Settings, options: SoundtrackOptions,
+                    found: Any, timings: dict[str, float], work: Path) -> SoundtrackResult:  # noqa: ANN401
+    """An identical request: the stored objects become the files asked for; no stage runs. A video in
+    another container than the stored one is muxed again from the stored music (no model, no render)."""
+    from flows.storage.store import make_store
+
+    store = make_store(settings)
+    started = time.perf_counter()
+
+    def fetch(kind: str) -> Path:
+        key, sha = found.objects[kind]
+        return store.get_file(key, work / f"stored-{kind}{Path(key).suffix}", expected_sha256=sha)
+
+    report = dict(found.report)
+    duration_s = float(report["input"]["duration_s"])
+    mix = report.get("mix")
+    built: dict[str, Path | None] = {"video": None, "plot": None, "midi": None, "audio": None, "ducked": None}
+    stems: list[tuple[str, Path]] = []
+    if out is not None:
+        if Path(found.objects["video"][0]).suffix.lower() == out.suffix.lower():
+            built["video"] = fetch("video")
+        else:
+            built["audio"] = fetch("audio")
+            track = ducked_music(built["audio"], mix, work) if mix else built["audio"]
+            built["video"] = mux_soundtrack(job.path, track, work / f"video{out.suffix.lower()}",
+                                            duration_s=duration_s,
+                                            original_audio_gain=mix["original_audio_gain"] if mix else None)
+    if options.plot is not None or options.export is not None:
+        built["plot"] = fetch("plot")
+    if options.export is not None:
+        built["midi"], built["audio"] = fetch("midi"), built["audio"] or fetch("audio")
+        built["ducked"] = ducked_music(built["audio"], mix, work) if mix else None
+        # Stems are not stored (a WAV per instrument per job): rendered again from the stored MIDI, as
+        # deterministic as the first time, so they sum to the stored mix.
+        parts = _stem_files(pretty_midi.PrettyMIDI(str(built["midi"])), duration_s, work)
+        render_audio(built["midi"], work / "rerendered.wav", duration_s, settings,
+                     stems=[(m, w) for _, m, w in parts])
+        stems = [(name, wav) for name, _, wav in parts]
+    timings["deliver"] = round(time.perf_counter() - started, 3)
+    report["reused"] = {"result_from_run": found.run_key}
+    report["timings_s"] = dict(timings)
+    built["video"] = built["video"] or work / "unused"
+    built["plot"] = built["plot"] or work / "unused"
+    _publish_requested(out, options, report, built, stems)
     return SoundtrackResult(out=out, report=report, timings=timings)
 
 
@@ -374,9 +523,10 @@ def _stem_files(midi: pretty_midi.PrettyMIDI, duration_s: float, work: Path) -> 
 
 
 def export_files(folder: Path, midi_path: Path, wav_path: Path, plot_path: Path,
-                 stems: list[tuple[str, Path]], report: dict[str, Any]) -> dict[str, Any]:
+                 stems: list[tuple[str, Path]], report: dict[str, Any], ducked: Path | None = None) -> dict[str, Any]:
     """The deliverables under plain names in `folder` (checked by `check_output` before any work):
-    music.mid, music.wav, stems/NN-instrument.wav, soundtrack.png and report.json. Returns their paths."""
+    music.mid, music.wav, stems/NN-instrument.wav, soundtrack.png and report.json, and with the original
+    audio kept, music-ducked.wav (the music as it lies under the dialogue in the video). Returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     stem_folder = folder / "stems"
     if stem_folder.is_dir():  # --force: an earlier export's stems would not sum to this mix
@@ -389,6 +539,12 @@ def export_files(folder: Path, midi_path: Path, wav_path: Path, plot_path: Path,
         _publish(built, Path(files[kind]))
     for name, built in stems:
         _publish(built, Path(files["stems"][name]))
+    stale = folder / "music-ducked.wav"
+    if ducked is not None:
+        files["ducked"] = str(stale.resolve())
+        _publish(ducked, stale)
+    else:
+        stale.unlink(missing_ok=True)  # --force over an earlier export with the original audio kept
     exported = {**report, "files": {**report.get("files", {}), "export": files}}
     built_report = midi_path.parent / "export-report.json"
     built_report.write_text(json.dumps(exported, indent=2))

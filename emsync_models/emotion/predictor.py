@@ -19,7 +19,7 @@ from torch import nn
 from emsync_models.emotion.default_head import DefaultEmotionHead
 from emsync_models.emotion.fused_input import CORE_DIMS, STEPS, FusedBatch, mask_key
 from emsync_models.emotion.fusion import FusionConfig, FusionTransformer
-from emsync_models.emotion.labels import EKMAN6
+from emsync_models.emotion.labels import DEFAULT_HEAD_NAME, DEFAULT_HEAD_VERSION, EKMAN6  # noqa: F401 - re-exported
 from emsync_models.emotion.mapping import DEFAULT_VA_TABLE, circumplex_coordinates
 
 PredictFn = Callable[[FusedBatch], tuple[np.ndarray, np.ndarray]]
@@ -28,8 +28,6 @@ PredictFn = Callable[[FusedBatch], tuple[np.ndarray, np.ndarray]]
 OUTPUT_PROBS = "probs"
 OUTPUT_VA = "valence_arousal"
 
-DEFAULT_HEAD_NAME = "default-evidence"
-DEFAULT_HEAD_VERSION = "default-evidence/v2"
 
 # Common spellings of the Ekman six in other label sets (FER, VideoEmotion-8 is already Ekman + 2).
 LABEL_ALIASES: dict[str, str] = {

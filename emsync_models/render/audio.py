@@ -40,27 +40,42 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     scratch folder so that a killed job's leftovers are swept with it.
     The result is checked before it is written (finite, not silent, not clipped, not noise) and read
     back after: a render that went wrong never becomes a soundtrack.
-    `stems`: (MIDI, WAV) pairs, parts of `midi_path` (see `stems.stem_midis`), each rendered the same way
-    and given the mix's own gain, so that the stems sum to the mix.
+    `stems`: (MIDI, WAV) pairs, the parts of `midi_path` one per instrument (see `stems.stem_midis`).
+    Given them, the mix IS their sum: each part is rendered on its own and the mix is the sum of those
+    renders, normalised once, with the same gain written into every stem, so the stems sum to the mix
+    to within the files' 24-bit rounding. Rendering the whole MIDI once instead gives a mix that differs
+    from the sum of separately rendered parts by about -46 dB on real v2 pieces (FluidSynth is not
+    additive over tracks), so stems made beside such a mix could never sum to it.
     """
     from emsync_models.render.limiter import loudness_gain
 
-    def raw(path: Path, frames: int | None) -> np.ndarray:
+    frames = round(duration_s * sample_rate) if duration_s is not None else None
+
+    def raw(path: Path) -> np.ndarray:
         audio, _ = synthesize_midi(path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
                                    threads=threads, work_dir=work_dir)
         if frames is not None:
             audio = fit_length(audio, frames)
         return fade_out(audio, sample_rate) if duration_s is not None else audio
 
-    mix = raw(midi_path, round(duration_s * sample_rate) if duration_s is not None else None)
+    if stems:
+        parts = _same_length([raw(stem_midi) for stem_midi, _ in stems])
+        mix = np.sum(np.stack(parts).astype(np.float64), axis=0).astype(np.float32)
+    else:
+        parts, mix = [], raw(midi_path)
     gain = loudness_gain(mix, sample_rate, target_lufs)
     audio = _gained(mix, gain)
     check_soundtrack(audio, sample_rate)
     _write(wav_path, audio, sample_rate)
-    for stem_midi, stem_wav in stems:
-        part = raw(stem_midi, len(mix))  # the same length as the mix, whatever the stem's own end
+    for part, (_, stem_wav) in zip(parts, stems, strict=True):
         _write(stem_wav, _gained(part, gain), sample_rate)
     return wav_path
+
+
+def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Zero-pad every part to the longest (without a fixed duration, each ends where its own MIDI does)."""
+    longest = max(len(p) for p in parts)
+    return [p if len(p) == longest else fit_length(p, longest) for p in parts]
 
 
 def _gained(audio: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
@@ -71,7 +86,9 @@ def _gained(audio: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
 
 def _write(wav_path: Path, audio: np.ndarray, sample_rate: int) -> None:
     wav_path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(wav_path, audio, sample_rate, subtype="PCM_16")
+    # 24-bit: a mix and its stems are each rounded on their own, and at 16 bits the rounding of a mix
+    # and seven stems alone summed to -60 dB against a quiet 9 s piece; at 24 bits it is ~48 dB lower.
+    sf.write(wav_path, audio, sample_rate, subtype="PCM_24")
     written = sf.info(str(wav_path)).frames
     if written != len(audio):  # a short write (a full disk) that the library did not raise
         raise RenderError(f"{wav_path}: wrote {written} of {len(audio)} frames (is the disk full?)")

@@ -171,6 +171,11 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     table.add_row("music model", f"{music.get('model') or '?'} ({music['model_name']} {music['model_version']})")
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
+    reused = report.get("reused") or {}
+    if reused.get("result_from_run"):
+        table.add_row("reused", "the stored result of this identical request (--recompute computes again)")
+    elif reused.get("analysis_from_run"):
+        table.add_row("reused", "the stored cuts and emotion of this video (only the music was made again)")
     out.print(table)
 
 
@@ -191,7 +196,12 @@ def soundtrack(
     valence: Annotated[float | None, typer.Option(help="fix valence in [-1, 1] instead of detecting it")] = None,
     arousal: Annotated[float | None, typer.Option(help="fix arousal in [-1, 1] instead of detecting it")] = None,
     mix_original: Annotated[float | None, typer.Option(
-        help="keep the original audio under the music at this gain (0-4); default: replace it")] = None,
+        help="keep the original audio under the music at this gain (0-4); default: replace it. The music "
+             "ducks under speech (--duck-db)")] = None,
+    duck_db: Annotated[float | None, typer.Option(
+        "--duck-db", help="with --mix-original: the music's gain while someone speaks, -40 to 0 dB (default "
+                          "-12, EMSYNC_DUCK_DB; 0: no ducking); it ramps down over 30 ms before each phrase and "
+                          "back over 80 ms after it")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="also write the picture (emotion timeline, piano roll, cuts) to this .png; nothing else is "
              "written beside --out")] = None,
@@ -202,6 +212,9 @@ def soundtrack(
     force: Annotated[bool, typer.Option(
         "--force", help="replace files that already exist at --out or --plot, or in a non-empty --export "
                         "folder (refused otherwise)")] = False,
+    recompute: Annotated[bool, typer.Option(
+        "--recompute", help="compute everything again even when this exact request (same video, models and "
+                            "parameters) is stored already; by default its stored result is reused")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Turn a video into the same video with a new soundtrack that follows its emotion and cuts.
@@ -211,6 +224,12 @@ def soundtrack(
     are those object keys; its files are the paths written). An existing file is never replaced without
     --force.
 
+    An identical request (same video bytes, models and parameters) answers from the stored result in
+    seconds, writing the files asked for from it (--recompute computes again); a request that changes
+    only the music (--seed, --mix-original, EMSYNC_TOP_P ...) reuses the stored cuts and emotion.
+    With --mix-original, the music ducks under the speech the speech detector finds (--duck-db); the
+    export then also holds music-ducked.wav, while music.wav and the stems stay the music alone.
+
     Every cut gets a new chord on a downbeat (a hit point) except cuts closer than
     EMSYNC_MIN_BOUNDARY_GAP_S (default 4 s) to the previous kept cut: those are merged, and the table,
     the JSON report (music.cuts) and the picture mark each cut kept or merged. EMSYNC_MUSIC_MODEL=v1
@@ -218,7 +237,7 @@ def soundtrack(
     from flows.job_args import SoundtrackOptions, check_input, check_options, check_output
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original,
-                                plot=plot, export=export, force=force)
+                                plot=plot, export=export, force=force, duck_db=duck_db, recompute=recompute)
     with user_errors():  # the cheap checks first: a bad argument is answered before the models load
         check_options(options)
         check_input(input)

@@ -75,12 +75,14 @@ def test_video_without_audio_or_cuts_gets_a_soundtrack(tmp_path: Path, isolated_
 
 
 def test_rerun_is_safe_and_identical(tmp_path: Path, clip_with_cuts: Path, isolated_settings: Path) -> None:
-    """Same input, same seed: same music, same keys, no duplicate objects."""
+    """Same input, same seed, computed again (--recompute; without it the stored result is reused): same
+    music, same keys, no duplicate objects."""
     args = ["soundtrack", str(clip_with_cuts), "--json", "--valence", "0.6", "--arousal", "0.4", "--seed", "5"]
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "a.mp4")])
-    second = runner.invoke(app, [*args, "--out", str(tmp_path / "b.mp4")])
+    second = runner.invoke(app, [*args, "--out", str(tmp_path / "b.mp4"), "--recompute"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
     a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert b["reused"] is None and b["timings_s"]["music"] > 0
     assert a["artifacts"] == b["artifacts"]
     assert a["music"]["chord_changes_s"] == b["music"]["chord_changes_s"]
     assert a["music"]["chord_markers_s"] == b["music"]["chord_markers_s"]

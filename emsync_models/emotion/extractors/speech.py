@@ -12,6 +12,7 @@ the scenes it overlaps see it; the (start, end, transcript) spans go to the repo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -131,3 +132,39 @@ class SpeechExtractor(Extractor):
                 mask[s] = True
         times = np.arange(seconds, dtype=np.float32) + 0.5
         return FeatureTrack(times, values, mask, segments)
+
+
+def voice_spans(chunks: Iterable[AudioChunk], vad_mode: int = 3,
+                min_segment_s: float = 0.3) -> list[tuple[float, float]]:
+    """(start, end) of each speech segment in 16 kHz mono audio, found by the same endpointer and
+    settings as `SpeechExtractor` but without transcribing: where the music ducks when no emotion
+    analysis ran (the user fixed valence and arousal)."""
+    import pocketsphinx
+
+    endpointer = pocketsphinx.Endpointer(vad_mode=vad_mode, sample_rate=AUDIO_RATE)
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    pending = b""
+
+    def note(speech: bytes | None) -> None:
+        nonlocal start
+        if speech is None:
+            return
+        if start is None:
+            start = endpointer.speech_start
+        if not endpointer.in_speech:
+            spans.append((float(start), float(endpointer.speech_end)))
+            start = None
+
+    for chunk in chunks:
+        data = pending + (np.clip(chunk.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        n = endpointer.frame_bytes
+        whole = len(data) // n * n
+        for i in range(0, whole, n):
+            note(endpointer.process(data[i:i + n]))
+        pending = data[whole:]
+    if pending:
+        note(endpointer.end_stream(pending))
+    if start is not None:  # speech running at the end of the audio
+        spans.append((float(start), float(endpointer.speech_end)))
+    return [(s, e) for s, e in spans if e - s >= min_segment_s]

@@ -1,0 +1,67 @@
+"""Dialogue-aware mixing: the music's side-chain gain from where someone speaks.
+
+The speech spans come from the voice-activity detector the speech extractor already runs (pocketsphinx's
+endpointer), so the music knows ahead of time where each phrase starts: the gain reaches its depth as
+the phrase begins (the attack ends on the first syllable instead of eating it), holds through the
+phrase and returns over the release once it ends. Gaps shorter than `bridge_s` (breaths between words
+of one phrase) stay ducked, so the music does not pump between words. Ramps are linear in dB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Ducking:
+    depth_db: float = -12.0  # the music's gain while someone speaks
+    attack_s: float = 0.03  # down to the depth, ending where the phrase starts
+    release_s: float = 0.08  # back to full level, starting where the phrase ends
+    bridge_s: float = 0.3  # gaps shorter than this stay ducked
+
+    def __post_init__(self) -> None:
+        if not -60.0 <= self.depth_db <= 0.0:
+            raise ValueError(f"ducking depth {self.depth_db} dB is outside [-60, 0]")
+        if self.attack_s < 0 or self.release_s < 0 or self.bridge_s < 0:
+            raise ValueError("attack, release and bridge must not be negative")
+
+
+def merge_spans(spans: Sequence[tuple[float, float]], bridge_s: float) -> list[tuple[float, float]]:
+    """Sorted spans, overlapping ones and those closer than `bridge_s` joined."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted((float(s), float(e)) for s, e in spans if e > s):
+        if merged and start - merged[-1][1] < bridge_s:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def gain_curve_db(spans: Sequence[tuple[float, float]], frames: int, sample_rate: int,
+                  ducking: Ducking) -> np.ndarray:
+    """Per-sample gain in dB (0: untouched, `depth_db`: under speech), float64 [frames]."""
+    gain = np.zeros(frames, np.float64)
+    attack, release = ducking.attack_s * sample_rate, ducking.release_s * sample_rate
+    for start_s, end_s in merge_spans(spans, ducking.bridge_s):
+        start, end = start_s * sample_rate, end_s * sample_rate
+        first = max(0, int(np.floor(start - attack)))
+        last = min(frames, int(np.ceil(end + release)) + 1)
+        if first >= last:
+            continue
+        n = np.arange(first, last, dtype=np.float64)
+        # 1 inside the phrase, a straight ramp each side: the deepest of attack-in and release-out.
+        into = np.clip((n - (start - attack)) / attack, 0.0, 1.0) if attack > 0 else (n >= start).astype(float)
+        out_of = np.clip(((end + release) - n) / release, 0.0, 1.0) if release > 0 else (n <= end).astype(float)
+        depth = ducking.depth_db * np.minimum(into, out_of)
+        gain[first:last] = np.minimum(gain[first:last], depth)
+    return gain
+
+
+def duck(music: np.ndarray, spans: Sequence[tuple[float, float]], sample_rate: int,
+         ducking: Ducking) -> np.ndarray:
+    """`music` (frames, channels) with the side-chain gain applied, float32."""
+    linear = 10.0 ** (gain_curve_db(spans, len(music), sample_rate, ducking) / 20.0)
+    return (music.astype(np.float64) * linear[:, None]).astype(np.float32)
