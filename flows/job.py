@@ -61,12 +61,19 @@ def job_from_claim(settings: Settings, claim: Claim, run: ClaimedRun) -> VideoJo
     from flows.storage.sources import materialize
 
     local, digest = materialize(settings, claim.source_uri, expected_sha256=claim.content_hash)
-    probe = _stored_probe(claim.probe, local)
+    return VideoJob(local, claim.source_uri, digest, stored_or_probed(local, settings, claim.probe), run)
+
+
+def stored_or_probed(local: Path, settings: Settings, stored: dict[str, Any] | None) -> VideoProbe:
+    """The probe registered for these bytes (the caller has checked `local` has the registered digest),
+    with the limits as they are now, which may be stricter than then; a fresh probe where none is
+    stored. The probe is a function of the bytes, so a re-ingest or a backfill never reads the headers
+    again."""
+    probe = _stored_probe(stored, local)
     if probe is None:
-        probe = probe_input(local, settings)
-    else:  # the limits as they are now, which may be stricter than at ingest
-        media_limits(settings).check(local, probe.width, probe.height, probe.fps, probe.duration_s)
-    return VideoJob(local, claim.source_uri, digest, probe, run)
+        return probe_input(local, settings)
+    media_limits(settings).check(local, probe.width, probe.height, probe.fps, probe.duration_s)
+    return probe
 
 
 def _stored_probe(stored: dict[str, Any] | None, local: Path) -> VideoProbe | None:

@@ -94,6 +94,16 @@ class Member:
     metadata: dict[str, Any]
 
 
+def stored_probes(url: str, hashes: list[str]) -> dict[str, dict[str, Any]]:
+    """The probe registered for each of these contents that has one (by SHA-256)."""
+    if not hashes:
+        return {}
+    with session_scope(url) as session:
+        found = session.execute(select(Video.content_hash, Video.probe).where(
+            Video.content_hash.in_(set(hashes)), Video.probe.is_not(None)))
+        return {h: p for h, p in found if isinstance(p, dict)}
+
+
 def add_members(url: str, catalog_id: int, members: list[Member]) -> list[tuple[int | None, str | None]]:
     """`add_member` for many rows in one transaction: one commit, and for rows that are new to the
     database and the catalog (a first ingest: nearly all of them) a few set-wise statements per batch

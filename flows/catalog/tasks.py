@@ -78,27 +78,41 @@ def register_videos(
     url: str, catalog_id: int, rows: list[ManifestRow], base_dir: str, flow_link: int
 ) -> list[RowOutcome]:
     """Check, hash, probe and register one batch of manifest rows; bad rows are recorded, not raised."""
-    from flows.soundtrack import probe_input
+    from flows.job import stored_or_probed
 
     settings = get_settings()
-    # Check, hash and probe every row first; then register the good ones in one transaction.
-    checked: list[tuple[ManifestRow, queries.Member]] = []
     problems: dict[int, str] = {}
+
+    def row_problem(row: ManifestRow, exc: Exception) -> None:
+        # An unreadable file, a symlink loop: this row's problem; anything else may be an outage (retried).
+        converted = as_input_error(exc, row.uri)
+        if converted is None:
+            raise exc
+        problems[row.row] = converted.problem
+
+    # Check and hash every row, then probe those whose content has no registered probe (a re-ingest
+    # probes nothing it probed before: same bytes, same headers), then register the good ones in one
+    # transaction.
+    hashed: list[tuple[ManifestRow, str, Path, str]] = []
     for row in rows:
         try:
             source = resolve_source(
                 row.uri, Path(base_dir), settings.store.allowed_roots, settings.store.resolved_allowed_s3_sources
             )
             local, digest = materialize(settings, source.uri, refresh=True)
-            probe = probe_input(local, settings).to_dict()
         except Exception as exc:
-            # An unreadable file, a symlink loop: this row's problem; anything else may be an outage (retried).
-            converted = as_input_error(exc, row.uri)
-            if converted is None:
-                raise
-            problems[row.row] = converted.problem
+            row_problem(row, exc)
             continue
-        checked.append((row, queries.Member(digest, source.uri, probe, row.external_id, row.metadata)))
+        hashed.append((row, source.uri, local, digest))
+    known = queries.stored_probes(url, [digest for *_, digest in hashed])
+    checked: list[tuple[ManifestRow, queries.Member]] = []
+    for row, uri, local, digest in hashed:
+        try:
+            probe = stored_or_probed(local, settings, known.get(digest)).to_dict()
+        except Exception as exc:
+            row_problem(row, exc)
+            continue
+        checked.append((row, queries.Member(digest, uri, probe, row.external_id, row.metadata)))
     registered = queries.add_members(url, catalog_id, [m for _, m in checked])
     video_ids: dict[int, int | None] = {}
     for (row, _), (video_id, problem) in zip(checked, registered, strict=True):

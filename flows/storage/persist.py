@@ -94,7 +94,14 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], ke
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=list(keys)))
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if len({frozenset(row) for row in rows}) == 1:
+        # Parameters given apart from the statement: compiled once and cached, then sent in as few
+        # round trips as the driver allows. Rows inlined as VALUES were compiled afresh per batch, which
+        # cost more than the inserts themselves at catalog scale.
+        session.execute(statement, rows)
+    else:
+        session.execute(statement.values(rows))
 
 
 # -- videos, boundaries, emotions ----------------------------------------------------------------------
