@@ -149,6 +149,10 @@ class Catalog(Base):
     # The music model (v1, v2) its backfills use; set by the first backfill, moved only by the operator
     # (`emsync catalog backfill NAME --music-model ...`), so a new default never re-renders a catalog.
     music_model: Mapped[str | None] = mapped_column(String(16))
+    # The catalog's fixed sound (`emsync catalog backfill NAME --style ... --instruments ...`): a style
+    # family and a palette as canonical text (emsync_models.music.controls); NULL: chosen per video.
+    music_style: Mapped[str | None] = mapped_column(String(32))
+    music_instruments: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -28,6 +28,11 @@ class SoundtrackOptions:
     # The music's gain under speech when the original audio is kept (None: the setting, EMSYNC_DUCK_DB).
     duck_db: float | None = None
     recompute: bool = False  # compute again even when the identical request's result is stored
+    # The music's style family and instrument palette (emsync_models.music.controls); None: the settings'
+    # (EMSYNC_STYLE, EMSYNC_INSTRUMENTS), else chosen from valence/arousal. "auto" overrides a setting.
+    style: str | None = None
+    instruments: str | None = None
+    no_drums: bool = False
 
 
 def check_input(source: Path) -> None:
@@ -135,3 +140,7 @@ def check_options(options: SoundtrackOptions) -> None:
             raise InputError("--duck-db", "only applies with --mix-original (the music ducks under its speech)")
         if not -40.0 <= options.duck_db <= 0.0:
             raise InputError("--duck-db", f"{options.duck_db} is outside [-40, 0] dB")
+    from emsync_models.music.controls import check_style, parse_palette
+
+    check_style(options.style)
+    parse_palette(options.instruments, options.no_drums)

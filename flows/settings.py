@@ -20,7 +20,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -158,6 +167,30 @@ class MusicSettings(_Group):
                            "original audio is kept; 0 turns ducking off")
     duck_attack_ms: float = Field(default=30.0, ge=0, le=500, description="ramp down, ending where speech starts")
     duck_release_ms: float = Field(default=80.0, ge=0, le=2000, description="ramp back up after speech ends")
+    style: str | None = Field(default=None, description="music v2's style family (`emsync styles`); default: "
+                              "chosen per section from valence/arousal")
+    instruments: str | None = Field(default=None, description="the instrument palette, e.g. 'piano,strings' or "
+                                    "'no drums' (GM families or program names); default: the model's choice")
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str | None) -> str | None:
+        from emsync_models.music.controls import check_style
+
+        try:
+            return check_style(value)
+        except InputError as exc:
+            raise ValueError(exc.problem) from None
+
+    @field_validator("instruments")
+    @classmethod
+    def _known_instruments(cls, value: str | None) -> str | None:
+        from emsync_models.music.controls import canonical_spec, parse_palette
+
+        try:
+            return canonical_spec(parse_palette(value))
+        except InputError as exc:
+            raise ValueError(f"{exc.subject}: {exc.problem}") from None
 
     def resolved_soundfont(self) -> Path | None:
         if self.soundfont is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import pretty_midi
 
 from emsync_models.errors import InputError, as_input_error, path_errors_as_input
-from emsync_models.plots import soundtrack_figure
+from emsync_models.plots import figure_title, soundtrack_figure
 from emsync_models.render.audio import render_midi
 from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
@@ -63,7 +63,23 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
               "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
     if options.original_audio_gain is not None:  # only a mix has a ducking depth (other jobs keep their keys)
         params["duck_db"] = settings.music.duck_db if options.duck_db is None else options.duck_db
-    return params
+    return {**params, **music_controls(settings, options)}
+
+
+def music_controls(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
+    """The style and palette a job asks for (the options', else the settings'), as parameters: each only
+    when set, so a job without them keeps the identity (and stored result) it always had."""
+    from emsync_models.music.controls import check_style, parse_palette
+
+    style = check_style(options.style) if options.style is not None else settings.music.style
+    spec = options.instruments if options.instruments is not None else settings.music.instruments
+    palette = parse_palette(spec, options.no_drums)
+    out: dict[str, Any] = {}
+    if style is not None:
+        out["style"] = style
+    if not palette.free:
+        out["palette"] = palette.to_params()
+    return out
 
 
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
@@ -155,6 +171,7 @@ class ComposedMusic:
     music_model: str = ""  # v1 | v2: which generator wrote it (the name users read beside the hash)
     min_gap_s: float = 4.0  # cuts closer than this to the previous kept cut were merged (no hit point)
     plan: dict = field(default_factory=dict)  # v2: sections, tempi, keys, themes
+    controls: dict = field(default_factory=dict)  # the style and ensemble, asked and played, in words
 
 
 def cut_decisions(cuts: list[float], duration_s: float, min_gap_s: float,
@@ -185,14 +202,20 @@ def cut_decisions(cuts: list[float], duration_s: float, min_gap_s: float,
 
 
 def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[float, float, float], ...],
-                  seed: int, settings: Settings, progress: Progress | None = None) -> ComposedMusic:
+                  seed: int, settings: Settings, progress: Progress | None = None,
+                  controls: dict[str, Any] | None = None) -> ComposedMusic:
+    """`controls`: the job's parameters holding its style and palette (`music_controls`), if any."""
+    from emsync_models.music.controls import palette_from_params
     from flows.inference import music_generator
 
     generator = music_generator(settings)
     from emsync_models.music.request import GenerationRequest
 
+    controls = controls or {}
+    palette = palette_from_params(controls.get("palette"))
     request = GenerationRequest(duration_s=duration_s, boundaries_s=tuple(cuts), emotion=trajectory, seed=seed,
-                                temperature=settings.music.temperature, top_p=settings.resolved_top_p)
+                                temperature=settings.music.temperature, top_p=settings.resolved_top_p,
+                                style=controls.get("style"), instruments=palette.programs, drums=palette.drums)
     # Torch runs at the process's model budget (one thread: emsync_models.threads.MODEL_THREADS), set once
     # at process start: never changed here, where another job may be running beside this one.
     def bars(done: int, total: int) -> None:  # the music stage's own progress: bars written of all
@@ -208,7 +231,20 @@ def compose_music(duration_s: float, cuts: list[float], trajectory: tuple[tuple[
                          cut_chords=list(music.cut_chords),
                          tempo_map=dict(music.tempo_map),
                          music_model=settings.models.music_model, min_gap_s=float(generator.min_gap_s),
-                         plan=dict(music.plan))
+                         plan=dict(music.plan), controls=controls_report(music, request))
+
+
+def controls_report(music: Any, request: Any) -> dict[str, Any]:  # noqa: ANN401 - GeneratedMusic, GenerationRequest
+    """The style and ensemble in words: what was asked (or that the model chose) and what plays."""
+    from emsync_models.music.controls import STYLE_DESCRIPTIONS, program_name
+
+    style = str(getattr(music, "style", "") or "")
+    playing = sorted({-1 if inst.is_drum else int(inst.program) for inst in music.midi.instruments if inst.notes})
+    names = list(dict.fromkeys(program_name(p) for p in playing if p >= 0)) + (["Drums"] if -1 in playing else [])
+    return {"style": style or None, "style_description": STYLE_DESCRIPTIONS.get(style),
+            "style_from": "asked" if request.style else "valence/arousal",
+            "palette": None if request.palette.free else request.palette.describe(),
+            "ensemble": names}
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
@@ -304,7 +340,7 @@ def _score(job: VideoJob, out: Path | None, settings: Settings, options: Soundtr
         probe, cuts, emotion = _analyse(job, settings, options, timings, progress, analysis)
         with _timed(timings, "music", progress):
             music = compose_music(probe.duration_s, cuts, emotion_trajectory(emotion), params["seed"], settings,
-                                  progress)
+                                  progress, controls=params)
         model_versions = {"cuts": cut_model_version(settings), "emotion": emotion["model_version"],
                           "music": music.model_version}
         if job.run is not None and model_versions != job.run.model_versions:
@@ -383,7 +419,8 @@ def _finish(job: VideoJob, out: Path | None, settings: Settings, options: Soundt
     merged = [c["cut_s"] for c in report["music"]["cuts"] if not c["kept"]]
     soundtrack_figure(emotion, [c for c in cuts if c not in merged], probe.duration_s, music.midi,
                       music.chord_markers_s, plot_path, harmony_changes_s=music.chord_changes_s,
-                      merged_cuts_s=merged, min_gap_s=music.min_gap_s, plan=music.plan)
+                      merged_cuts_s=merged, min_gap_s=music.min_gap_s, plan=music.plan,
+                      title=figure_title(report["music"]))
     artifacts = {"midi": midi_path, "audio": wav_path, "video": video_path, "report": report_path,
                  "plot": plot_path}
     # Keys are a pure function of content + models + parameters, so the report can name them
@@ -576,7 +613,7 @@ def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: 
                   "cuts": cut_decisions(cuts, probe.duration_s, music.min_gap_s, music.cut_chords),
                   "chord_changes_s": music.chord_changes_s, "chord_markers_s": music.chord_markers_s,
                   "cut_chords": music.cut_chords, "tempo_map": music.tempo_map,
-                  "plan": music.plan},
+                  "plan": music.plan, **music.controls},
         "models": model_versions,
         "backend": backend,
         "threads": threads,  # the thread budget this process ran under (flows.runtime)

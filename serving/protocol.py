@@ -40,6 +40,12 @@ MIN_GAP_S = "MIN_GAP_S"
 # file it wrote and every other field of its result; the client rebuilds the same result from them.
 MIDI = "MIDI"
 RESULT = "RESULT"
+# midi_generator_v2's optional controls (emsync_models.music.controls), each left out at its default so a
+# request without them is the same request as before: the style family's name, the GM programs the
+# music may use, and DRUMS false for "no drums".
+STYLE = "STYLE"
+INSTRUMENTS = "INSTRUMENTS"
+DRUMS = "DRUMS"
 
 # Triton data types of numpy dtypes we send (tritonclient has its own table; this one is for model.py too).
 TRITON_DTYPES: dict[str, str] = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "bool": "BOOL"}
@@ -56,6 +62,9 @@ class GenerationParams:
     temperature: float
     top_p: float
     top_k: int | None
+    style: str | None = None
+    instruments: tuple[int, ...] | None = None
+    drums: bool = True
 
     @classmethod
     def from_request(cls, request: Any, default_top_p: float | None = None) -> GenerationParams:  # noqa: ANN401
@@ -72,6 +81,10 @@ class GenerationParams:
             temperature=float(request.temperature),
             top_p=float(top_p),
             top_k=None if request.top_k is None else int(request.top_k),
+            style=getattr(request, "style", None),
+            instruments=None if getattr(request, "instruments", None) is None
+            else tuple(int(p) for p in request.instruments),
+            drums=bool(getattr(request, "drums", True)),
         )
 
     def to_tensors(self) -> dict[str, np.ndarray]:
@@ -89,12 +102,19 @@ class GenerationParams:
             tensors[BOUNDARIES_S] = np.array([self.boundaries_s], np.float64)
         if self.top_k is not None:
             tensors[TOP_K] = np.array([[self.top_k]], np.int64)
+        if self.style is not None:
+            tensors[STYLE] = string_tensor(self.style, rows=1)
+        if self.instruments is not None:
+            tensors[INSTRUMENTS] = np.array([self.instruments], np.int64)
+        if not self.drums:
+            tensors[DRUMS] = np.array([[False]], np.bool_)
         return tensors
 
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, np.ndarray]) -> GenerationParams:
         boundaries = tensors.get(BOUNDARIES_S)
         top_k = tensors.get(TOP_K)
+        style, instruments, drums = tensors.get(STYLE), tensors.get(INSTRUMENTS), tensors.get(DRUMS)
         emotion = np.asarray(tensors[EMOTION], np.float64).reshape(-1, 3)
         return cls(
             duration_s=float(tensors[DURATION_S].reshape(-1)[0]),
@@ -104,6 +124,9 @@ class GenerationParams:
             temperature=float(tensors[TEMPERATURE].reshape(-1)[0]),
             top_p=float(tensors[TOP_P].reshape(-1)[0]),
             top_k=None if top_k is None else int(top_k.reshape(-1)[0]),
+            style=None if style is None else decode_string(style),
+            instruments=None if instruments is None else tuple(int(p) for p in instruments.reshape(-1)),
+            drums=True if drums is None else bool(drums.reshape(-1)[0]),
         )
 
 

@@ -213,6 +213,10 @@ class TritonHttpClient(InferenceClient):
         return np.concatenate(probs), np.concatenate(va)
 
     def _generation_tensors(self, request: GenerationRequest) -> dict[str, np.ndarray]:
+        if self.music_variant == "v1":  # midi_generator takes no controls: said here, not as a wire error
+            from emsync_models.music.request import reject_controls
+
+            reject_controls(request, "v1")
         # The wire always carries a top-p: a request that leaves it unset gets the served model's own.
         params = protocol.GenerationParams.from_request(request, default_top_p=MODELS[self.music_variant].top_p)
         tensors = params.to_tensors()

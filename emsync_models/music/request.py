@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from emsync_models.errors import InputError
+from emsync_models.music.controls import Palette, check_style
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -29,6 +30,15 @@ class GenerationRequest:
     temperature: float = 1.0
     top_p: float | None = None  # None: the generator's own (registry: v1 0.95, v2 0.8)
     top_k: int | None = None
+    # The user's controls (emsync_models.music.controls): a style family (None: chosen per section from
+    # valence/arousal), the GM programs the music may use (None: any) and whether drums may play.
+    style: str | None = None
+    instruments: tuple[int, ...] | None = None
+    drums: bool = True
+
+    @property
+    def palette(self) -> Palette:
+        return Palette(self.instruments, self.drums)
 
 
 @dataclass
@@ -67,6 +77,18 @@ def validate_request(request: GenerationRequest) -> None:
         raise InputError("top_p", f"must lie in (0, 1], got {request.top_p}")
     if request.top_k is not None and request.top_k < 1:
         raise InputError("top_k", f"must be >= 1 when given, got {request.top_k}")
+    if request.style is not None and check_style(request.style) != request.style:
+        raise InputError("style", f"{request.style!r} is not a canonical style name")
+    if request.instruments is not None and (not request.instruments
+                                            or any(not 0 <= int(p) <= 127 for p in request.instruments)):
+        raise InputError("instruments", "must be General MIDI programs 0-127 (at least one), or unset")
+
+
+def reject_controls(request: GenerationRequest, model: str) -> None:
+    """For a model without style or instrument control (v1): say so rather than ignore the choice."""
+    if request.style is not None or not request.palette.free:
+        raise InputError("--style/--instruments", f"music {model} has no style or instrument control; "
+                         "use music v2 (EMSYNC_MUSIC_MODEL=v2)")
 
 
 def top_p_for(request: GenerationRequest, default: float) -> float:

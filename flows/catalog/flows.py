@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.states import State
 
 from emsync_models.errors import InputError
-from flows.catalog import pinning, queries, work
+from flows.catalog import pinning, queries, sound, work
 from flows.catalog.backfilling import backfill_counts, backfill_failures, soundtrack_pending
 from flows.catalog.identity import current_job, current_scoring
 from flows.catalog.ingest import ingest_manifest
@@ -111,7 +111,8 @@ def soundtrack_video(video: str, force: bool = False) -> dict[str, Any]:
 
 
 @flow(name="backfill", **ON_END)
-def backfill(catalog: str, limit: int | None = None, music_model: str | None = None) -> dict[str, Any] | State:
+def backfill(catalog: str, limit: int | None = None, music_model: str | None = None, style: str | None = None,
+             instruments: str | None = None) -> dict[str, Any] | State:
     """Soundtrack every member of `catalog` lacking one for the current model versions and parameters.
 
     Resumable: work is claimed one video at a time from the database under a lease, so a re-run after
@@ -119,7 +120,8 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
 
     The music model is the catalog's own (`flows.catalog.pinning`): the one it was first backfilled
     with, whatever the default is now; `music_model` is the operator's explicit move to another, after
-    which each video is soundtracked once more by it (the old soundtracks stay stored).
+    which each video is soundtracked once more by it (the old soundtracks stay stored). `style` and
+    `instruments` fix the catalog's sound the same way (`flows.catalog.sound`; "auto" clears either).
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -129,7 +131,9 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
     catalog_id = _existing_catalog(url, catalog)
     if music_model is not None:
         pinning.check_music_model(music_model)
-    run = begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit, "music_model": music_model})
+    sound.check_sound(style, instruments)
+    run = begin("backfill", url, catalog_id, {"catalog": catalog, "limit": limit, "music_model": music_model,
+                                              "style": style, "instruments": instruments})
     tag_flow_run(catalog)
     music = pinning.resolve(url, catalog_id, music_model, settings.models.music_model)
     if music.model != settings.models.music_model and music_model is None:
@@ -137,6 +141,7 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
                     "`emsync catalog backfill %s --music-model %s`", catalog, music.model, music.why,
                     settings.models.music_model, catalog, settings.models.music_model)
     settings = pinning.with_music_model(settings, music.model)
+    settings = sound.with_sound(settings, sound.set_catalog_sound(url, catalog_id, style, instruments))
     require_models(settings, run)
     job = current_job(settings)
     reaped = reap_expired_claims(url, catalog_id)
@@ -149,7 +154,8 @@ def backfill(catalog: str, limit: int | None = None, music_model: str | None = N
     counts = backfill_counts(settings, catalog_id, job, outcomes, reaped)
     failures = backfill_failures(url, catalog_id, outcomes)
 
-    summary = {"catalog": catalog, "music model": music.model, "job": job.fingerprint,
+    summary = {"catalog": catalog, "music model": music.model, "style": settings.music.style or "auto",
+               "instruments": settings.music.instruments or "auto", "job": job.fingerprint,
                "models": job.model_versions, **counts}
     run.finish("failed" if failures else "completed", {**summary, "failures": failures[:100]})
     shown = {k: v for k, v in counts.items() if v is not None}

@@ -168,6 +168,11 @@ def print_summary(report: dict[str, Any], out_path: Path) -> None:
     table.add_row("cuts", "\n".join(_cut_line(c) for c in music.get("cuts", [])) or "none found")
     table.add_row("emotion", f"{top}  valence {emotion['valence']:+.2f}  arousal {emotion['arousal']:+.2f}")
     table.add_row("chord changes", ", ".join(f"{c:.2f}" for c in report["music"]["chord_markers_s"][:12]))
+    if music.get("style"):
+        source = "asked" if music.get("style_from") == "asked" else "from the video"
+        table.add_row("style", f"{music['style']} ({source})")
+    if music.get("ensemble"):
+        table.add_row("ensemble", ", ".join(music["ensemble"]))
     table.add_row("music model", f"{music.get('model') or '?'} ({music['model_name']} {music['model_version']})")
     table.add_row("models", ", ".join(f"{k}={v}" for k, v in report["models"].items()))
     table.add_row("timings", ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
@@ -215,6 +220,15 @@ def soundtrack(
     recompute: Annotated[bool, typer.Option(
         "--recompute", help="compute everything again even when this exact request (same video, models and "
                             "parameters) is stored already; by default its stored result is reused")] = False,
+    style: Annotated[str | None, typer.Option(
+        help="the music's style family (list: `emsync styles`); default: EMSYNC_STYLE, else chosen per "
+             "section from valence/arousal")] = None,
+    instruments: Annotated[str | None, typer.Option(
+        help="the instrument palette: General MIDI families or program names, comma-separated, e.g. "
+             "'piano,strings' or 'cello,flute,drums' (drums only when named); default: EMSYNC_INSTRUMENTS, "
+             "else the model's choice from valence/arousal")] = None,
+    no_drums: Annotated[bool, typer.Option("--no-drums", help="no drum kit (with or without --instruments)")
+                        ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Turn a video into the same video with a new soundtrack that follows its emotion and cuts.
@@ -237,7 +251,8 @@ def soundtrack(
     from flows.job_args import SoundtrackOptions, check_input, check_options, check_output
 
     options = SoundtrackOptions(seed=seed, valence=valence, arousal=arousal, original_audio_gain=mix_original,
-                                plot=plot, export=export, force=force, duck_db=duck_db, recompute=recompute)
+                                plot=plot, export=export, force=force, duck_db=duck_db, recompute=recompute,
+                                style=style, instruments=instruments, no_drums=no_drums)
     with user_errors():  # the cheap checks first: a bad argument is answered before the models load
         check_options(options)
         check_input(input)
@@ -252,6 +267,22 @@ def soundtrack(
         print(json.dumps(result.report, indent=2))
     else:
         print_summary(result.report, out_path)
+
+
+@app.command()
+def styles(as_json: Annotated[bool, typer.Option("--json", help="print the styles as JSON")] = False) -> None:
+    """List the style families `--style` accepts (music v2's groove families), with what each sounds like."""
+    from emsync_models.music.controls import STYLE_DESCRIPTIONS, STYLE_FAMILIES
+
+    if as_json:
+        print(json.dumps({name: STYLE_DESCRIPTIONS[name] for name in STYLE_FAMILIES}, indent=2))
+        return
+    table = Table(title="styles (--style NAME; default: chosen from the video's valence/arousal)")
+    table.add_column("style")
+    table.add_column("what it sounds like")
+    for name in STYLE_FAMILIES:
+        table.add_row(name, STYLE_DESCRIPTIONS[name])
+    out.print(table)
 
 
 @app.command()

@@ -229,6 +229,12 @@ def catalog_backfill(
     music_model: Annotated[str | None, typer.Option(
         "--music-model", help="move the catalog to this music model (v1, v2) and soundtrack each video once "
         "more with it; without it a catalog keeps the model it was first backfilled with")] = None,
+    style: Annotated[str | None, typer.Option(
+        help="fix the catalog's style family (`emsync styles`) for this and later backfills; 'auto' clears "
+             "it (each video's own choice)")] = None,
+    instruments: Annotated[str | None, typer.Option(
+        help="fix the catalog's instrument palette, e.g. 'piano,strings' or 'no drums', for this and later "
+             "backfills; 'auto' clears it")] = None,
     as_json: Annotated[bool, JSON_OPTION] = False,
 ) -> None:
     """Soundtrack every video of a catalog that lacks one for the current model versions (resumable).
@@ -238,11 +244,13 @@ def catalog_backfill(
 
     Exit codes: 0 all done, 3 some videos (or manifest rows) failed, 1 infrastructure failure, 2 bad input."""
     from flows.catalog.pinning import check_music_model
+    from flows.catalog.sound import check_sound
 
     ingested: dict[str, Any] = {"failures": []}
     with user_errors():
         if music_model is not None:
             check_music_model(music_model)
+        check_sound(style, instruments)
         manifest, name = _manifest_or_name(manifest_or_name)
         _check_target(manifest, catalog or name)
         from flows.catalog.flows import backfill, ingest_catalog  # Prefect and the models: after the checks
@@ -253,7 +261,7 @@ def catalog_backfill(
             if ingested["failures"] and not as_json:
                 _print_summary(f"ingested {name}", ingested)
         assert name is not None
-        result = _run_flow(backfill, catalog or name, limit, music_model)
+        result = _run_flow(backfill, catalog or name, limit, music_model, style, instruments)
     if ingested["failures"]:
         result = {**result, "ingest": ingested, "failures": [*ingested["failures"], *result["failures"]]}
     _emit(f"backfill {result['catalog']}", result, as_json)

@@ -130,6 +130,8 @@ def test_cut_defaults_have_one_home() -> None:
     ("EMSYNC_LEASE_S", "-1", "greater than 0"),
     ("EMSYNC_CONCURRENCY", "many", "valid integer"),
     ("EMSYNC_MUSIC_MODEL", "v9", "'v1' or 'v2'"),
+    ("EMSYNC_STYLE", "dubstep", "unknown style; choose from ballad"),
+    ("EMSYNC_INSTRUMENTS", "piano,kazoo", "kazoo: unknown instrument"),
     ("EMSYNC_BATCH__LEASE_S", "0", "greater than 0"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(name: str, raw: str, problem: str,

@@ -18,6 +18,7 @@ from emsync_models.music.request import (
     GeneratedMusic,
     GenerationRequest,
     output_key_shift,
+    reject_controls,
     top_p_for,
     validate_request,
 )
@@ -60,6 +61,7 @@ class MusicGeneratorV1:
 
     def _trace(self, request: GenerationRequest, neutralise_boundaries: bool = False, snap: bool = True):  # noqa: ANN202
         validate_request(request)
+        reject_controls(request, "v1")
         bounds = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
         options = SamplingOptions(
             request.temperature, top_p_for(request, self.default_top_p), request.top_k, snap_to_boundaries=snap,

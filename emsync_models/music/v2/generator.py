@@ -23,6 +23,7 @@ import torch
 from emsync_models.errors import InputError
 from emsync_models.music.analysis.chords import chord_change_times
 from emsync_models.music.boundaries import DEFAULT_MIN_GAP_S, merge_boundaries
+from emsync_models.music.controls import Palette
 from emsync_models.music.registry import V2, file_sha256
 from emsync_models.music.request import (
     GeneratedMusic,
@@ -36,6 +37,7 @@ from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.comping import FAST_BPM, comp_notes, strike_every
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, Hit, TempoMap, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
+from emsync_models.music.v2.palette import fit_palette
 from emsync_models.music.v2.plan import Section, emotion_at_time, plan_sections, plan_summary
 from emsync_models.music.v2.remi import (
     BEATS_PER_BAR,
@@ -182,11 +184,14 @@ class MusicGeneratorV2:
         """Sections from the scenes (`form_plan`), then each section's own tempo map, its last cut (its
         end) on a downbeat, laid end to end: tempo, mode, style and drums change at section boundaries."""
         validate_request(request)
+        style = request.style if style is None else style
         if style is not None and style not in STYLE_FAMILIES:
             raise InputError("style", f"unknown style {style!r}; choose from {', '.join(STYLE_FAMILIES)}")
         cuts = merge_boundaries(request.boundaries_s, self.min_gap_s, request.duration_s)
         merged = sorted(c for c in request.boundaries_s if 0.0 < c < request.duration_s and c not in cuts)
         sections = plan_sections(request.emotion, cuts, request.duration_s)
+        if not request.drums:  # the user's "no drums" holds in every section
+            sections = [replace(s, drums=False) for s in sections]
         beat0, time0 = 0, 0.0
         starts: list[int] = []
         start_s: list[float] = []
@@ -270,7 +275,8 @@ class MusicGeneratorV2:
                             new_programs_until=lay.grid.start(ENTRY_BARS if i else FIRST_ENTRY_BARS) * RESOLUTION,
                             chords_locked_until=lock,
                             progress=None if progress is None else
-                            (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)))
+                            (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)),
+                            programs=None if request.instruments is None else frozenset(request.instruments))
             phrases = [b for b in phrase_beats(lay.n_bars, lay.cut_beats, grid=lay.grid)
                        if not any(a <= b < z for a, z in lay.hold)]  # no turn asked for where it holds
             bounds = [float(b) for b in lay.cut_beats] + phrases
@@ -306,7 +312,7 @@ class MusicGeneratorV2:
                  progress: Callable[[int, int], None] | None = None) -> GeneratedMusicV2:
         """MIDI for the request; `progress(bars written, bars in all)` after each bar."""
         plan, trace = self.trace(request, style, progress)
-        score = self.to_score(plan, trace.tokens, request.duration_s)
+        score = self.to_score(plan, trace.tokens, request.duration_s, request.palette)
         midi_file = score.dumps_midi()
         midi = pretty_midi.PrettyMIDI(io.BytesIO(midi_file))
         chord_beats = [step / RESOLUTION for step, _ in trace.chord_steps]
@@ -325,10 +331,11 @@ class MusicGeneratorV2:
                                 style=STYLE_FAMILIES[plan.style], plan=plan.to_dict(), midi_file=midi_file)
 
     # --- writing ---------------------------------------------------------------------------------
-    def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float) -> symusic.Score:
+    def to_score(self, plan: PlannedPiece, tokens: list[int], duration_s: float,
+                 palette: Palette = Palette()) -> symusic.Score:
         """MIDI of the tokens: each section written in C (releases at chord changes, bass at its cuts, the
         comp, a restated theme), moved to its key and placed at its first beat; the ringing final tonic,
-        dynamics from the scenes' arousal, tempo map and meters."""
+        dynamics from the scenes' arousal, tempo map and meters; the arranger's parts moved into `palette`."""
         tok = self.tokenizer
         streams = split_sections(tok, tokens)
         if len(streams) != len(plan.layout):
@@ -352,6 +359,7 @@ class MusicGeneratorV2:
                     pitch = n.pitch if track.is_drum else n.pitch + shift
                     target.notes.append(symusic.Note(n.time + offset, length, pitch, n.velocity))
         follow_arousal(score, plan)
+        fit_palette(score, palette)  # before the ranges: a part moved to another instrument takes its compass
         fit_ranges(score)  # every part inside its instrument's compass, in the key it sounds in
         for track in score.tracks:
             track.notes.sort()

@@ -17,12 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emsync_models.music.controls import STYLE_FAMILIES
 from emsync_models.music.layers import Block, KVCache, ScalarEmbedding, init_weights
 
 CAP_BEATS = 16.0
-STYLE_FAMILIES: tuple[str, ...] = (
-    "ballad", "rock", "pop", "jazz", "swing", "latin", "folk", "country", "funk", "waltz", "march", "other",
-)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ class Voicing:
     (the previous section's last bars, or the theme it restates, so the model hears what it continues),
     the instruments already playing (the ensemble), whether drums may play, the grid step after which
     no new instrument may enter, the step before which chords sit only where forced (a restated theme's
-    harmony), and a callback told each bar written."""
+    harmony), a callback told each bar written, and the user's palette: the GM programs the model may
+    choose (None: any; the others are masked at sampling, the model has no conditioning for it)."""
 
     prime: tuple[int, ...] = ()
     ensemble: tuple[int, ...] = ()
@@ -91,6 +92,7 @@ class Voicing:
     new_programs_until: float = float("inf")
     chords_locked_until: int = 0
     progress: Callable[[int], None] | None = None
+    programs: frozenset[int] | None = None
 
 
 def _filtered_sample(logits: torch.Tensor, allowed: torch.Tensor, opts: SamplingV2, gen: torch.Generator) -> int:
@@ -149,6 +151,11 @@ def generate_v2(
         used_programs[tok.vocab[f"Program_{program}"]] = True
     drum_ids = torch.from_numpy(tok.kind.astype(str) == "PitchDrum")
     drum_ids[tok.vocab["Program_-1"]] = True
+    outside_palette = torch.zeros(vocab, dtype=torch.bool)
+    if voice.programs is not None:
+        for program in range(128):
+            if program not in voice.programs:
+                outside_palette[tok.vocab[f"Program_{program}"]] = True
     forced_steps = {f.step for f in forced}
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
@@ -253,8 +260,10 @@ def generate_v2(
                 allowed[tok.bar] = False
                 allowed[tok.eos] = False
             allowed &= ~(is_position & (bar_step(bar) + position_of > due))
-        if not voice.drums:  # the plan leaves this section without drums
+        if not voice.drums:  # the plan (or the user) leaves this section without drums
             allowed &= ~drum_ids
+        if voice.programs is not None:  # the user's palette
+            allowed &= ~outside_palette
         if bar >= 0 and clock() >= voice.new_programs_until:  # the ensemble is set for this section
             allowed &= ~(is_program & ~used_programs)
         if clock() < voice.chords_locked_until and clock() not in forced_steps:  # a theme's harmony

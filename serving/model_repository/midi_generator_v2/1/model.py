@@ -30,7 +30,7 @@ MODEL_DIR = Path(__file__).resolve().parents[1]
 GENERATION_US = "emsync_generation_duration_us"
 GENERATED_TOKENS = "emsync_generated_tokens"
 INPUTS = (protocol.DURATION_S, protocol.EMOTION, protocol.BOUNDARIES_S, protocol.SEED, protocol.TEMPERATURE,
-          protocol.TOP_P, protocol.TOP_K, protocol.MIN_GAP_S)
+          protocol.TOP_P, protocol.TOP_K, protocol.MIN_GAP_S, protocol.STYLE, protocol.INSTRUMENTS, protocol.DRUMS)
 
 
 class TritonPythonModel:

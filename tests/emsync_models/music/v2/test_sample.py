@@ -133,3 +133,27 @@ def test_a_piece_keeps_to_a_band_of_instruments() -> None:
     unconstrained = int(is_program.sum())
     assert unconstrained > 2 * MAX_PROGRAMS
     assert len(programs) == MAX_PROGRAMS, sorted(TOK.names[t] for t in programs)
+
+
+def _program_loving_model() -> MusicTransformerV2:
+    """A small random model that likes program tokens above all: left free it names many instruments."""
+    model = _bar_loving_model(3.0)
+    is_program = torch.from_numpy(TOK.kind.astype(str) == "Program")
+    model.head.bias.data[is_program] = 5.0
+    return model
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_programs_outside_the_palette_and_drums_are_never_written(seed: int) -> None:
+    from emsync_models.music.v2.sample import Voicing
+
+    palette = frozenset({0, 40, 42})
+    trace = generate_v2(_program_loving_model(), TOK, 3, lambda beat: (0.0, 0.0), [], [], 0, seed=seed,
+                        opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=600, voice=Voicing(drums=False, programs=palette))
+    names = [TOK.names[t] for t in trace.tokens]
+    programs = {int(n.split("_")[1]) for n in names if n.startswith("Program_")}
+    assert programs and programs <= palette
+    assert not any(n.startswith("PitchDrum") for n in names)
+    free = generate_v2(_program_loving_model(), TOK, 3, lambda beat: (0.0, 0.0), [], [], 0, seed=seed,
+                       opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=600)
+    assert {int(TOK.names[t].split("_")[1]) for t in free.tokens if TOK.names[t].startswith("Program_")} - palette
