@@ -175,3 +175,21 @@ def test_metrics_report_queue_and_compute_time(triton, variant):
     assert metrics["nv_inference_request_success"] >= 1
     assert metrics["emsync_generation_duration_us"] > 0 and metrics["emsync_generated_tokens"] >= 1
     assert "nv_inference_queue_duration_us" in metrics
+
+
+def test_style_and_palette_cross_the_wire(triton, inprocess, variant):
+    # --style/--instruments reach midi_generator_v2 and give the in-process piece; v1 refuses them in one line.
+    from emsync_models.errors import InputError
+    from emsync_models.music.controls import parse_palette
+    from emsync_models.music.request import GenerationRequest
+
+    palette = parse_palette("piano,strings")
+    request = GenerationRequest(duration_s=6.0, boundaries_s=(3.0,), emotion=((0.0, 0.3, 0.4),), seed=5,
+                                style="latin", instruments=palette.programs, drums=palette.drums)
+    if variant == "v1":
+        with pytest.raises(InputError, match="no style or instrument control"):
+            triton.generate_tokens(request)
+        return
+    got, want = triton.music_generator().generate(request), inprocess.music_generator().generate(request)
+    assert got.tokens == want.tokens and got.midi_file == want.midi_file and got.style == want.style == "latin"
+    assert all(palette.allows(i.program, i.is_drum) for i in got.midi.instruments if i.notes)
