@@ -18,6 +18,8 @@ from flows.storage.store import make_store
 from tests.media import make_clip
 
 runner = CliRunner()
+# Whole jobs through every stage with the committed models: make test runs them, test-fast does not.
+pytestmark = pytest.mark.slow
 
 
 def streams(path: Path) -> tuple[float, list[str]]:
@@ -25,7 +27,6 @@ def streams(path: Path) -> tuple[float, list[str]]:
         return container.duration / av.time_base, [s.type for s in container.streams]
 
 
-@pytest.mark.slow
 def test_demo_matches_input_and_cuts(tmp_path: Path, isolated_settings: Path) -> None:
     out = tmp_path / "demo.mp4"
     result = runner.invoke(app, ["demo", "--out", str(out), "--plot", str(tmp_path / "demo.png"), "--json"])

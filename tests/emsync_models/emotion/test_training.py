@@ -30,6 +30,7 @@ def trained(dataset, default_analyzer, tmp_path_factory):
     return train_emotion_classifier(dataset, out, analyzer, config), analyzer
 
 
+@pytest.mark.slow
 def test_learns_well_above_chance(trained):
     result, _ = trained
     print(f"held-out accuracy {result.test_accuracy:.3f} (chance 0.333), val {result.val_accuracy:.3f}, "
@@ -39,6 +40,7 @@ def test_learns_well_above_chance(trained):
     assert min(result.f1.values()) > 0.5
 
 
+@pytest.mark.slow
 def test_writes_metrics_and_confusion_png(trained):
     result, _ = trained
     assert result.confusion_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -47,6 +49,7 @@ def test_writes_metrics_and_confusion_png(trained):
     assert np.array(metrics["confusion"]).sum() == 6
 
 
+@pytest.mark.slow
 def test_checkpoint_replaces_default_head(trained, astronaut_video):
     result, analyzer = trained
     predictor = FusionPredictor.from_checkpoint(result.checkpoint)

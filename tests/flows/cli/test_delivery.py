@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pretty_midi
+import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
@@ -71,6 +72,7 @@ def test_help_says_where_each_file_goes() -> None:
     assert "stems/NN-instrument.wav" in text
 
 
+@pytest.mark.slow
 def test_export_on_a_fresh_run_lists_every_file(tmp_path: Path, clip_with_cuts: Path,
                                                 isolated_settings: Path) -> None:
     folder = tmp_path / "delivery"
