@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--tokens-only", action="store_true", help="write default requests' tokens and stop")
     parser.add_argument("--baseline", type=Path, help="tokens --tokens-only wrote on the code before the change")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--palettes", nargs="+", default=list(PALETTES), help="palettes to run (default: both)")
     parser.add_argument("--from-log", type=Path, help="summarise the rows a cut-short run printed instead")
     args = parser.parse_args()
 
@@ -100,11 +101,12 @@ def main() -> None:
         same = {s: now[s] == before[s] for s in before}
         print(json.dumps({"defaults_same_tokens": same}), flush=True)
 
+    # --from-log: the rows one or more cut-short runs printed (their logs concatenated)
     rows = [json.loads(line) for line in args.from_log.read_text().splitlines() if line.startswith('{"notes"')] \
         if args.from_log is not None else []
     # seeds outermost: a run cut short still holds whole seeds of every style x palette
     for seed in [] if args.from_log is not None else args.seeds:
-        for palette_spec in PALETTES:
+        for palette_spec in args.palettes:
             palette = parse_palette(palette_spec)
             for style in STYLES:
                 music = gen.generate(request_for(seed, style=style, instruments=palette.programs,
@@ -122,7 +124,8 @@ def main() -> None:
                                         / max(sum(r["notes"] for r in rows), 1), 6),
         "pieces_fully_in_palette": sum(r["in_palette"] == 1.0 for r in rows),
         "descriptors": {p: {k: spread([r for r in rows if r["palette"] == p], k)
-                            for k in ("density", "drum_share", "register")} for p in PALETTES},
+                            for k in ("density", "drum_share", "register")}
+                        for p in PALETTES if any(r["palette"] == p for r in rows)},
         "defaults_same_tokens": same,
         "rows": rows,
     }

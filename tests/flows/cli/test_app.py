@@ -46,3 +46,28 @@ def test_a_flow_without_a_prefect_server_sends_no_telemetry_and_quiet_hides_info
     assert quiet.returncode == 0, quiet.stderr
     assert "telemetry" not in (quiet.stdout + quiet.stderr).lower()
     assert " INFO " not in quiet.stdout + quiet.stderr and "| INFO" not in quiet.stdout + quiet.stderr
+
+
+def test_styles_lists_every_family_with_a_description(tmp_path: Path):
+    import json
+
+    from emsync_models.music.controls import STYLE_FAMILIES
+
+    result = run(["styles", "--json"], tmp_path)
+    assert result.returncode == 0
+    listed = json.loads(result.stdout)
+    assert list(listed) == list(STYLE_FAMILIES) and all(listed.values())
+
+
+@pytest.mark.parametrize(("args", "named", "choice"), [
+    (["--style", "dubstep"], "--style dubstep", "latin"),
+    (["--instruments", "piano,kazoo"], "--instruments kazoo", "strings"),
+])
+def test_an_unknown_style_or_instrument_is_one_line_with_the_choices(tmp_path: Path, args: list[str], named: str,
+                                                                    choice: str):
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"not checked: the options are")
+    result = run(["soundtrack", str(video), "--out", str(tmp_path / "out.mp4"), *args], tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and choice in lines[0] and "Traceback" not in result.stderr
