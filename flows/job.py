@@ -10,9 +10,11 @@ under the claimed key, and its owner (the flow) records a failure; a job without
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emsync_models.video.cut_config import CutConfig
 from emsync_models.video.probe import MediaLimits, VideoProbe, content_hash, probe_video
 
 if TYPE_CHECKING:
@@ -82,3 +84,11 @@ def _stored_probe(stored: dict[str, Any] | None, local: Path) -> VideoProbe | No
         return None
     # Same bytes as at ingest (checked by digest), so the same probe; only the local path may differ.
     return replace(VideoProbe(**stored), path=str(local))
+
+
+def cut_model_version(settings: Settings) -> str:
+    cuts = settings.cuts
+    threshold = cuts.content_threshold if cuts.cut_detector == "content" else cuts.adaptive_threshold
+    # "w256": frames analysed at PySceneDetect's auto-downscale width, scaled in the decoder (single pass)
+    return (f"pyscenedetect-{package_version('scenedetect')}-{cuts.cut_detector}-{threshold:g}"
+            f"-w{CutConfig().analysis_width}")

@@ -8,8 +8,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from emsync_models.errors import InputError, path_errors_as_input
+
+if TYPE_CHECKING:
+    from flows.settings import Settings
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
 
@@ -144,3 +148,30 @@ def check_options(options: SoundtrackOptions) -> None:
 
     check_style(options.style)
     parse_palette(options.instruments, options.no_drums)
+
+
+def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
+    """The parameters that, with the content hash and model versions, identify a job and its object keys."""
+    params = {"seed": settings.music.seed if options.seed is None else options.seed, "valence": options.valence,
+              "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
+              "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
+              "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
+    if options.original_audio_gain is not None:  # only a mix has a ducking depth (other jobs keep their keys)
+        params["duck_db"] = settings.music.duck_db if options.duck_db is None else options.duck_db
+    return {**params, **music_controls(settings, options)}
+
+
+def music_controls(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
+    """The style and palette a job asks for (the options', else the settings'), as parameters: each only
+    when set, so a job without them keeps the identity (and stored result) it always had."""
+    from emsync_models.music.controls import check_style, parse_palette
+
+    style = check_style(options.style) if options.style is not None else settings.music.style
+    spec = options.instruments if options.instruments is not None else settings.music.instruments
+    palette = parse_palette(spec, options.no_drums)
+    out: dict[str, Any] = {}
+    if style is not None:
+        out["style"] = style
+    if not palette.free:
+        out["palette"] = palette.to_params()
+    return out

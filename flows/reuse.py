@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from flows.settings import Settings
@@ -98,6 +102,22 @@ def analysis_identity(settings: Settings) -> dict[str, Any]:
                         for name in ("emotion_checkpoint", "clip_weights", "audio_tagger_weights", "asr_weights")}}
 
 
+@contextmanager
+def _reading(settings: Settings) -> Iterator[Session]:
+    """A read-only session without the schema check (`session_scope` runs Alembic's, a second of the fast
+    path): a database that predates a column fails the query, and the job then computes (and migrates)."""
+    from db.session import make_engine
+
+    with Session(make_engine(settings.store.resolved_database_url)) as session:
+        yield session
+
+
+def _has_database(settings: Settings) -> bool:
+    """False for an embedded SQLite file that does not exist yet (a fresh data dir: nothing stored)."""
+    url = settings.store.resolved_database_url
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()
+
+
 def _read_report(settings: Settings, key: str, sha256: str, work: Path) -> dict[str, Any] | None:
     from flows.storage.store import make_store
 
@@ -113,15 +133,20 @@ def stored_result(settings: Settings, digest: str, versions: dict[str, str], par
                   work: Path) -> StoredResult | None:
     """The succeeded run of exactly this request, if every object it needs is still stored."""
     from db.models import SUCCEEDED, GenerationRun
-    from db.session import session_scope
     from flows.storage.persist import make_run_key
     from flows.storage.store import make_store
 
     run_key = make_run_key(digest, versions, params)
-    with session_scope(settings.store.resolved_database_url) as session:
-        run = session.execute(select(GenerationRun).where(GenerationRun.run_key == run_key,
-                                                          GenerationRun.status == SUCCEEDED)).scalar_one_or_none()
-        objects = {a.kind: (a.object_key, a.sha256) for a in run.artifacts} if run is not None else {}
+    if not _has_database(settings):
+        return None
+    try:
+        with _reading(settings) as session:
+            run = session.execute(select(GenerationRun).where(GenerationRun.run_key == run_key,
+                                                              GenerationRun.status == SUCCEEDED)).scalar_one_or_none()
+            objects = {a.kind: (a.object_key, a.sha256) for a in run.artifacts} if run is not None else {}
+    except SQLAlchemyError as exc:  # an older schema, a database down: the job computes (and says so)
+        log.warning("stored results not readable (%s); computing", exc)
+        return None
     if any(kind not in objects for kind in RESULT_KINDS):
         return None
     store = make_store(settings)
@@ -141,16 +166,21 @@ def stored_analysis(settings: Settings, digest: str, versions: dict[str, str], w
     """Cuts (and, when the emotion model matches, emotion) of the newest succeeded run of this video
     made under the same cut and emotion settings."""
     from db.models import SUCCEEDED, Artifact, GenerationRun, Video
-    from db.session import session_scope
 
     wanted = analysis_identity(settings)
-    with session_scope(settings.store.resolved_database_url) as session:
-        rows = session.execute(
-            select(GenerationRun.run_key, GenerationRun.model_versions, Artifact.object_key, Artifact.sha256)
-            .join(Video, Video.id == GenerationRun.video_id)
-            .join(Artifact, (Artifact.run_id == GenerationRun.id) & (Artifact.kind == "report"))
-            .where(Video.content_hash == digest, GenerationRun.status == SUCCEEDED)
-            .order_by(GenerationRun.finished_at.desc()).limit(limit)).all()
+    if not _has_database(settings):
+        return None
+    try:
+        with _reading(settings) as session:
+            rows = session.execute(
+                select(GenerationRun.run_key, GenerationRun.model_versions, Artifact.object_key, Artifact.sha256)
+                .join(Video, Video.id == GenerationRun.video_id)
+                .join(Artifact, (Artifact.run_id == GenerationRun.id) & (Artifact.kind == "report"))
+                .where(Video.content_hash == digest, GenerationRun.status == SUCCEEDED)
+                .order_by(GenerationRun.finished_at.desc()).limit(limit)).all()
+    except SQLAlchemyError as exc:
+        log.warning("stored analyses not readable (%s); computing", exc)
+        return None
     for run_key, run_versions, key, sha in rows:
         if (run_versions or {}).get("cuts") != versions["cuts"]:
             continue

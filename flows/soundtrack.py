@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +23,17 @@ from emsync_models.plots import figure_title, soundtrack_figure
 from emsync_models.render.audio import render_midi
 from emsync_models.render.midi_file import write_midi
 from emsync_models.render.mux import mux_soundtrack
-from emsync_models.video.cut_config import CutConfig
 from emsync_models.video.cuts import scene_spans
 from emsync_models.video.probe import VideoProbe
 from emsync_models.video.single_pass import detect_cuts
-from flows.job import VideoJob, job_from_file, media_limits, probe_input  # noqa: F401 - probe_input re-exported
+from flows.delivery import publish as _publish
+from flows.job import (  # noqa: F401 - probe_input, cut_model_version re-exported
+    VideoJob,
+    cut_model_version,
+    job_from_file,
+    media_limits,
+    probe_input,
+)
 from flows.job_args import (  # noqa: F401 - re-exported: callers import them from here
     SEED_RANGE,
     VIDEO_SUFFIXES,
@@ -38,6 +41,8 @@ from flows.job_args import (  # noqa: F401 - re-exported: callers import them fr
     check_options,
     check_output,
     check_seed,
+    job_params,
+    music_controls,
 )
 from flows.runtime import apply_thread_budget, job_threads, thread_budget_report
 from flows.settings import Settings
@@ -53,33 +58,6 @@ class SoundtrackResult:
     out: Path | None  # None: nothing published (a claimed catalog run keeps its stored objects only)
     report: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
-    """The parameters that, with the content hash and model versions, identify a job and its object keys."""
-    params = {"seed": settings.music.seed if options.seed is None else options.seed, "valence": options.valence,
-              "arousal": options.arousal, "original_audio_gain": options.original_audio_gain,
-              "temperature": settings.music.temperature, "top_p": settings.resolved_top_p,
-              "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
-    if options.original_audio_gain is not None:  # only a mix has a ducking depth (other jobs keep their keys)
-        params["duck_db"] = settings.music.duck_db if options.duck_db is None else options.duck_db
-    return {**params, **music_controls(settings, options)}
-
-
-def music_controls(settings: Settings, options: SoundtrackOptions = SoundtrackOptions()) -> dict[str, Any]:
-    """The style and palette a job asks for (the options', else the settings'), as parameters: each only
-    when set, so a job without them keeps the identity (and stored result) it always had."""
-    from emsync_models.music.controls import check_style, parse_palette
-
-    style = check_style(options.style) if options.style is not None else settings.music.style
-    spec = options.instruments if options.instruments is not None else settings.music.instruments
-    palette = parse_palette(spec, options.no_drums)
-    out: dict[str, Any] = {}
-    if style is not None:
-        out["style"] = style
-    if not palette.free:
-        out["palette"] = palette.to_params()
-    return out
 
 
 def scene_cuts(path: Path, probe: VideoProbe, settings: Settings) -> list[float]:
@@ -109,14 +87,6 @@ def decode_once(source: Path, probe: VideoProbe, settings: Settings, analyzer: A
     one.run()  # nothing left to do if extract consumed it; decodes for the cuts if every track was cached
     checked = replace(probe, duration_s=one.duration_s, frame_count=one.frames)
     return checked, list(one.cuts_s), tracks
-
-
-def cut_model_version(settings: Settings) -> str:
-    cuts = settings.cuts
-    threshold = cuts.content_threshold if cuts.cut_detector == "content" else cuts.adaptive_threshold
-    # "w256": frames analysed at PySceneDetect's auto-downscale width, scaled in the decoder (single pass)
-    return (f"pyscenedetect-{package_version('scenedetect')}-{cuts.cut_detector}-{threshold:g}"
-            f"-w{CutConfig().analysis_width}")
 
 
 def user_emotion(probe: VideoProbe, cuts: list[float], valence: float, arousal: float) -> dict[str, Any]:
@@ -587,16 +557,6 @@ def export_files(folder: Path, midi_path: Path, wav_path: Path, plot_path: Path,
     built_report.write_text(json.dumps(exported, indent=2))
     _publish(built_report, Path(files["report"]))
     return files
-
-
-def _publish(built: Path, out: Path) -> None:
-    """Copy next to the destination under a hidden name, then rename: readers never see half a file."""
-    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        shutil.copyfile(built, partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def build_report(*, probe: VideoProbe, digest: str, cuts: list[float], emotion: dict[str, Any],

@@ -54,12 +54,17 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     def raw(path: Path) -> np.ndarray:
         audio, _ = synthesize_midi(path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
                                    threads=threads, work_dir=work_dir)
+        return fitted(audio)
+
+    def fitted(audio: np.ndarray) -> np.ndarray:
         if frames is not None:
             audio = fit_length(audio, frames)
         return fade_out(audio, sample_rate) if duration_s is not None else audio
 
     if stems:
-        parts = _same_length([raw(stem_midi) for stem_midi, _ in stems])
+        parts = _same_length([fitted(a) for a in synthesize_parts([m for m, _ in stems], soundfont,
+                                                                  sample_rate=sample_rate, duration_s=duration_s,
+                                                                  threads=threads)])
         mix = np.sum(np.stack(parts).astype(np.float64), axis=0).astype(np.float32)
     else:
         parts, mix = [], raw(midi_path)
@@ -115,6 +120,24 @@ def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 4410
                        options=fluidsynth_options(threads), work_dir=work_dir,
                        min_s=min(length_s, midi_end_s))
     return audio, sample_rate
+
+
+def synthesize_parts(midi_paths: Sequence[Path], soundfont: Path, *, sample_rate: int = 44100,
+                     duration_s: float | None = None, threads: int = 1) -> list[np.ndarray]:
+    """The raw renders of several MIDI files (the parts of one piece) by one synthesiser with the
+    SoundFont loaded once (`fluid_lib`), each as `synthesize_midi` bounds it."""
+    from emsync_models.render.fluid_lib import FluidLibraryError, render_files
+
+    if not soundfont.is_file():
+        raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
+    ends = [_midi_end_s(path) for path in midi_paths]
+    length_s = duration_s if duration_s is not None else max(ends, default=0.0)
+    try:
+        return render_files(midi_paths, soundfont, sample_rate=sample_rate, gain=SYNTH_GAIN,
+                            max_s=length_s + RENDER_TAIL_S, min_s=min(length_s, min(ends, default=0.0)),
+                            threads=threads)
+    except FluidLibraryError as exc:
+        raise RenderError(str(exc)) from exc
 
 
 class RenderOverrun(InputError):
