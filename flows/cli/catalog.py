@@ -321,7 +321,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print the statu
         last = f"{row.last_run:%Y-%m-%d %H:%M} UTC ({row.last_state})" if row.last_run else "never"
         by_music = ", ".join(f"{label}: {n}" for label, n in row.soundtracked_by_music.items()) or "none yet"
         model = row.music_model or f"{get_settings().models.music_model} (from its first backfill)"
-        out.print(Text(f"{row.name}: last run {last}; backfills use {model}; soundtracks by music model: {by_music}"))
+        sound = ""
+        if row.music_style or row.music_instruments:
+            from emsync_models.music.controls import parse_palette
+
+            palette = parse_palette(row.music_instruments).describe() if row.music_instruments else "auto"
+            sound = f" (style {row.music_style or 'auto'}, instruments {palette})"
+        out.print(Text(f"{row.name}: last run {last}; backfills use {model}{sound}; soundtracks by music model: "
+                       f"{by_music}"))
     queue_table = Table(title="work queue (soundtrack runs)")
     for column in ("catalog", "job", "pending", "claimed", "leased"):
         queue_table.add_column(column, justify="right" if column in ("pending", "claimed", "leased") else "left",

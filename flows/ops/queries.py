@@ -344,6 +344,8 @@ class CatalogStatus:
     music_model: str | None = None  # the model its backfills use (None: never backfilled)
     # member videos with a succeeded soundtrack, per music version and model ("a192e17cdc8c (v1)": 12)
     soundtracked_by_music: dict[str, int] = field(default_factory=dict)
+    music_style: str | None = None  # the catalog's fixed style and palette (None: chosen per video)
+    music_instruments: str | None = None
 
 
 def catalog_status(url: str) -> list[CatalogStatus]:
@@ -355,8 +357,9 @@ def catalog_status(url: str) -> list[CatalogStatus]:
     by_music = coverage(url)
     out: list[CatalogStatus] = []
     with session_scope(url) as session:
-        catalogs = session.execute(select(Catalog.id, Catalog.name, Catalog.music_model).order_by(Catalog.name)).all()
-        for catalog_id, name, music_model in catalogs:
+        catalogs = session.execute(select(Catalog.id, Catalog.name, Catalog.music_model, Catalog.music_style,
+                                          Catalog.music_instruments).order_by(Catalog.name)).all()
+        for catalog_id, name, music_model, music_style, music_instruments in catalogs:
             members = select(CatalogVideo.video_id).where(CatalogVideo.catalog_id == catalog_id)
             videos = session.execute(select(func.count()).select_from(members.subquery())).scalar_one()
             scored = session.execute(
@@ -418,6 +421,8 @@ def catalog_status(url: str) -> list[CatalogStatus]:
                     last_state=last[1] if last else None,
                     music_model=music_model,
                     soundtracked_by_music={music_label(v): n for v, n in sorted(by_music.get(catalog_id, {}).items())},
+                    music_style=music_style,
+                    music_instruments=music_instruments,
                 )
             )
     return out

@@ -26,6 +26,10 @@ def test_a_catalog_keeps_its_sound_until_cleared(tmp_path: Path) -> None:
     sound = set_catalog_sound(url, catalog_id, "Jazz", "piano,strings")
     assert sound.style == "jazz" and sound.instruments is not None
     assert set_catalog_sound(url, catalog_id, None, None) == sound  # a backfill without options keeps it
+    from flows.ops.queries import catalog_status
+
+    shown = {row.name: row for row in catalog_status(url)}["brand"]
+    assert (shown.music_style, shown.music_instruments) == (sound.style, sound.instruments)
     params = job_params(with_sound(Settings(), sound))
     assert params["style"] == "jazz" and params["palette"]["drums"] is False
     assert set(params) - set(job_params(Settings())) == {"style", "palette"}
