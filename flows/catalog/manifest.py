@@ -267,13 +267,13 @@ def source_key(uri: str, base_dir: Path) -> str:
 def _drop_duplicates(rows: list[ManifestRow], base_dir: Path) -> tuple[list[ManifestRow], list[RowProblem]]:
     kept: list[ManifestRow] = []
     problems: list[RowProblem] = []
-    seen_uri: dict[str, int] = {}
+    seen_uri: dict[str, tuple[int, str]] = {}  # the first row naming each file, and how it named it
     seen_id: dict[str, int] = {}
     for row in rows:
         key = source_key(row.uri, base_dir)
         if key in seen_uri:
-            first = seen_uri[key]
-            same = "same uri" if next(r.uri for r in kept if r.row == first) == row.uri else "same file"
+            first, written = seen_uri[key]
+            same = "same uri" if written == row.uri else "same file"
             problems.append(RowProblem(row.row, _printable(row.uri), f"duplicate entry: {same} as row {first}"))
             continue
         if row.external_id is not None and row.external_id in seen_id:
@@ -285,7 +285,7 @@ def _drop_duplicates(rows: list[ManifestRow], base_dir: Path) -> tuple[list[Mani
                 )
             )
             continue
-        seen_uri[key] = row.row
+        seen_uri[key] = (row.row, row.uri)
         if row.external_id is not None:
             seen_id[row.external_id] = row.row
         kept.append(row)
