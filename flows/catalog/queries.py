@@ -112,7 +112,8 @@ def add_members(url: str, catalog_id: int, members: list[Member]) -> list[tuple[
     refuses is that row's problem (returned as such) and the others are kept."""
     results: dict[int, tuple[int | None, str | None]] = {}
     with session_scope(url) as session:
-        simple = _new_rows(session, catalog_id, members)
+        results.update(_unchanged_rows(session, catalog_id, members))
+        simple = [i for i in _new_rows(session, catalog_id, members) if i not in results]
         if simple:
             try:
                 with session.begin_nested():
@@ -131,6 +132,33 @@ def add_members(url: str, catalog_id: int, members: list[Member]) -> list[tuple[
                 reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
                 results[i] = (None, f"the database refused this row ({reason})")
     return [results[i] for i in range(len(members))]
+
+
+def _unchanged_rows(session: Any, catalog_id: int,  # noqa: ANN401 - a Session
+                    members: list[Member]) -> dict[int, tuple[int | None, str | None]]:
+    """Rows this catalog already holds exactly so (same content, probed, same source, no other external
+    id, no metadata to add): a re-ingest of an unchanged manifest, nearly all of its rows. What
+    `_add_member` would conclude for them, read set-wise, with nothing written."""
+    hashes = {m.content_hash for m in members}
+    videos = dict(session.execute(select(Video.content_hash, Video.id).where(
+        Video.content_hash.in_(hashes), Video.probe.is_not(None))).all())
+    if not videos:
+        return {}
+    held = {video_id: (source_uri, external_id, meta) for video_id, source_uri, external_id, meta in session.execute(
+        select(CatalogVideo.video_id, CatalogVideo.source_uri, CatalogVideo.external_id, CatalogVideo.meta).where(
+            CatalogVideo.catalog_id == catalog_id, CatalogVideo.video_id.in_(set(videos.values()))))}
+    unchanged: dict[int, tuple[int | None, str | None]] = {}
+    for i, m in enumerate(members):
+        video_id = videos.get(m.content_hash)
+        if video_id is None or video_id not in held:
+            continue
+        source_uri, external_id, meta = held[video_id]
+        if source_uri != m.source_uri or m.external_id not in (None, external_id):
+            continue
+        if m.metadata and {**(meta or {}), **m.metadata} != (meta or {}):
+            continue
+        unchanged[i] = (int(video_id), None)
+    return unchanged
 
 
 def _new_rows(session: Any, catalog_id: int, members: list[Member]) -> list[int]:  # noqa: ANN401 - a Session

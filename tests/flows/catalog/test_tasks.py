@@ -3,6 +3,8 @@ is used), yet the limits as they are now still apply, and changed bytes are prob
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -30,11 +32,13 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
-def _register(folder: Path, names: list[str]) -> list[tuple[int | None, str | None]]:
+def _register(folder: Path, names: list[str], external_id: str | None = None,
+              metadata: dict | None = None) -> list[tuple[int | None, str | None]]:
     url = get_settings().store.resolved_database_url
     upgrade(url, "head")
     catalog_id = queries.ensure_catalog(url, "c")
-    rows = [ManifestRow(row=i + 2, uri=name, external_id=None, metadata={}) for i, name in enumerate(names)]
+    rows = [ManifestRow(row=i + 2, uri=name, external_id=external_id, metadata=metadata or {})
+            for i, name in enumerate(names)]
     # No flow run: failures are recorded without one.
     return [(o.video_id, o.problem) for o in register_videos.fn(url, catalog_id, rows, str(folder), None)]  # type: ignore[arg-type]
 
@@ -61,3 +65,28 @@ def test_changed_bytes_are_probed_afresh(tmp_path: Path, probes: list[Path]) -> 
     (tmp_path / "a.mp4").write_bytes(b"not a video any more")
     [(video_id, problem)] = _register(tmp_path, ["a.mp4"])
     assert len(probes) == 2 and video_id is None and problem is not None and "not a readable video" in problem
+
+
+def _member(video_id: int) -> tuple:
+    with sqlite3.connect(get_settings().store.data_dir / "emsync.db") as conn:
+        return conn.execute("select source_uri, external_id, metadata from catalog_videos where video_id = ?",
+                            (video_id,)).fetchone()
+
+
+def test_a_reingest_changes_only_what_changed(tmp_path: Path) -> None:
+    make_clip(tmp_path / "a.mp4", seconds=2.0)
+    [(video_id, problem)] = _register(tmp_path, ["a.mp4"], "x1", {"k": "1"})
+    assert problem is None and video_id is not None
+    before = _member(video_id)
+    assert _register(tmp_path, ["a.mp4"], "x1", {"k": "1"}) == [(video_id, None)]
+    assert _register(tmp_path, ["a.mp4"]) == [(video_id, None)]  # no id, no metadata: nothing to change
+    assert _member(video_id) == before
+    assert _register(tmp_path, ["a.mp4"], "x1", {"k2": "2"}) == [(video_id, None)]
+    assert json.loads(_member(video_id)[2]) == {"k": "1", "k2": "2"}
+    [(_, problem)] = _register(tmp_path, ["a.mp4"], "x2")
+    assert problem is not None and "'x1'" in problem and "'x2' was not recorded" in problem
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "a.mp4").write_bytes((tmp_path / "a.mp4").read_bytes())
+    [(_, problem)] = _register(tmp_path, ["b/a.mp4"])
+    assert problem is not None and "duplicate content" in problem
+
