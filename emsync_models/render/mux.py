@@ -120,7 +120,9 @@ def _mux(src: av.container.InputContainer, video: Path, audio: Path, tmp: Path, 
         streams = [picture] if original is None else [picture, original]
         for packet in src.demux(*streams):
             if packet.stream is original:
-                if mixer is not None:
+                # Once the soundtrack has ended the mix is finished (its graph closed): original audio
+                # demuxed after that lies past the output's end.
+                if mixer is not None and not audio_out.music_ended:
                     for frame in packet.decode():
                         audio_out.write_all(mixer.push_original(frame))
                 continue
