@@ -14,6 +14,7 @@ reference for every measure, not the detector's spans):
   (the export's music-ducked.wav) over the phrases; target >= +10 dB;
 - the music between phrases: ducked against unducked music over the pauses; target within 1 dB (also
   given for the pauses' inside, without the release after a phrase and the attack before the next);
+- the phrases are where each voice is (Festival's leading and trailing silence trimmed at -40 dB);
 - word error rate of the speech recogniser the speech extractor uses (pocketsphinx) on each phrase of
   the delivered video's audio against the clean speech; target within 0.05 of clean.
 """
@@ -48,6 +49,8 @@ VOICES = ("voice_kal_diphone", "voice_cmu_us_slt_arctic_hts")
 RATE_IN = 16_000  # Festival and the recogniser
 VIDEO_RATE = 48_000
 LEVELS_LUFS = (-16.0, -23.0)
+# Besides the default depth, deeper settings at the music's own level: what the recogniser needs.
+DEPTHS: dict[float, tuple[float | None, ...]] = {-16.0: (None, -20.0, -30.0)}
 
 
 def festival(text: str, voice: str) -> np.ndarray:
@@ -65,10 +68,20 @@ def narration() -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     pieces, phrases, at = [np.zeros(RATE_IN, np.float32)], [], 1.0
     for i, text in enumerate(SENTENCES):
         voice = festival(text, VOICES[i % 2])
-        phrases.append((at, at + len(voice) / RATE_IN, text))
+        first, last = voiced(voice)
+        phrases.append((at + first / RATE_IN, at + last / RATE_IN, text))
         pieces += [voice, np.zeros(int(gaps[i] * RATE_IN), np.float32)]
         at += len(voice) / RATE_IN + gaps[i]
     return np.concatenate(pieces), phrases
+
+
+def voiced(voice: np.ndarray, floor_db: float = -40.0) -> tuple[int, int]:
+    """First and last sample of the voice itself: Festival pads each phrase with silence, which is not
+    speech (10 ms frames within `floor_db` of the phrase's loudest frame)."""
+    frame = RATE_IN // 100
+    rms = np.sqrt(np.mean(voice[: len(voice) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (floor_db / 20))
+    return int(loud[0]) * frame, int(loud[-1] + 1) * frame
 
 
 def to_rate(audio: np.ndarray, source: int, target: int) -> np.ndarray:
@@ -154,15 +167,27 @@ def score(video: Path, out: Path, export: Path, seed: int, duck_db: float | None
 
 
 def measure_level(lufs: float, speech_16k: np.ndarray, phrases: list[tuple[float, float, str]], work: Path,
-                  clean_wer: float) -> dict[str, Any]:
+                  clean_wer: float, depths: tuple[float | None, ...] = (None,)) -> list[dict[str, Any]]:
+    """One entry per ducking depth (None: the default) at this dialogue level."""
     speech = at_loudness(to_rate(speech_16k, RATE_IN, VIDEO_RATE), lufs)
     video = work / f"narration{int(-lufs)}.mp4"
     make_video(video, speech)
-    ducked = score(video, work / f"ducked{int(-lufs)}.mp4", work / f"x-ducked{int(-lufs)}", 5, None)
     flat = score(video, work / f"flat{int(-lufs)}.mp4", work / f"x-flat{int(-lufs)}", 5, 0.0)
-    music_rate = sf.info(str(work / f"x-ducked{int(-lufs)}" / "music.wav")).samplerate
-    music = sf.read(work / f"x-ducked{int(-lufs)}" / "music.wav", dtype="float64", always_2d=True)[0].mean(axis=1)
-    under = sf.read(work / f"x-ducked{int(-lufs)}" / "music-ducked.wav", dtype="float64",
+    wer_flat, heard_flat = wer(decoded_audio(work / f"flat{int(-lufs)}.mp4", RATE_IN), phrases)
+    out = []
+    for depth in depths:
+        name = f"{int(-lufs)}-{'default' if depth is None else int(-depth)}"
+        ducked = score(video, work / f"ducked{name}.mp4", work / f"x-ducked{name}", 5, depth)
+        out.append(measure_depth(lufs, speech, phrases, work, name, ducked, flat, clean_wer, wer_flat, heard_flat))
+    return out
+
+
+def measure_depth(lufs: float, speech: np.ndarray, phrases: list[tuple[float, float, str]], work: Path, name: str,
+                  ducked: dict[str, Any], flat: dict[str, Any], clean_wer: float, wer_flat: float,
+                  heard_flat: list[str]) -> dict[str, Any]:
+    music_rate = sf.info(str(work / f"x-ducked{name}" / "music.wav")).samplerate
+    music = sf.read(work / f"x-ducked{name}" / "music.wav", dtype="float64", always_2d=True)[0].mean(axis=1)
+    under = sf.read(work / f"x-ducked{name}" / "music-ducked.wav", dtype="float64",
                     always_2d=True)[0].mean(axis=1)
     speech_at_music_rate = to_rate(speech, VIDEO_RATE, music_rate).astype(np.float64)
     talk = [(a, b) for a, b, _ in phrases]
@@ -173,10 +198,9 @@ def measure_level(lufs: float, speech_16k: np.ndarray, phrases: list[tuple[float
                                                  ducked["mix"]["speech_spans_s"][1:], strict=True)]]
     inside = [(a, b) for a, b in inside if b - a > 0.05]
     speech_ms = mean_square(speech_at_music_rate, music_rate, talk)
-    wer_ducked, heard_ducked = wer(decoded_audio(work / f"ducked{int(-lufs)}.mp4", RATE_IN), phrases)
-    wer_flat, heard_flat = wer(decoded_audio(work / f"flat{int(-lufs)}.mp4", RATE_IN), phrases)
+    wer_ducked, heard_ducked = wer(decoded_audio(work / f"ducked{name}.mp4", RATE_IN), phrases)
     return {
-        "dialogue_lufs": lufs,
+        "dialogue_lufs": lufs, "duck_db": mix["duck_db"],
         "speech_spans_found": len(mix["speech_spans_s"]), "speech_spans_from": mix["speech_spans_from"],
         "phrases": len(phrases),
         "speech_to_music_during_speech_db": db(speech_ms / mean_square(under, music_rate, talk)),
@@ -210,7 +234,8 @@ def main() -> None:
 
         get_settings.cache_clear()
         apply_thread_budget(get_settings())
-        levels = [measure_level(lufs, speech, phrases, work, clean_wer) for lufs in LEVELS_LUFS]
+        levels = [entry for lufs in LEVELS_LUFS
+                  for entry in measure_level(lufs, speech, phrases, work, clean_wer, DEPTHS.get(lufs, (None,)))]
     result = {
         "what": "music ducking under Festival narration with --mix-original 1 (default depth), measured against "
                 "the phrases' known positions",
@@ -224,7 +249,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     for level in levels:
-        print(f"dialogue {level['dialogue_lufs']:g} LUFS: speech/music during speech "
+        print(f"dialogue {level['dialogue_lufs']:g} LUFS, depth {level['duck_db']:g} dB: speech/music during speech "
               f"{level['speech_to_music_during_speech_db']:+.1f} dB (unducked "
               f"{level['speech_to_music_during_speech_unducked_db']:+.1f}), music between phrases "
               f"{level['music_between_phrases_vs_unducked_db']:+.2f} dB, WER clean {level['wer_clean']:.3f} "
