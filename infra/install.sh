@@ -43,7 +43,10 @@ lock=requirements.lock; (( triton )) && lock=requirements-triton.lock; (( dev ))
 quiet_pip --require-hashes --no-deps -r infra/lock/bootstrap.txt
 # uv reads no pip.conf: the local folder that holds the CPU build of torch is passed on.
 links=(); for d in ${PIP_FIND_LINKS:-} /opt/wheels; do [[ -d $d ]] && links+=(--find-links "$d"); done
-uv_install=(.venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes --no-deps "${links[@]}")
+# Compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on our machines) every process would
+# otherwise compile what it imports from source, 6 s or more on each CLI start.
+uv_install=(.venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes --no-deps --compile-bytecode
+            "${links[@]}")
 # Hash-checked and without dependency resolution: the lock is the whole environment, nothing floats.
 "${uv_install[@]}" -r "$lock"
 # Packages we use only for files they ship (weights, lexicons), locked too, installed without their deps.
