@@ -11,15 +11,18 @@ The model writes lines and chord tokens; which track carries what is an arranger
 - **final chord**: the tonic triad on a sustaining instrument (the model's own where it has one,
   strings otherwise), its root on the bass.
 - **ranges**: notes outside their GM program's compass move by octaves into it (pitch class kept).
+- **nothing under the bass**: a note of another part struck below the sounding bass note moves up by
+  octaves above it (where its instrument reaches), so the bass is the line the ear hears at the bottom.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import symusic
 
-from emsync_models.music.gm_instruments import BASS_PROGRAMS, SUSTAINING, into_range
+from emsync_models.music.gm_instruments import BASS_PROGRAMS, SUSTAINING, in_range, into_range
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.remi import QUALITY_INTERVALS, TICKS_PER_BEAT
 
@@ -168,6 +171,28 @@ def fit_ranges(score: symusic.Score) -> int:
         for n in track.notes:
             p = into_range(int(track.program), int(n.pitch))
             if p != n.pitch:
+                n.pitch = p
+                moved += 1
+    return moved
+
+
+def keep_above_bass(score: symusic.Score, bass: symusic.Track) -> int:
+    """Move each other pitched note struck under the sounding bass note up by octaves above it (as far
+    as its instrument reaches); returns how many moved."""
+    lines = sorted((n.time, n.time + n.duration, n.pitch) for n in bass.notes)
+    starts = [a for a, _, _ in lines]
+    moved = 0
+    for track in score.tracks:
+        if track.is_drum or track is bass or int(track.program) in BASS_PROGRAMS:
+            continue
+        for n in track.notes:
+            k = bisect.bisect_right(starts, n.time) - 1
+            if k < 0 or lines[k][1] <= n.time or n.pitch >= lines[k][2]:
+                continue
+            p = int(n.pitch)
+            while p < lines[k][2]:
+                p += 12
+            if in_range(int(track.program), p):
                 n.pitch = p
                 moved += 1
     return moved

@@ -1,22 +1,23 @@
-"""An arranger's accompaniment under the v2 model's chords: the chord struck on every beat.
+"""An arranger's accompaniment under the v2 model's chords: the chord struck on the beat.
 
 The model writes harmony (chord tokens), melody and texture; what it writes rarely keeps a pulse a
 listener can tap (pulse clarity 0.42 against the corpus's 0.79) and calm, mid-tempo pieces fall silent
 between staccato notes. A film arranger puts a comping part under such a line: the current chord,
-voiced close and led smoothly from the last, struck on each beat and held to the next. It follows the
-model's chords exactly, so it adds pulse and body without adding harmony the model did not write.
+voiced close and led smoothly from the last, struck on each beat (the whole chord, or its upper notes
+where the bar is busy enough: `texture.comp_voices`) and held to the next. It follows the model's chords
+exactly, so it adds pulse and body without adding harmony the model did not write.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 
 LOW, HIGH = 53, 72  # the comp's register: F3 to C5, under a melody and above the bass
 GAP_BEATS = 0.05  # a breath between strikes, so each one is heard as an onset
-FAST_BPM = 100.0
+FAST_BPM = 100.0  # below it a piece is slow: an acoustic bass, not a finger bass
 
 
 def voicings(pitch_classes: Sequence[int], low: int = LOW, high: int = HIGH) -> list[tuple[int, ...]]:
@@ -45,18 +46,14 @@ def lead(previous: tuple[int, ...] | None, options: list[tuple[int, ...]]) -> tu
     return min(options, key=lambda v: (sum(min(abs(p - q) for q in previous) for p in v), v))
 
 
-def strike_every(bpm: float) -> int:
-    """Beats between strikes: each beat up to a walking tempo, each half bar above it, where the model's
-    own lines are busy and a struck chord on every beat would double the corpus's densest pieces."""
-    return 1 if bpm < FAST_BPM else 2
-
-
 def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, every: int = 1,
-               velocity: int = 50, accent: int = 10,
-               grid: BarGrid = FOUR_FOUR) -> list[tuple[float, float, int, int]]:
+               velocity: int = 50, accent: int = 10, grid: BarGrid = FOUR_FOUR,
+               level: Callable[[float], int] | None = None,
+               voices: Callable[[float], int] | None = None) -> list[tuple[float, float, int, int]]:
     """(start beat, end beat, pitch, velocity) of the comp for chords `changes` = (beat, pitch classes),
     sorted by beat, up to `end_beat`: struck at each chord change and every `every` beats of the bar
-    after it, counted from the bar's downbeat in `grid`. A chord with no pitch classes (no chord) rests."""
+    after it, counted from the bar's downbeat in `grid`, at `velocity` (or `level(beat)`), with the
+    whole voicing or its upper `voices(beat)` notes. A chord with no pitch classes (no chord) rests."""
     notes: list[tuple[float, float, int, int]] = []
     previous: tuple[int, ...] | None = None
     for k, (start, pcs) in enumerate(changes):
@@ -74,6 +71,7 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
             until = strikes[i + 1] if i + 1 < len(strikes) else stop
             length = max(until - t - GAP_BEATS, GAP_BEATS)
             on_downbeat = abs(t - round(t)) < 1e-6 and grid.beat_in_bar(round(t)) == 0
-            vel = velocity + (accent if on_downbeat else 0)
-            notes.extend((t, t + length, p, vel) for p in voicing)
+            vel = (level(t) if level is not None else velocity) + (accent if on_downbeat else 0)
+            upper = voicing[-voices(t):] if voices is not None else voicing
+            notes.extend((t, t + length, p, vel) for p in upper)
     return notes

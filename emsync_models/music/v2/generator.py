@@ -10,6 +10,7 @@ rings to the end -> MIDI written with the tempo map and meter, moved to a key ch
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,9 +33,16 @@ from emsync_models.music.request import (
     top_p_for,
     validate_request,
 )
-from emsync_models.music.v2.arranger import accent_hits, add_bass_line, fit_ranges, ring_final_chord
+from emsync_models.music.v2.arranger import (
+    BASS_FAMILY,
+    accent_hits,
+    add_bass_line,
+    fit_ranges,
+    keep_above_bass,
+    ring_final_chord,
+)
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
-from emsync_models.music.v2.comping import FAST_BPM, comp_notes, strike_every
+from emsync_models.music.v2.comping import FAST_BPM, comp_notes
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, Hit, TempoMap, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.v2.palette import fit_palette
@@ -59,6 +67,7 @@ from emsync_models.music.v2.sample import (
     phrase_beats,
 )
 from emsync_models.music.v2.sections import bars_of, split_sections, transpose_tokens
+from emsync_models.music.v2.texture import comp_level, comp_voices, thin_crowded_bars, voices_at
 from emsync_models.music.v2.themes import (
     THEME_BARS,
     THEME_NAME,
@@ -75,10 +84,11 @@ HOLD_S = 1.5  # around a merged cut (no hit point) the harmony holds this long e
 # ensemble changes where the plan turns, not in the middle of a phrase.
 FIRST_ENTRY_BARS, ENTRY_BARS = 8, 2
 TAIL_BARS = 2  # bars of the previous section a section's context opens with
-# Dynamics follow each scene's arousal: +-24 velocity at the ends of the scale. At +-16 the model's own
-# minute-to-minute swing (+-5, from which instruments play) hid it on a held-out 8-minute film (per-minute
-# Spearman with arousal 0.55; 0.81 with 24, the same notes).
+# Dynamics follow each scene's arousal: +-24 velocity at the ends of the scale, around a level each section
+# is set to. Offsets alone on the model's own velocities were hidden by its section-to-section swing (which
+# instruments play, which comp level): per-minute Spearman with arousal 0.45-0.73 on held-out films.
 VELOCITY_PER_AROUSAL = 24
+SECTION_LEVEL = 72  # a section's mean pitched velocity at arousal 0 (the model's own notes sit at 70-85)
 COMP_NAME = "comp"
 
 
@@ -409,9 +419,27 @@ class MusicGeneratorV2:
             line = top_line(tok.decode(streams[home], home_grid), home_grid)
             restate_theme(score, line, grid, lay.n_bars, augment=sec.restates % 2 == 0,
                           program=THEME_PROGRAMS[(sec.restates - 1) % len(THEME_PROGRAMS)], intensity=sec.intensity)
-        add_bass_line(score, [c for c in changes if c[0] < final_beat], final_beat, stated, shift, slow, grid)
-        # the comp's busyness follows the section's tempo (arousal's), not the nudge that fitted the cuts
-        add_comp(score, changes, final_beat, strike_every(sec.bpm), grid)
+        bass = add_bass_line(score, [c for c in changes if c[0] < final_beat], final_beat, stated, shift, slow, grid)
+        keep_above_bass(score, bass)
+        # how busy each bar is follows the scene it sounds under: crowded bars thinned, the comp set to fit
+        starts = [e[0] for e in plan.emotion]
+
+        def bar_seconds(bar: int) -> float:
+            return plan.tempo.time_of(lay.beat + grid.start(bar + 1)) - plan.tempo.time_of(lay.beat + grid.start(bar))
+
+        def bar_arousal(bar: int) -> float:
+            if not plan.emotion:
+                return 0.0
+            middle = plan.tempo.time_of(lay.beat + (grid.start(bar) + grid.start(bar + 1)) / 2)
+            return emotion_at_time(plan.emotion, middle, starts)[1]
+
+        def kept_whole(track: symusic.Track) -> bool:
+            return track.name == THEME_NAME or int(track.program) in BASS_FAMILY
+
+        thin_crowded_bars(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal, kept_whole)
+        voices = comp_voices(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal)
+        add_comp(score, changes, final_beat, grid=grid, voices=voices_at(voices, grid),
+                 level=lambda beat: comp_level(bar_arousal(grid.bar_at(beat))))
         if lay.last:
             end_beat = plan.tempo.beat_of(duration_s) - lay.beat
             ring_final_chord(score, final_beat, end_beat, 0, "min" if sec.minor else "maj", shift, slow)
@@ -440,14 +468,34 @@ def section_seed(seed: int, i: int) -> int:
 
 
 def follow_arousal(score: symusic.Score, plan: PlannedPiece) -> None:
-    """Each note louder or softer by its scene's arousal: dynamics follow the picture inside a section."""
+    """Dynamics follow the picture: each section played at the level its scenes ask for (its pitched notes'
+    mean at `SECTION_LEVEL` + 24 x its mean arousal, the model's accents and the arranger's hits kept
+    relative to it), each note louder or softer by its own scene's arousal."""
     if not plan.emotion:
         return
     starts = [e[0] for e in plan.emotion]
+    section_starts = [sec.start_s for sec in plan.sections]
+    tracks = []  # per track: its notes with (section, arousal), read once (symusic hands out new views)
+    total: dict[int, list[float]] = {}
     for track in score.tracks:
+        placed = []
         for n in track.notes:
-            _, arousal = emotion_at_time(plan.emotion, plan.tempo.time_of(n.time / TICKS_PER_BEAT), starts)
-            n.velocity = int(min(max(n.velocity + round(VELOCITY_PER_AROUSAL * arousal), 1), 127))
+            t = plan.tempo.time_of(n.time / TICKS_PER_BEAT)
+            i = max(bisect.bisect_right(section_starts, t) - 1, 0)
+            arousal = emotion_at_time(plan.emotion, t, starts)[1]
+            placed.append((n.time, n.duration, n.pitch, n.velocity, i, arousal))
+            if not track.is_drum:
+                acc = total.setdefault(i, [0.0, 0.0, 0.0])
+                acc[0], acc[1], acc[2] = acc[0] + n.velocity, acc[1] + arousal, acc[2] + 1
+        tracks.append((track, placed))
+    # per section: (mean arousal, the shift that puts its mean pitched velocity at its level)
+    level = {i: (a / c, SECTION_LEVEL + VELOCITY_PER_AROUSAL * a / c - v / c) for i, (v, a, c) in total.items()}
+    for track, placed in tracks:
+        track.notes.clear()
+        for time, duration, pitch, velocity, i, arousal in placed:
+            mean_a, shift = level.get(i, (arousal, 0.0))
+            v = velocity + shift + VELOCITY_PER_AROUSAL * (arousal - mean_a)
+            track.notes.append(symusic.Note(time, duration, pitch, int(min(max(round(v), 1), 127))))
 
 
 def release_at_changes(score: symusic.Score, changes: list[tuple[int, int, str]]) -> None:
@@ -473,11 +521,12 @@ COMP_PROGRAM = 0  # acoustic grand piano: a comp that speaks on each beat
 
 
 def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]], end_beat: float,
-             every: int = 1, grid: BarGrid = FOUR_FOUR) -> None:
+             every: int = 1, grid: BarGrid = FOUR_FOUR, level: Callable[[float], int] | None = None,
+             voices: Callable[[float], int] | None = None) -> None:
     """The comping part (`comping.comp_notes`) under the model's chords, on its own piano track."""
     chords = [(beat, [(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())])
               for beat, (root, quality) in changes]
-    notes = comp_notes(chords, end_beat, every, grid=grid)
+    notes = comp_notes(chords, end_beat, every, grid=grid, level=level, voices=voices)
     if not notes:
         return
     track = symusic.Track(COMP_NAME, COMP_PROGRAM)

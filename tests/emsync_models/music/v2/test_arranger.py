@@ -11,6 +11,7 @@ from emsync_models.music.v2.arranger import (
     add_bass_line,
     bass_pitch,
     fit_ranges,
+    keep_above_bass,
     ring_final_chord,
 )
 from emsync_models.music.v2.remi import TICKS_PER_BEAT
@@ -89,3 +90,17 @@ def test_a_staccato_model_bass_has_its_rests_filled() -> None:
     assert len(bass.notes) == 8 and len(ours) == 4
     sounding = sum(n.duration for n in bass.notes) / (16 * TICKS_PER_BEAT)
     assert sounding > 0.95
+
+
+def test_nothing_is_struck_under_the_sounding_bass() -> None:
+    score = symusic.Score(TICKS_PER_BEAT)
+    bass = symusic.Track("bass", 33)
+    bass.notes.append(symusic.Note(0, 4 * TICKS_PER_BEAT, 43, 70))  # G2 for a bar
+    guitar = symusic.Track("guitar", 29)
+    guitar.notes.extend([symusic.Note(0, TICKS_PER_BEAT, 40, 80),  # E2 under the bass: up to E3
+                         symusic.Note(TICKS_PER_BEAT, TICKS_PER_BEAT, 55, 80),  # above: stays
+                         symusic.Note(5 * TICKS_PER_BEAT, TICKS_PER_BEAT, 40, 80)])  # bass silent: stays
+    score.tracks.extend([bass, guitar])
+    assert keep_above_bass(score, score.tracks[0]) == 1
+    assert [n.pitch for n in score.tracks[1].notes] == [52, 55, 40]
+    assert all(in_range(29, n.pitch) for n in score.tracks[1].notes)
