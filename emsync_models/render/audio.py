@@ -93,7 +93,10 @@ def _write(wav_path: Path, audio: np.ndarray, sample_rate: int) -> None:
     wav_path.parent.mkdir(parents=True, exist_ok=True)
     # 24-bit: a mix and its stems are each rounded on their own, and at 16 bits the rounding of a mix
     # and seven stems alone summed to -60 dB against a quiet 9 s piece; at 24 bits it is ~48 dB lower.
-    sf.write(wav_path, audio, sample_rate, subtype="PCM_24")
+    try:
+        sf.write(wav_path, audio, sample_rate, subtype="PCM_24")
+    except (sf.LibsndfileError, OSError) as exc:  # EFBIG, ENOSPC: libsndfile says only "System error"
+        raise RenderError(f"{wav_path}: could not write the rendered audio ({exc}); is the disk full?") from exc
     written = sf.info(str(wav_path)).frames
     if written != len(audio):  # a short write (a full disk) that the library did not raise
         raise RenderError(f"{wav_path}: wrote {written} of {len(audio)} frames (is the disk full?)")

@@ -4,8 +4,12 @@ clipped or noisy result fail the job (exit 1) and nothing is recorded as succeed
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import sqlite3
-import stat
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +17,19 @@ import pytest
 from typer.testing import CliRunner
 
 from emsync_models.render.checks import RenderCheckFailed, check_soundtrack
-from flows.cli.app import app
 from tests.media import make_clip
 
 runner = CliRunner()
+EMSYNC = str(Path(sys.executable).with_name("emsync"))
 
 
-def _small_disk_fluidsynth(folder: Path, max_bytes: int) -> Path:
-    """The real fluidsynth, under a file-size limit: its writes stop as on a full disk (it exits 0)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    wrapper = folder / "fluidsynth"
-    wrapper.write_text(f"#!/bin/sh\ntrap '' XFSZ\nulimit -f {max_bytes // 512}\nexec /usr/bin/fluidsynth \"$@\"\n")
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return folder
+def _small_disk(max_bytes: int) -> Callable[[], None]:
+    """For a child process: no file it writes may grow past `max_bytes`, and a write past it fails with
+    EFBIG instead of killing the process, as on a disk that fills."""
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return limit
 
 
 def _runs(data_dir: Path) -> list[tuple[str, str | None]]:
@@ -37,19 +41,20 @@ def _runs(data_dir: Path) -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.slow
-def test_a_disk_that_fills_during_render_fails_the_job(tmp_path: Path, isolated_settings: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_disk_that_fills_during_render_fails_the_job(tmp_path: Path, isolated_settings: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", seconds=6.0)
-    bin_dir = _small_disk_fluidsynth(tmp_path / "bin", 100_000)  # about 0.3 s of raw float audio
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out.mp4"
-    result = runner.invoke(app, ["soundtrack", str(clip), "--out", str(out), "--valence", "0", "--arousal", "0"])
-    assert result.exit_code == 1, result.output
-    assert "fluidsynth wrote" in result.output and "Traceback" not in result.output
+    # the job's database and MIDI fit; its 6 s of rendered audio (1.6 MB at 24 bits) does not
+    result = subprocess.run([EMSYNC, "soundtrack", str(clip), "--out", str(out), "--valence", "0", "--arousal", "0"],
+                            env={**os.environ, "EMSYNC_DATA_DIR": str(isolated_settings)},
+                            preexec_fn=_small_disk(1_000_000), capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output and ("disk" in output.lower() or "wrote" in output), output
     assert not out.exists()
     assert ("succeeded", None) not in _runs(isolated_settings)
     objects = isolated_settings / "objects"
-    assert not objects.exists() or not [p for p in objects.rglob("*") if p.is_file()]
+    assert not objects.exists() or not [p for p in objects.rglob("*.wav") if p.is_file()]
 
 
 def _tone(seconds: float = 3.0, sr: int = 22050) -> np.ndarray:

@@ -1,5 +1,10 @@
-"""Processes a job starts die with it: SIGTERM stops FluidSynth and removes the job's temp files; after
-SIGKILL (no handler runs) the next job's scratch sweep stops the orphan and removes its folder."""
+"""Processes a render starts die with it: SIGTERM stops FluidSynth and removes the temp files; after
+SIGKILL (no handler runs) the next job's scratch sweep stops the orphan and removes its folder.
+
+A soundtrack job renders in-process (libfluidsynth, one synthesiser for all its parts) and starts no
+FluidSynth; the `fluidsynth` command still renders a whole MIDI file where no parts are given (the eval's
+example renders), so that path is driven here as a command does: the CLI's SIGTERM handler, a scratch
+folder of the job's data dir, the render inside it."""
 
 from __future__ import annotations
 
@@ -16,9 +21,8 @@ import pytest
 
 from flows.settings import get_settings
 from flows.storage.scratch import scratch_dir
-from tests.media import make_clip
 
-EMSYNC = str(Path(sys.executable).with_name("emsync"))
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _slow_fluidsynth(folder: Path) -> Path:
@@ -43,12 +47,36 @@ def _renders(marker: str) -> list[int]:
     return found
 
 
+DRIVER = """
+import sys
+from pathlib import Path
+
+import pretty_midi
+
+from emsync_models.render.audio import render_midi
+from flows.cli.app import _stop_children_on_sigterm
+from flows.settings import get_settings
+from flows.storage.scratch import scratch_dir
+
+_stop_children_on_sigterm()
+settings = get_settings()
+with scratch_dir(settings, "render") as work:
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    piano.notes.append(pretty_midi.Note(velocity=80, pitch=60, start=0.0, end=2.5))
+    midi.instruments.append(piano)
+    path = Path(work) / "in.mid"
+    midi.write(str(path))
+    render_midi(path, Path(work) / "out.wav", settings.music.resolved_soundfont(), duration_s=3.0,
+                work_dir=Path(work))
+"""
+
+
 def _start_job(tmp_path: Path, data_dir: Path) -> subprocess.Popen[bytes]:
-    clip = make_clip(tmp_path / "in.mp4", seconds=3.0, size="64x36", fps=5, audio=False)
     env = {**os.environ, "EMSYNC_DATA_DIR": str(data_dir),
            "PATH": f"{_slow_fluidsynth(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.Popen([EMSYNC, "soundtrack", str(clip), "--out", str(tmp_path / "o.mp4"), "--valence", "0",
-                             "--arousal", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-c", DRIVER], env=env, cwd=str(REPO),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _wait_for_render(job: subprocess.Popen[bytes], marker: str) -> list[int]:
