@@ -23,7 +23,7 @@ install-triton:
 	bash infra/install.sh --triton
 
 # Builds the worker and Triton images with podman and runs a 5-video catalog backfill through them
-# against PostgreSQL, S3 and Prefect on loopback (infra/smoke.sh; ~N minutes, not part of `make test`).
+# against PostgreSQL, S3 and Prefect on loopback (infra/smoke.sh; about 9 minutes, not part of `make test`).
 smoke: install-dev
 	bash infra/smoke.sh
 

@@ -6,9 +6,11 @@ The narration: eight sentences in two Festival voices (kal diphone, CMU SLT HTS;
 festvox-kallpc16k, festvox-us-slt-hts), 1.5-2.5 s apart, laid on a generated picture with cuts, at two
 dialogue levels: -16 LUFS (the music's own target) and -23 LUFS (broadcast dialogue level). Each video
 is scored by the real job (emotion by the models, so the ducking follows the speech extractor's spans)
-with --mix-original 1 at the default depth, and again with --duck-db 0 (no ducking; same seed, so the
-same music) for comparison. Where the phrases are is known from how the narration was built (the
-reference for every measure, not the detector's spans):
+with --mix-original 1 at the defaults (-15 dB, the speech band 12 dB further), and again with --duck-db 0
+(no ducking; same seed, so the same music) for comparison; at -16 LUFS also with broadband ducks and no
+carve. A second narration (other sentences, the same voices), never used to choose the defaults, is
+measured at -16 LUFS with the defaults and the old -12 dB broadband duck. Where the phrases are is known
+from how the narration was built (the reference for every measure, not the detector's spans):
 
 - speech-to-music energy ratio during speech: the speech as it enters the mix against the ducked music
   (the export's music-ducked.wav) over the phrases; target >= +10 dB;
@@ -45,12 +47,25 @@ SENTENCES = (
     "The train to the city leaves at half past seven.",
     "Please close the window before the rain comes in.",
 )
+# A second narration, never used to choose the defaults: the same measures on words the first set lacks.
+SENTENCES_HELD_OUT = (
+    "The children ran down to the beach after lunch.",
+    "He bought a new coat for the winter.",
+    "Our neighbours painted their front door bright red.",
+    "The doctor asked me to come back next week.",
+    "A small dog was sleeping under the table.",
+    "They planted apple trees along the old road.",
+    "The museum is closed on Mondays in the summer.",
+    "I left my keys in the kitchen this morning.",
+)
 VOICES = ("voice_kal_diphone", "voice_cmu_us_slt_arctic_hts")
 RATE_IN = 16_000  # Festival and the recogniser
 VIDEO_RATE = 48_000
 LEVELS_LUFS = (-16.0, -23.0)
-# Besides the default depth, deeper settings at the music's own level: what the recogniser needs.
-DEPTHS: dict[float, tuple[float | None, ...]] = {-16.0: (None, -20.0, -30.0)}
+# (depth, speech-band carve) beside the defaults (None) at the music's own level: the old broadband duck
+# and deeper broadband ones, each without a carve.
+Variant = tuple[float, float] | None
+DEPTHS: dict[float, tuple[Variant, ...]] = {-16.0: (None, (-12.0, 0.0), (-20.0, 0.0), (-30.0, 0.0))}
 
 
 def festival(text: str, voice: str) -> np.ndarray:
@@ -62,11 +77,11 @@ def festival(text: str, voice: str) -> np.ndarray:
             return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
 
 
-def narration() -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+def narration(sentences: tuple[str, ...] = SENTENCES) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """16 kHz speech and the (start, end, text) of each phrase."""
     gaps = (1.5, 2.0, 2.5, 1.8, 2.2, 1.6, 2.4, 1.9)
     pieces, phrases, at = [np.zeros(RATE_IN, np.float32)], [], 1.0
-    for i, text in enumerate(SENTENCES):
+    for i, text in enumerate(sentences):
         voice = festival(text, VOICES[i % 2])
         first, last = voiced(voice)
         phrases.append((at + first / RATE_IN, at + last / RATE_IN, text))
@@ -158,27 +173,39 @@ def db(ratio: float) -> float:
     return round(10 * np.log10(ratio), 2)
 
 
-def score(video: Path, out: Path, export: Path, seed: int, duck_db: float | None) -> dict[str, Any]:
+def score(video: Path, out: Path, export: Path, seed: int, variant: Variant | float) -> dict[str, Any]:
+    """The real job with --mix-original 1: `variant` is (depth, carve), a depth alone, or None (defaults)."""
     from flows.settings import get_settings
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
-    options = SoundtrackOptions(seed=seed, original_audio_gain=1.0, duck_db=duck_db, export=export)
-    return run_soundtrack(video, out, get_settings(), options).report
+    depth, carve = (variant, None) if not isinstance(variant, tuple) else variant
+    os.environ.pop("EMSYNC_DUCK_CARVE_DB", None)
+    if carve is not None:
+        os.environ["EMSYNC_DUCK_CARVE_DB"] = str(carve)
+    get_settings.cache_clear()
+    options = SoundtrackOptions(seed=seed, original_audio_gain=1.0, duck_db=depth, export=export)
+    try:
+        return run_soundtrack(video, out, get_settings(), options).report
+    finally:
+        os.environ.pop("EMSYNC_DUCK_CARVE_DB", None)
+        get_settings.cache_clear()
 
 
 def measure_level(lufs: float, speech_16k: np.ndarray, phrases: list[tuple[float, float, str]], work: Path,
-                  clean_wer: float, depths: tuple[float | None, ...] = (None,)) -> list[dict[str, Any]]:
-    """One entry per ducking depth (None: the default) at this dialogue level."""
+                  clean_wer: float, depths: tuple[Variant, ...] = (None,), tag: str = "") -> list[dict[str, Any]]:
+    """One entry per ducking variant (None: the defaults) at this dialogue level."""
     speech = at_loudness(to_rate(speech_16k, RATE_IN, VIDEO_RATE), lufs)
-    video = work / f"narration{int(-lufs)}.mp4"
+    level = f"{tag}{int(-lufs)}"
+    video = work / f"narration{level}.mp4"
     make_video(video, speech)
-    flat = score(video, work / f"flat{int(-lufs)}.mp4", work / f"x-flat{int(-lufs)}", 5, 0.0)
-    wer_flat, heard_flat = wer(decoded_audio(work / f"flat{int(-lufs)}.mp4", RATE_IN), phrases)
+    flat = score(video, work / f"flat{level}.mp4", work / f"x-flat{level}", 5, 0.0)
+    wer_flat, heard_flat = wer(decoded_audio(work / f"flat{level}.mp4", RATE_IN), phrases)
     out = []
-    for depth in depths:
-        name = f"{int(-lufs)}-{'default' if depth is None else int(-depth)}"
-        ducked = score(video, work / f"ducked{name}.mp4", work / f"x-ducked{name}", 5, depth)
-        out.append(measure_depth(lufs, speech, phrases, work, name, ducked, flat, clean_wer, wer_flat, heard_flat))
+    for variant in depths:
+        name = f"{level}-{'default' if variant is None else f'{int(-variant[0])}-{int(-variant[1])}'}"
+        ducked = score(video, work / f"ducked{name}.mp4", work / f"x-ducked{name}", 5, variant)
+        entry = measure_depth(lufs, speech, phrases, work, name, ducked, flat, clean_wer, wer_flat, heard_flat)
+        out.append({"narration": tag.rstrip("-") or "first", "defaults": variant is None, **entry})
     return out
 
 
@@ -200,7 +227,7 @@ def measure_depth(lufs: float, speech: np.ndarray, phrases: list[tuple[float, fl
     speech_ms = mean_square(speech_at_music_rate, music_rate, talk)
     wer_ducked, heard_ducked = wer(decoded_audio(work / f"ducked{name}.mp4", RATE_IN), phrases)
     return {
-        "dialogue_lufs": lufs, "duck_db": mix["duck_db"],
+        "dialogue_lufs": lufs, "duck_db": mix["duck_db"], "carve_db": mix.get("carve_db", 0.0),
         "speech_spans_found": len(mix["speech_spans_s"]), "speech_spans_from": mix["speech_spans_from"],
         "phrases": len(phrases),
         "speech_to_music_during_speech_db": db(speech_ms / mean_square(under, music_rate, talk)),
@@ -225,6 +252,8 @@ def main() -> None:
     args = parser.parse_args()
     speech, phrases = narration()
     clean_wer, heard_clean = wer(speech, phrases)
+    speech_held, phrases_held = narration(SENTENCES_HELD_OUT)
+    clean_wer_held, heard_clean_held = wer(speech_held, phrases_held)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.environ["EMSYNC_DATA_DIR"] = str(work / "data")
@@ -236,20 +265,25 @@ def main() -> None:
         apply_thread_budget(get_settings())
         levels = [entry for lufs in LEVELS_LUFS
                   for entry in measure_level(lufs, speech, phrases, work, clean_wer, DEPTHS.get(lufs, (None,)))]
+        levels += measure_level(-16.0, speech_held, phrases_held, work, clean_wer_held,
+                                (None, (-12.0, 0.0)), tag="held-out-")
     result = {
-        "what": "music ducking under Festival narration with --mix-original 1 (default depth), measured against "
-                "the phrases' known positions",
+        "what": "music ducking under Festival narration with --mix-original 1 (defaults and variants), measured "
+                "against the phrases' known positions",
         "targets": {"speech_to_music_during_speech_db": ">= +10", "music_between_phrases_vs_unducked_db": "within 1",
                     "wer_ducked_minus_clean": "<= 0.05"},
         "narration": {"voices": list(VOICES), "sentences": len(SENTENCES), "seconds": len(speech) / RATE_IN,
                       "phrases_s": [(round(a, 3), round(b, 3)) for a, b, _ in phrases]},
         "heard_clean": heard_clean,
+        "held_out_narration": {"sentences": list(SENTENCES_HELD_OUT), "heard_clean": heard_clean_held,
+                               "phrases_s": [(round(a, 3), round(b, 3)) for a, b, _ in phrases_held]},
         "levels": levels,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     for level in levels:
-        print(f"dialogue {level['dialogue_lufs']:g} LUFS, depth {level['duck_db']:g} dB: speech/music during speech "
+        print(f"{level['narration']}: dialogue {level['dialogue_lufs']:g} LUFS, depth {level['duck_db']:g} dB "
+              f"(speech band {level['carve_db']:+g} dB): speech/music during speech "
               f"{level['speech_to_music_during_speech_db']:+.1f} dB (unducked "
               f"{level['speech_to_music_during_speech_unducked_db']:+.1f}), music between phrases "
               f"{level['music_between_phrases_vs_unducked_db']:+.2f} dB, WER clean {level['wer_clean']:.3f} "

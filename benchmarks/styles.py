@@ -8,6 +8,9 @@ valence/arousal cell), for three styles x two palettes x several seeds:
 - defaults: with `--tokens-only` it writes the tokens of default requests (no controls) for the seeds,
   importing nothing this change added, so the same command run on the code before the change (its
   checkout on PYTHONPATH) gives the tokens to compare: `--baseline FILE` compares them here.
+
+With `--report REPORT.json` (the JSON report of `emsync soundtrack VIDEO --json`), the request is that
+video's instead: its length, its detected cuts and its per-scene valence/arousal, as the job builds it.
 """
 
 from __future__ import annotations
@@ -28,10 +31,16 @@ SEEDS = (0, 1, 2)
 DEFAULT_SEEDS = (0, 1)
 
 
-def request_for(seed: int, **controls: object) -> object:
+def request_for(seed: int, video: dict | None = None, **controls: object) -> object:
+    """The eval's request for `seed`, or (`video`: a soundtrack report) the request the job made for it."""
     from emsync_models.music.eval.v1 import random_cuts
     from emsync_models.music.request import GenerationRequest
 
+    if video is not None:
+        from flows.soundtrack import emotion_trajectory
+
+        return GenerationRequest(float(video["input"]["duration_s"]), tuple(float(c) for c in video["cuts_s"]),
+                                 emotion_trajectory(video["emotion"]), seed=seed, **controls)  # type: ignore[arg-type]
     cuts = random_cuts(np.random.default_rng([seed, 77]), DURATION_S)  # the eval's cuts for this seed
     return GenerationRequest(DURATION_S, tuple(cuts), ((0.0, *CELL),), seed=seed, **controls)  # type: ignore[arg-type]
 
@@ -40,7 +49,7 @@ def default_tokens(gen: object, seeds: tuple[int, ...]) -> dict[str, list[int]]:
     return {str(s): [int(t) for t in gen.generate(request_for(s)).tokens] for s in seeds}  # type: ignore[attr-defined]
 
 
-def piece_row(music: object, palette: object) -> dict:
+def piece_row(music: object, palette: object, duration_s: float = DURATION_S) -> dict:
     midi = music.midi  # type: ignore[attr-defined]
     notes = [(inst.program, inst.is_drum, n.pitch) for inst in midi.instruments for n in inst.notes]
     inside = sum(palette.allows(p, d) for p, d, _ in notes)  # type: ignore[attr-defined]
@@ -49,7 +58,7 @@ def piece_row(music: object, palette: object) -> dict:
     return {
         "notes": len(notes),
         "in_palette": inside / max(len(notes), 1),
-        "density": len(notes) / DURATION_S,
+        "density": len(notes) / duration_s,
         "drum_share": drums / max(len(notes), 1),
         "register": float(np.mean(pitched)) if pitched else None,
         "programs": sorted({-1 if d else int(p) for p, d, _ in notes}),
@@ -80,7 +89,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--palettes", nargs="+", default=list(PALETTES), help="palettes to run (default: both)")
     parser.add_argument("--from-log", type=Path, help="summarise the rows a cut-short run printed instead")
+    parser.add_argument("--report", type=Path, help="a soundtrack's JSON report: its video's request instead")
     args = parser.parse_args()
+    video = json.loads(args.report.read_text()) if args.report is not None else None
+    duration_s = float(video["input"]["duration_s"]) if video is not None else DURATION_S
 
     from emsync_models.music.v2.generator import load_generator_v2
 
@@ -109,15 +121,19 @@ def main() -> None:
         for palette_spec in args.palettes:
             palette = parse_palette(palette_spec)
             for style in STYLES:
-                music = gen.generate(request_for(seed, style=style, instruments=palette.programs,
+                music = gen.generate(request_for(seed, video, style=style, instruments=palette.programs,
                                                  drums=palette.drums))
-                row = piece_row(music, palette)
+                row = piece_row(music, palette, duration_s)
                 row.update(palette=palette_spec, style_asked=style, seed=seed)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     result: dict = {
-        "command": "python -m benchmarks.styles",
-        "request": {"duration_s": DURATION_S, "valence_arousal": CELL, "cuts": "the eval's random_cuts per seed"},
+        "command": "python -m benchmarks.styles" + (f" --report {args.report}" if video is not None else ""),
+        "request": {"duration_s": DURATION_S, "valence_arousal": CELL, "cuts": "the eval's random_cuts per seed"}
+        if video is None else {"video": video["input"].get("path"), "sha256": video["input"].get("sha256"),
+                               "duration_s": duration_s, "cuts_s": video["cuts_s"],
+                               "scenes": [{k: s[k] for k in ("start_s", "valence", "arousal")}
+                                          for s in video["emotion"]["scenes"]]},
         "styles": STYLES, "palettes": PALETTES, "seeds": sorted({r["seed"] for r in rows}),
         "pieces": len(rows),
         "notes_in_palette_share": round(sum(r["in_palette"] * r["notes"] for r in rows)

@@ -24,14 +24,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class DeliveryError(RuntimeError):
+    """A requested file could not be written (its disk full, its folder gone); none of them was."""
+
+
 def publish(built: Path, out: Path) -> None:
     """Copy next to the destination under a hidden name, then rename: readers never see half a file."""
-    partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+    publish_all([(built, out)])
+
+
+def publish_all(pairs: list[tuple[Path, Path]]) -> None:
+    """Every (built, destination) or none: each is copied beside its destination under a hidden name
+    first, and only once all copies are whole are they renamed into place. A full disk halfway through
+    leaves no picture without its video, which a plain re-run would then refuse to replace."""
+    staged: list[tuple[Path, Path]] = []
     try:
-        shutil.copyfile(built, partial)
-        partial.replace(out)
+        for built, out in pairs:
+            partial = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial")
+            staged.append((partial, out))
+            try:
+                shutil.copyfile(built, partial)
+            except OSError as exc:
+                raise DeliveryError(f"could not write {out} ({exc.strerror or exc}); none of "
+                                    f"{', '.join(str(o) for _, o in pairs)} was written") from None
+        for partial, out in staged:
+            partial.replace(out)
     finally:
-        partial.unlink(missing_ok=True)
+        for partial, _ in staged:
+            partial.unlink(missing_ok=True)
 
 
 def answer_from_store(source: Path, out: Path, settings: Settings,
@@ -84,11 +104,12 @@ def _from_store(job: VideoJob, out: Path, settings: Settings, options: Soundtrac
         video = fetch("video")
         report = dict(found.report)
         report["files"] = {}
+        files = [(video, out)]
         if options.plot is not None:
-            publish(fetch("plot"), options.plot)
+            files.append((fetch("plot"), options.plot))
             report["files"]["plot"] = str(options.plot.resolve())
         report["files"]["video"] = str(out.resolve())
-        publish(video, out)
+        publish_all(files)
     timings["deliver"] = round(time.perf_counter() - started, 3)
     report["reused"] = {"result_from_run": found.run_key}
     report["timings_s"] = timings

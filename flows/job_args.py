@@ -158,6 +158,7 @@ def job_params(settings: Settings, options: SoundtrackOptions = SoundtrackOption
               "min_boundary_gap_s": settings.cuts.min_boundary_gap_s}
     if options.original_audio_gain is not None:  # only a mix has a ducking depth (other jobs keep their keys)
         params["duck_db"] = settings.music.duck_db if options.duck_db is None else options.duck_db
+        params["duck_carve_db"] = settings.music.duck_carve_db
     return {**params, **music_controls(settings, options)}
 
 

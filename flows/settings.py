@@ -16,6 +16,9 @@ becomes `SettingsError`, one line naming the variable and the problem (`load_set
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -163,8 +166,10 @@ class MusicSettings(_Group):
     sample_rate: int = Field(default=44100, ge=8000, le=96000, description="Hz; FluidSynth renders 8-96 kHz")
     loudness_lufs: float = Field(default=-16.0, ge=-70, le=-1, description="integrated loudness target (LUFS)")
     # With the original audio kept (--mix-original), the music ducks under speech by this much.
-    duck_db: float = Field(default=-12.0, ge=-40, le=0, description="music gain under speech (dB) when the "
+    duck_db: float = Field(default=-15.0, ge=-40, le=0, description="music gain under speech (dB) when the "
                            "original audio is kept; 0 turns ducking off")
+    duck_carve_db: float = Field(default=-12.0, ge=-40, le=0, description="the music's speech band (150 Hz-6 kHz) "
+                                 "goes this much further down under speech; 0: the whole music ducks alike")
     duck_attack_ms: float = Field(default=30.0, ge=0, le=500, description="ramp down, ending where speech starts")
     duck_release_ms: float = Field(default=80.0, ge=0, le=2000, description="ramp back up after speech ends")
     style: str | None = Field(default=None, description="music v2's style family (`emsync styles`); default: "
@@ -390,6 +395,42 @@ def load_settings(**overrides: Any) -> Settings:  # noqa: ANN401
         message = str(exc)
         field = next((name for name in FIELD_GROUP if f'"{name}"' in message or f"'{name}'" in message), None)
         raise SettingsError(env_name(field) if field else "EMSYNC_*", "could not parse the value") from None
+
+
+# EMSYNC_* variables that are not settings: read by infra/*.sh, the images, the smoke test, the test
+# servers and the CLI's logging options (tests/test_settings.py keeps this list whole).
+OTHER_VARIABLES = frozenset({
+    "EMSYNC_ALERTMANAGER_BIN", "EMSYNC_BASE_IMAGE_NAME", "EMSYNC_BUILD_LAYERS", "EMSYNC_INFRA_DIR",
+    "EMSYNC_LOG_FORMAT", "EMSYNC_LOG_LEVEL", "EMSYNC_PG_DB", "EMSYNC_PG_DIR", "EMSYNC_PG_USER",
+    "EMSYNC_PODMAN_DIR", "EMSYNC_PREFECT_DIR", "EMSYNC_PREFECT_UI", "EMSYNC_PROMETHEUS_BIN",
+    "EMSYNC_PROMETHEUS_DIR", "EMSYNC_PROMETHEUS_INTERVAL", "EMSYNC_PROMETHEUS_TARGETS", "EMSYNC_REGISTRY",
+    "EMSYNC_S3_DIR", "EMSYNC_SMOKE_BUILD", "EMSYNC_SMOKE_KEEP", "EMSYNC_SMOKE_MUSIC_MODEL", "EMSYNC_SMOKE_VIDEOS",
+    "EMSYNC_TEST_ALERTMANAGER_URL", "EMSYNC_TEST_ALERT_WEBHOOK_URL", "EMSYNC_TEST_POSTGRES_URL",
+    "EMSYNC_TEST_PROMETHEUS_URL", "EMSYNC_TEST_S3_ENDPOINT", "EMSYNC_TEST_TRITON", "EMSYNC_TEST_TRITON_METRICS_URL",
+    "EMSYNC_TEST_TRITON_URL", "EMSYNC_TRITONSERVER", "EMSYNC_TRITON_ADDRESS", "EMSYNC_TRITON_DIR",
+    "EMSYNC_TRITON_GRPC_PORT", "EMSYNC_TRITON_HTTP_PORT", "EMSYNC_TRITON_METRICS_PORT",
+    "EMSYNC_TRITON_METRICS_URL", "EMSYNC_TRITON_READY_TIMEOUT_S", "EMSYNC_TRITON_REPOSITORY",
+})
+
+
+def setting_names() -> frozenset[str]:
+    """Every variable a setting is read from: its flat and its nested name."""
+    return frozenset({env_name(field) for field in FIELD_GROUP}
+                     | {f"{ENV_PREFIX}{group.upper()}__{field.upper()}" for field, group in FIELD_GROUP.items()})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """`EMSYNC_*` names in the environment that nothing reads (a typo is otherwise silently ignored: a
+    mistyped allow-list would leave the default in force), each with the closest setting's name."""
+    settings = setting_names()
+    known = settings | OTHER_VARIABLES
+    out: list[tuple[str, str | None]] = []
+    for name in sorted(os.environ if environ is None else environ):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(settings), n=1, cutoff=0.6)
+            out.append((name, close[0] if close else None))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -27,6 +27,7 @@ from emsync_models.video.cuts import scene_spans
 from emsync_models.video.probe import VideoProbe
 from emsync_models.video.single_pass import detect_cuts
 from flows.delivery import publish as _publish
+from flows.delivery import publish_all
 from flows.job import (  # noqa: F401 - probe_input, cut_model_version re-exported
     VideoJob,
     cut_model_version,
@@ -419,9 +420,11 @@ def _publish_requested(out: Path | None, options: SoundtrackOptions, report: dic
     report["files"] = {}
     video, plot = built["video"], built["plot"]
     assert video is not None and plot is not None
+    requested: list[tuple[Path, Path]] = []
     if out is not None:
+        requested.append((video, out))
         if options.plot is not None:
-            _publish(plot, options.plot)
+            requested.append((plot, options.plot))
             report["files"]["plot"] = str(options.plot.resolve())
         report["files"]["video"] = str(out.resolve())
     if options.export is not None:
@@ -429,8 +432,7 @@ def _publish_requested(out: Path | None, options: SoundtrackOptions, report: dic
         assert midi is not None and audio is not None
         report["files"]["export"] = export_files(options.export, midi, audio, plot, stems, report,
                                                  ducked=built.get("ducked"))
-    if out is not None:
-        _publish(video, out)
+    publish_all(requested)  # the video and its picture together or neither
 
 
 def mix_plan(source: Path, emotion: dict[str, Any], params: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -440,6 +442,7 @@ def mix_plan(source: Path, emotion: dict[str, Any], params: dict[str, Any], sett
     if spans is None:  # no emotion analysis ran (fixed valence/arousal) or a stored one predates the spans
         spans, found_by = speech_spans(source), "voice activity detector"
     return {"original_audio_gain": params["original_audio_gain"], "duck_db": params.get("duck_db", 0.0),
+            "carve_db": params.get("duck_carve_db", 0.0),
             "attack_ms": settings.music.duck_attack_ms, "release_ms": settings.music.duck_release_ms,
             "speech_spans_s": [[float(a), float(b)] for a, b in spans], "speech_spans_from": found_by}
 
@@ -461,7 +464,8 @@ def ducked_music(wav_path: Path, mix: dict[str, Any], work: Path) -> Path:
     from emsync_models.render.ducking import Ducking, duck
 
     audio, rate = sf.read(wav_path, dtype="float32", always_2d=True)
-    ducking = Ducking(depth_db=float(mix["duck_db"]), attack_s=float(mix["attack_ms"]) / 1000,
+    ducking = Ducking(depth_db=float(mix["duck_db"]), carve_db=float(mix.get("carve_db", 0.0)),
+                      attack_s=float(mix["attack_ms"]) / 1000,
                       release_s=float(mix["release_ms"]) / 1000)
     out = work / "music-ducked.wav"
     sf.write(out, duck(audio, [tuple(s) for s in mix["speech_spans_s"]], rate, ducking), rate, subtype="PCM_24")

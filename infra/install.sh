@@ -18,7 +18,8 @@ case "${1:-}" in
 esac
 
 apt_pkgs=(ffmpeg fluidsynth timgm6mb-soundfont musescore-general-soundfont-small)
-(( dev )) && apt_pkgs+=(postgresql prometheus prometheus-alertmanager chromium mma festival festvox-kallpc16k festvox-us-slt-hts)
+(( dev )) && apt_pkgs+=(postgresql prometheus prometheus-alertmanager chromium mma festival festvox-kallpc16k festvox-us-slt-hts
+                        docker-compose)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if (( ${#missing[@]} )); then

@@ -5,6 +5,13 @@ endpointer), so the music knows ahead of time where each phrase starts: the gain
 the phrase begins (the attack ends on the first syllable instead of eating it), holds through the
 phrase and returns over the release once it ends. Gaps shorter than `bridge_s` (breaths between words
 of one phrase) stay ducked, so the music does not pump between words. Ramps are linear in dB.
+
+Under speech the music's speech band (150 Hz-6 kHz: voices' fundamentals up to their sibilants) goes
+down `carve_db` further than the rest, as a dialogue mixer carves a pocket with an EQ: the sub-bass and
+the air keep the music present while the band that masks words clears. The defaults (-15 dB, a further
+-12 dB in the band) put speech about 20 dB over music of the same loudness, the margin WCAG 1.4.7 asks
+of background sound under speech. The band is split off with a zero-phase
+filter and the rest is the music minus the band, so where the gain is 0 dB the music is unchanged.
 """
 
 from __future__ import annotations
@@ -17,14 +24,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Ducking:
-    depth_db: float = -12.0  # the music's gain while someone speaks
+    depth_db: float = -15.0  # the music's gain while someone speaks
     attack_s: float = 0.03  # down to the depth, ending where the phrase starts
     release_s: float = 0.08  # back to full level, starting where the phrase ends
     bridge_s: float = 0.3  # gaps shorter than this stay ducked
+    carve_db: float = -12.0  # the speech band's further gain at full depth
+    band_hz: tuple[float, float] = (150.0, 6000.0)
 
     def __post_init__(self) -> None:
         if not -60.0 <= self.depth_db <= 0.0:
             raise ValueError(f"ducking depth {self.depth_db} dB is outside [-60, 0]")
+        if not -60.0 <= self.carve_db <= 0.0:
+            raise ValueError(f"speech-band carve {self.carve_db} dB is outside [-60, 0]")
+        if not 0.0 < self.band_hz[0] < self.band_hz[1]:
+            raise ValueError(f"speech band {self.band_hz} Hz is not a rising pair of positive frequencies")
         if self.attack_s < 0 or self.release_s < 0 or self.bridge_s < 0:
             raise ValueError("attack, release and bridge must not be negative")
 
@@ -60,8 +73,23 @@ def gain_curve_db(spans: Sequence[tuple[float, float]], frames: int, sample_rate
     return gain
 
 
+def speech_band(music: np.ndarray, sample_rate: int, band_hz: tuple[float, float]) -> np.ndarray:
+    """The part of `music` (frames, channels) inside `band_hz`, zero-phase (no shift against the rest)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    high = min(band_hz[1], 0.45 * sample_rate)
+    sos = butter(4, [band_hz[0], high], btype="bandpass", fs=sample_rate, output="sos")
+    return sosfiltfilt(sos, music, axis=0) if len(music) > 27 else np.zeros_like(music)
+
+
 def duck(music: np.ndarray, spans: Sequence[tuple[float, float]], sample_rate: int,
          ducking: Ducking) -> np.ndarray:
     """`music` (frames, channels) with the side-chain gain applied, float32."""
-    linear = 10.0 ** (gain_curve_db(spans, len(music), sample_rate, ducking) / 20.0)
-    return (music.astype(np.float64) * linear[:, None]).astype(np.float32)
+    gain = gain_curve_db(spans, len(music), sample_rate, ducking)
+    whole = music.astype(np.float64)
+    if ducking.carve_db == 0.0 or ducking.depth_db == 0.0 or not gain.any():
+        return (whole * (10.0 ** (gain / 20.0))[:, None]).astype(np.float32)
+    band = speech_band(whole, sample_rate, ducking.band_hz)
+    band_gain = gain + ducking.carve_db * (gain / ducking.depth_db)  # the carve follows the duck's ramps
+    out = (whole - band) * (10.0 ** (gain / 20.0))[:, None] + band * (10.0 ** (band_gain / 20.0))[:, None]
+    return out.astype(np.float32)

@@ -73,7 +73,19 @@ def main(
     configure_logging(level, log_format.lower())
     with user_errors():  # the one check of EMSYNC_* values: a bad one is one line and exit 2, for any command
         get_settings()
+    _warn_unknown_variables()
     del ctx  # job commands size their thread pools themselves, once their arguments are checked
+
+
+def _warn_unknown_variables() -> None:
+    """One warning per `EMSYNC_*` variable no setting reads, naming the setting it looks like."""
+    import logging
+
+    from flows.settings import unknown_variables
+
+    for name, close in unknown_variables():
+        hint = f"; did you mean {close}?" if close else ""
+        logging.getLogger("emsync").warning("%s is not an EMSYNC setting and is ignored%s", name, hint)
 
 
 def start_job() -> None:
@@ -205,8 +217,8 @@ def soundtrack(
              "ducks under speech (--duck-db)")] = None,
     duck_db: Annotated[float | None, typer.Option(
         "--duck-db", help="with --mix-original: the music's gain while someone speaks, -40 to 0 dB (default "
-                          "-12, EMSYNC_DUCK_DB; 0: no ducking); it ramps down over 30 ms before each phrase and "
-                          "back over 80 ms after it")] = None,
+                          "-15, EMSYNC_DUCK_DB; 0: no ducking), its speech band 12 dB further (EMSYNC_DUCK_CARVE_DB);"
+                          " it ramps down over 30 ms before each phrase and back over 80 ms after it")] = None,
     plot: Annotated[Path | None, typer.Option(
         help="also write the picture (emotion timeline, piano roll, cuts) to this .png; nothing else is "
              "written beside --out")] = None,

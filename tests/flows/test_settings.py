@@ -162,3 +162,41 @@ def test_prefect_yaml_schedule_is_the_settings_default() -> None:
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
     crons = [s["cron"] for d in spec["deployments"] for s in d.get("schedules") or []]
     assert crons == [Settings().batch.score_cron]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_emsync_variable_the_repository_names_is_known() -> None:
+    # A name the scripts or docs use that neither a setting nor OTHER_VARIABLES holds would be warned
+    # about as a typo at every CLI start.
+    import re
+
+    from flows.settings import OTHER_VARIABLES, setting_names
+
+    suffixes = {".py", ".sh", ".yaml", ".yml", ".md", ".toml", ".example"}
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    named: set[str] = set()
+    for rel in tracked.splitlines():
+        path = ROOT / rel
+        if (path.suffix in suffixes or path.name in {"Makefile", "Dockerfile"}) and path.is_file() \
+                and path != Path(__file__).resolve():  # this file's typos are on purpose
+            named |= set(re.findall(r"EMSYNC_[A-Z0-9_]*[A-Z0-9]", path.read_text(errors="replace")))
+    known = setting_names() | OTHER_VARIABLES
+    # a prefix written as a family (EMSYNC_TEST_*, EMSYNC_MUSIC__…) is no variable of its own
+    unknown = sorted(n for n in named - known if not any(k.startswith(n + "_") for k in known))
+    assert unknown == [], unknown
+
+
+def test_a_mistyped_variable_is_named_with_the_setting_it_looks_like(tmp_path: Path) -> None:
+    from flows.settings import unknown_variables
+
+    assert unknown_variables({"EMSYNC_ALLOWED_SOURCES": "x", "EMSYNC_LEASE_S": "5", "HOME": "/"}) == [
+        ("EMSYNC_ALLOWED_SOURCES", "EMSYNC_ALLOWED_S3_SOURCES")]
+    assert unknown_variables({"EMSYNC_MUSIC__DUCK_DB": "-6", "EMSYNC_TEST_POSTGRES_URL": "x"}) == []
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "EMSYNC_ALOWED_ROOTS": '["/media"]'}
+    done = subprocess.run([str(Path(sys.executable).parent / "emsync"), "soundtrack", "nope.mp4", "--out", "x.mp4"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2  # the command itself goes on: a warning, not a refusal
+    warned = [line for line in done.stderr.splitlines() if "EMSYNC_ALOWED_ROOTS" in line]
+    assert len(warned) == 1 and "did you mean EMSYNC_ALLOWED_ROOTS?" in warned[0], done.stderr

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from emsync_models.emotion.extractors.speech import voice_spans
 from emsync_models.render.audio import render_midi
-from emsync_models.render.ducking import Ducking, duck, gain_curve_db, merge_spans
+from emsync_models.render.ducking import Ducking, duck, gain_curve_db, merge_spans, speech_band
 from emsync_models.video.media import AUDIO_RATE, AudioChunk
 from flows.settings import KNOWN_SOUNDFONTS
 
@@ -74,7 +74,7 @@ def test_the_music_ducks_under_each_phrase_and_returns_between(music: tuple[np.n
     for (a, b), (found_a, found_b) in zip(truth, merge_spans(spans, 0.3), strict=True):
         assert abs(found_a - a) < 0.35 and abs(found_b - b) < 0.6, (truth, spans)
 
-    setting = Ducking(depth_db=-12.0, attack_s=0.03, release_s=0.08)
+    setting = Ducking(depth_db=-12.0, attack_s=0.03, release_s=0.08, carve_db=0.0)  # the gain alone
     ducked = duck(audio, spans, rate, setting)
     phrases = merge_spans(spans, setting.bridge_s)
     # under speech: the music is 12 dB down (the whole span, attack done before its first sample)
@@ -99,6 +99,25 @@ def test_depth_zero_changes_nothing_and_short_gaps_stay_ducked(music: tuple[np.n
     assert np.array_equal(duck(audio, [(1.0, 2.0)], rate, Ducking(depth_db=0.0)), audio)
     # a breath of 0.2 s between two words does not let the music pump back up
     curve = gain_curve_db([(1.0, 2.0), (2.2, 3.0)], len(audio), rate, Ducking())
-    assert curve[int(2.1 * rate)] == -12.0
+    assert curve[int(2.1 * rate)] == Ducking().depth_db
     with pytest.raises(ValueError):
         Ducking(depth_db=3.0)
+
+
+def test_the_speech_band_goes_further_down_and_the_rest_of_the_music_stays(music: tuple[np.ndarray, int]) -> None:
+    audio, rate = music
+    setting = Ducking(depth_db=-15.0, carve_db=-12.0, attack_s=0.03, release_s=0.08)
+    phrase, pause = [(2.0, 5.0)], [(6.0, 11.0)]
+    ducked = duck(audio, phrase, rate, setting)
+    band, ducked_band = speech_band(audio, rate, setting.band_hz), speech_band(ducked, rate, setting.band_hz)
+    inner = [(2.2, 4.8)]  # away from the ramps and the filter's edges
+    # under speech the band where words are heard is down by depth + carve, the rest by the depth alone
+    assert level_db(ducked_band, rate, inner) - level_db(band, rate, inner) == pytest.approx(-27.0, abs=0.5)
+    # (re-splitting the ducked music leaks a little of the band's skirt into the rest: up to ~2 dB more)
+    rest, ducked_rest = audio - band, ducked - ducked_band
+    assert -18.0 < level_db(ducked_rest, rate, inner) - level_db(rest, rate, inner) < -14.5
+    # between phrases the music is the music: the split adds back to it exactly
+    assert np.max(np.abs(ducked[int(6.0 * rate):int(11.0 * rate)] - audio[int(6.0 * rate):int(11.0 * rate)])) < 1e-6
+    assert np.array_equal(duck(audio, pause, rate, Ducking(depth_db=0.0)), audio)  # depth 0: no carve either
+    with pytest.raises(ValueError):
+        Ducking(carve_db=1.0)
