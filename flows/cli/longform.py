@@ -39,6 +39,8 @@ def eval_long_form(
     midi_dir: Path | None = typer.Option(None, help="keep the generated MIDI files here"),
     threads: int = typer.Option(1, help="torch CPU threads"),
     only: str = typer.Option("", help="run only these films (0-based positions in --minutes, comma-separated)"),
+    film_seed: int = typer.Option(100, help="the first film's seed (the next film takes the next): another "
+                                  "seed, other films"),
 ) -> None:
     """Long-form structure: held-out films' scene trajectories scored by v1 and v2, beside real music."""
     import torch
@@ -63,13 +65,14 @@ def eval_long_form(
     if corpus is not None and not (corpus / "manifest.jsonl").is_file():
         raise typer.BadParameter(f"{corpus}: no manifest.jsonl (not a music corpus v2 folder)", param_hint="--corpus")
     torch.set_num_threads(threads)
-    films = [held_out_film(m, 100 + i) for i, m in enumerate(lengths)]
+    films = [held_out_film(m, film_seed + i) for i, m in enumerate(lengths)]
     if only.strip():
         try:
             films = [films[int(k)] for k in only.split(",") if k.strip()]
         except (ValueError, IndexError):
             raise typer.BadParameter(f"not positions in --minutes: {only!r}", param_hint="--only") from None
-    result: dict = {"config": {"minutes": lengths, "seeds": seeds, "drive": "per-scene valence/arousal and cuts",
+    result: dict = {"config": {"minutes": lengths, "seeds": seeds, "film_seed": film_seed,
+                               "drive": "per-scene valence/arousal and cuts",
                                "films": [{"name": f.name, "acts": list(f.acts), "scenes": len(f.trajectory)}
                                          for f in films]}}
     from emsync_models.music.registry import load
