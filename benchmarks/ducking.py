@@ -175,20 +175,13 @@ def db(ratio: float) -> float:
 
 def score(video: Path, out: Path, export: Path, seed: int, variant: Variant | float) -> dict[str, Any]:
     """The real job with --mix-original 1: `variant` is (depth, carve), a depth alone, or None (defaults)."""
-    from flows.settings import get_settings
+    from flows.settings import get_settings, load_settings
     from flows.soundtrack import SoundtrackOptions, run_soundtrack
 
     depth, carve = (variant, None) if not isinstance(variant, tuple) else variant
-    os.environ.pop("EMSYNC_DUCK_CARVE_DB", None)
-    if carve is not None:
-        os.environ["EMSYNC_DUCK_CARVE_DB"] = str(carve)
-    get_settings.cache_clear()
+    settings = get_settings() if carve is None else load_settings(duck_carve_db=carve)
     options = SoundtrackOptions(seed=seed, original_audio_gain=1.0, duck_db=depth, export=export)
-    try:
-        return run_soundtrack(video, out, get_settings(), options).report
-    finally:
-        os.environ.pop("EMSYNC_DUCK_CARVE_DB", None)
-        get_settings.cache_clear()
+    return run_soundtrack(video, out, settings, options).report
 
 
 def measure_level(lufs: float, speech_16k: np.ndarray, phrases: list[tuple[float, float, str]], work: Path,

@@ -423,12 +423,12 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     """`EMSYNC_*` names in the environment that nothing reads (a typo is otherwise silently ignored: a
     mistyped allow-list would leave the default in force), each with the closest setting's name."""
     settings = setting_names()
-    known = settings | OTHER_VARIABLES
+    known, candidates = settings | OTHER_VARIABLES, sorted(settings)
     out: list[tuple[str, str | None]] = []
     for name in sorted(os.environ if environ is None else environ):
         upper = name.upper()
         if upper.startswith(ENV_PREFIX) and upper not in known:
-            close = difflib.get_close_matches(upper, sorted(settings), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(upper, candidates, n=1, cutoff=0.6)
             out.append((name, close[0] if close else None))
     return out
 

@@ -10,8 +10,8 @@ Under speech the music's speech band (150 Hz-6 kHz: voices' fundamentals up to t
 down `carve_db` further than the rest, as a dialogue mixer carves a pocket with an EQ: the sub-bass and
 the air keep the music present while the band that masks words clears. The defaults (-15 dB, a further
 -12 dB in the band) put speech about 20 dB over music of the same loudness, the margin WCAG 1.4.7 asks
-of background sound under speech. The band is split off with a zero-phase
-filter and the rest is the music minus the band, so where the gain is 0 dB the music is unchanged.
+of background sound under speech. The band is split off with a zero-phase filter and the rest is the
+music minus the band, so where the gain is 0 dB the music is unchanged.
 """
 
 from __future__ import annotations

@@ -46,6 +46,18 @@ def _keep_priority(note: symusic.Note, top: bool, beat_ticks: int) -> tuple[int,
     return (4 * top + 2 * on_beat + on_eighth, note.velocity)
 
 
+def _by_bar(notes: Sequence[Sequence[symusic.Note]], grid: BarGrid, n_bars: int,
+            beat_ticks: int) -> dict[int, list[tuple[int, int]]]:
+    """(track, note) indices of each bar's notes, for bars 0 .. n_bars - 1."""
+    by_bar: dict[int, list[tuple[int, int]]] = {}
+    for ti, track_notes in enumerate(notes):
+        for ni, n in enumerate(track_notes):
+            bar = grid.bar_at(n.time / beat_ticks)
+            if 0 <= bar < n_bars:
+                by_bar.setdefault(bar, []).append((ti, ni))
+    return by_bar
+
+
 def thin_crowded_bars(score: symusic.Score, grid: BarGrid, n_bars: int, beat_ticks: int,
                       bar_seconds: Callable[[int], float], bar_arousal: Callable[[int], float],
                       keep: Callable[[symusic.Track], bool]) -> int:
@@ -53,14 +65,8 @@ def thin_crowded_bars(score: symusic.Score, grid: BarGrid, n_bars: int, beat_tic
     Tracks for which `keep` is true (the bass, a restated theme) are counted but never thinned."""
     pitched = [t for t in score.tracks if not t.is_drum]
     notes = [list(t.notes) for t in pitched]  # one read: symusic hands out a new view on each access
-    by_bar: dict[int, list[tuple[int, int]]] = {}
-    for ti, track_notes in enumerate(notes):
-        for ni, n in enumerate(track_notes):
-            bar = grid.bar_at(n.time / beat_ticks)
-            if 0 <= bar < n_bars:
-                by_bar.setdefault(bar, []).append((ti, ni))
     drop: set[tuple[int, int]] = set()
-    for bar, inside in by_bar.items():
+    for bar, inside in _by_bar(notes, grid, n_bars, beat_ticks).items():
         cap = int(CROWDED * target_density(bar_arousal(bar)) * bar_seconds(bar))
         excess = len(inside) - cap
         if excess <= 0:
@@ -89,14 +95,8 @@ def comp_voices(score: symusic.Score, grid: BarGrid, n_bars: int, beat_ticks: in
                 bar_seconds: Callable[[int], float], bar_arousal: Callable[[int], float]) -> list[int]:
     """Notes per comp strike (one strike a beat) for each bar: per phrase, the fullest choice whose notes
     with the phrase's own keep it within `CROWDED` x the target (one, the top, where none does)."""
-    own = [0] * n_bars
-    for t in score.tracks:
-        if t.is_drum:
-            continue
-        for n in t.notes:
-            bar = grid.bar_at(n.time / beat_ticks)
-            if 0 <= bar < n_bars:
-                own[bar] += 1
+    by_bar = _by_bar([list(t.notes) for t in score.tracks if not t.is_drum], grid, n_bars, beat_ticks)
+    own = [len(by_bar.get(b, ())) for b in range(n_bars)]
     out: list[int] = []
     for first in range(0, n_bars, PHRASE_BARS):
         bars = range(first, min(first + PHRASE_BARS, n_bars))
