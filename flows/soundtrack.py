@@ -459,17 +459,12 @@ def speech_spans(source: Path) -> list[tuple[float, float]]:
 
 def ducked_music(wav_path: Path, mix: dict[str, Any], work: Path) -> Path:
     """The music with its side-chain gain under the speech spans (`mix`, from `mix_plan`)."""
-    import soundfile as sf
+    from emsync_models.render.ducking import Ducking, duck_file
 
-    from emsync_models.render.ducking import Ducking, duck
-
-    audio, rate = sf.read(wav_path, dtype="float32", always_2d=True)
     ducking = Ducking(depth_db=float(mix["duck_db"]), carve_db=float(mix.get("carve_db", 0.0)),
                       attack_s=float(mix["attack_ms"]) / 1000,
                       release_s=float(mix["release_ms"]) / 1000)
-    out = work / "music-ducked.wav"
-    sf.write(out, duck(audio, [tuple(s) for s in mix["speech_spans_s"]], rate, ducking), rate, subtype="PCM_24")
-    return out
+    return duck_file(wav_path, work / "music-ducked.wav", [tuple(s) for s in mix["speech_spans_s"]], ducking)
 
 
 def _deliver_stored(job: VideoJob, out: Path | None, settings: Settings, options: SoundtrackOptions,

@@ -8,15 +8,16 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 from emsync_models.errors import InputError
 from emsync_models.render import children
-from emsync_models.render.checks import check_soundtrack
+from emsync_models.render.parts import RawAudio
 
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
 _CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
@@ -33,12 +34,12 @@ class RenderError(RuntimeError):
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
                 duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1,
                 work_dir: Path | None = None, stems: Sequence[tuple[Path, Path]] = ()) -> Path:
-    """Render with the `fluidsynth` CLI, then trim/pad to `duration_s`, fade out and normalise loudness.
+    """Render with FluidSynth, then trim/pad to `duration_s`, fade out and normalise loudness.
 
     `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
-    `work_dir`: where FluidSynth's raw file goes (default: the system temp folder); a job passes its
+    `work_dir`: where FluidSynth's raw files go (default: the system temp folder); a job passes its
     scratch folder so that a killed job's leftovers are swept with it.
-    The result is checked before it is written (finite, not silent, not clipped, not noise) and read
+    The result is checked before it is kept (finite, not silent, not clipped, not noise) and read
     back after: a render that went wrong never becomes a soundtrack.
     `stems`: (MIDI, WAV) pairs, the parts of `midi_path` one per instrument (see `stems.stem_midis`).
     Given them, the mix IS their sum: each part is rendered on its own and the mix is the sum of those
@@ -46,41 +47,72 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     to within the files' 24-bit rounding. Rendering the whole MIDI once instead gives a mix that differs
     from the sum of separately rendered parts by about -46 dB on real v2 pieces (FluidSynth is not
     additive over tracks), so stems made beside such a mix could never sum to it.
+    Memory stays at a few blocks of audio whatever the length: the parts, the mix and the true-peak
+    envelope live in raw files in `work_dir`, and every pass (loudness search, the writing) reads them a
+    block at a time.
     """
-    from emsync_models.render.limiter import loudness_gain
+    from emsync_models.render.limiter import BLOCK_FRAMES, Envelope, master_gain
+    from emsync_models.render.parts import FittedPart, write_sum
 
-    frames = round(duration_s * sample_rate) if duration_s is not None else None
+    with tempfile.TemporaryDirectory(prefix="render-", dir=work_dir) as tmp:
+        folder = Path(tmp)
+        if stems:
+            raws = synthesize_parts([m for m, _ in stems], soundfont, folder, sample_rate=sample_rate,
+                                    duration_s=duration_s, threads=threads)
+        else:
+            raws = [synthesize_midi_to(midi_path, soundfont, folder / "mix.raw", sample_rate=sample_rate,
+                                       duration_s=duration_s, threads=threads)]
+        frames = round(duration_s * sample_rate) if duration_s is not None else max(r.frames for r in raws)
+        fade = int(FADE_S * sample_rate) if duration_s is not None else 0
+        parts = [FittedPart(raw, frames, fade) for raw in raws]
+        mix = write_sum(parts, folder / "sum.raw", frames, BLOCK_FRAMES) if stems else parts[0]
+        envelope = Envelope(mix.read, frames, folder)
+        try:
+            master = master_gain(mix.read, frames, sample_rate, target_lufs, envelope=envelope)
 
-    def raw(path: Path) -> np.ndarray:
-        audio, _ = synthesize_midi(path, soundfont, sample_rate=sample_rate, duration_s=duration_s,
-                                   threads=threads, work_dir=work_dir)
-        return fitted(audio)
+            def gain(start: int, stop: int) -> np.ndarray | None:
+                return master.gain(envelope, sample_rate, start, stop) if master is not None else None
 
-    def fitted(audio: np.ndarray) -> np.ndarray:
-        if frames is not None:
-            audio = fit_length(audio, frames)
-        return fade_out(audio, sample_rate) if duration_s is not None else audio
-
-    if stems:
-        parts = _same_length([fitted(a) for a in synthesize_parts([m for m, _ in stems], soundfont,
-                                                                  sample_rate=sample_rate, duration_s=duration_s,
-                                                                  threads=threads)])
-        mix = np.sum(np.stack(parts).astype(np.float64), axis=0).astype(np.float32)
-    else:
-        parts, mix = [], raw(midi_path)
-    gain = loudness_gain(mix, sample_rate, target_lufs)
-    audio = _gained(mix, gain)
-    check_soundtrack(audio, sample_rate)
-    _write(wav_path, audio, sample_rate)
-    for part, (_, stem_wav) in zip(parts, stems, strict=True):
-        _write(stem_wav, _gained(part, gain), sample_rate)
+            stem_parts = zip([w for _, w in stems], parts if stems else [], strict=True)
+            _write_all([(wav_path, mix), *stem_parts], frames, sample_rate, gain, folder)
+        finally:
+            envelope.close()
     return wav_path
 
 
-def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
-    """Zero-pad every part to the longest (without a fixed duration, each ends where its own MIDI does)."""
-    longest = max(len(p) for p in parts)
-    return [p if len(p) == longest else fit_length(p, longest) for p in parts]
+def _write_all(outputs: Sequence[tuple[Path, Any]], frames: int, sample_rate: int,
+               gain: Callable[[int, int], np.ndarray | None], folder: Path) -> None:
+    """Each (WAV, source) written under the gain, block by block, to a file beside it, the first (the
+    mix) checked as it goes; only a mix that passes replaces what was at the WAV paths."""
+    from emsync_models.render.checks import SoundtrackCheck
+    from emsync_models.render.limiter import BLOCK_FRAMES
+
+    check = SoundtrackCheck(sample_rate, frames)
+    partial = [folder / f"out-{i}.wav" for i in range(len(outputs))]
+    files = []
+    try:
+        for path in partial:
+            files.append(sf.SoundFile(path, "w", sample_rate, 2, subtype="PCM_24"))
+        for start in range(0, frames, BLOCK_FRAMES):
+            stop = min(start + BLOCK_FRAMES, frames)
+            g = gain(start, stop)
+            for k, ((_, source), fh) in enumerate(zip(outputs, files, strict=True)):
+                block = _gained(source.read(start, stop), g)
+                if k == 0:
+                    check.feed(block)
+                fh.write(block)
+    except (sf.LibsndfileError, OSError) as exc:  # EFBIG, ENOSPC: libsndfile says only "System error"
+        raise RenderError(f"{outputs[0][0]}: could not write the rendered audio ({exc}); is the disk full?") from exc
+    finally:
+        for fh in files:
+            fh.close()
+    check.verify()
+    for (wav_path, _), path in zip(outputs, partial, strict=True):
+        written = sf.info(str(path)).frames
+        if written != frames:  # a short write (a full disk) that the library did not raise
+            raise RenderError(f"{wav_path}: wrote {written} of {frames} frames (is the disk full?)")
+        wav_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, wav_path)
 
 
 def _gained(audio: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
@@ -89,23 +121,19 @@ def _gained(audio: np.ndarray, gain: np.ndarray | None) -> np.ndarray:
     return (audio.astype(np.float64) * gain[:, None]).astype(np.float32)
 
 
-def _write(wav_path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    # 24-bit: a mix and its stems are each rounded on their own, and at 16 bits the rounding of a mix
-    # and seven stems alone summed to -60 dB against a quiet 9 s piece; at 24 bits it is ~48 dB lower.
-    try:
-        sf.write(wav_path, audio, sample_rate, subtype="PCM_24")
-    except (sf.LibsndfileError, OSError) as exc:  # EFBIG, ENOSPC: libsndfile says only "System error"
-        raise RenderError(f"{wav_path}: could not write the rendered audio ({exc}); is the disk full?") from exc
-    written = sf.info(str(wav_path)).frames
-    if written != len(audio):  # a short write (a full disk) that the library did not raise
-        raise RenderError(f"{wav_path}: wrote {written} of {len(audio)} frames (is the disk full?)")
-
-
 def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 44100, duration_s: float | None = None,
                     threads: int = 1, work_dir: Path | None = None) -> tuple[np.ndarray, int]:
     """The raw FluidSynth render as float32 (frames, channels), before any gain or normalisation, bounded
-    by the length it must have (`duration_s`, else the MIDI's own end) plus a short tail.
+    by the length it must have (`duration_s`, else the MIDI's own end) plus a short tail."""
+    with tempfile.TemporaryDirectory(prefix="fluidsynth-", dir=work_dir) as tmp:
+        raw = synthesize_midi_to(midi_path, soundfont, Path(tmp) / "raw.pcm", sample_rate=sample_rate,
+                                 duration_s=duration_s, threads=threads)
+        return raw.read(0, raw.frames), sample_rate
+
+
+def synthesize_midi_to(midi_path: Path, soundfont: Path, raw_path: Path, *, sample_rate: int = 44100,
+                       duration_s: float | None = None, threads: int = 1) -> RawAudio:
+    """`synthesize_midi`, its render left in the raw file `raw_path` (float32 stereo).
 
     FluidSynth exits 0 when its output disk fills, leaving a short file: the render must hold at least
     the music up to its last event (or `duration_s`, if sooner), or it fails.
@@ -119,28 +147,30 @@ def synthesize_midi(midi_path: Path, soundfont: Path, *, sample_rate: int = 4410
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
     midi_end_s = _midi_end_s(midi_path)
     length_s = duration_s if duration_s is not None else midi_end_s
-    audio = synthesize(binary, midi_path, soundfont, sample_rate=sample_rate, max_s=length_s + RENDER_TAIL_S,
-                       options=fluidsynth_options(threads), work_dir=work_dir,
-                       min_s=min(length_s, midi_end_s))
-    return audio, sample_rate
+    return synthesize_to(binary, midi_path, soundfont, raw_path, sample_rate=sample_rate,
+                         max_s=length_s + RENDER_TAIL_S, options=fluidsynth_options(threads),
+                         min_s=min(length_s, midi_end_s))
 
 
-def synthesize_parts(midi_paths: Sequence[Path], soundfont: Path, *, sample_rate: int = 44100,
-                     duration_s: float | None = None, threads: int = 1) -> list[np.ndarray]:
+def synthesize_parts(midi_paths: Sequence[Path], soundfont: Path, folder: Path, *, sample_rate: int = 44100,
+                     duration_s: float | None = None, threads: int = 1) -> list[RawAudio]:
     """The raw renders of several MIDI files (the parts of one piece) by one synthesiser with the
-    SoundFont loaded once (`fluid_lib`), each as `synthesize_midi` bounds it."""
+    SoundFont loaded once (`fluid_lib`), each as `synthesize_midi` bounds it, into raw files in `folder`."""
     from emsync_models.render.fluid_lib import FluidLibraryError, render_files
 
     if not soundfont.is_file():
         raise RenderError(f"{soundfont}: SoundFont not found (Debian package 'timgm6mb-soundfont')")
     ends = [_midi_end_s(path) for path in midi_paths]
     length_s = duration_s if duration_s is not None else max(ends, default=0.0)
+    max_s = length_s + RENDER_TAIL_S
+    _check_free_space(folder, len(midi_paths) * int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES)
+    outs = [folder / f"part-{i}.raw" for i in range(len(midi_paths))]
     try:
-        return render_files(midi_paths, soundfont, sample_rate=sample_rate, gain=SYNTH_GAIN,
-                            max_s=length_s + RENDER_TAIL_S, min_s=min(length_s, min(ends, default=0.0)),
-                            threads=threads)
+        frames = render_files(midi_paths, outs, soundfont, sample_rate=sample_rate, gain=SYNTH_GAIN, max_s=max_s,
+                              min_s=min(length_s, min(ends, default=0.0)), threads=threads)
     except FluidLibraryError as exc:
         raise RenderError(str(exc)) from exc
+    return [RawAudio(out, n) for out, n in zip(outs, frames, strict=True)]
 
 
 class RenderOverrun(InputError):
@@ -151,7 +181,17 @@ class RenderOverrun(InputError):
 def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: int, max_s: float,
                timeout_s: float | None = None, options: list[str] | None = None, work_dir: Path | None = None,
                min_s: float = 0.0) -> np.ndarray:
-    """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2]; at least `min_s`, or it fails.
+    """Render at most `max_s` seconds of `midi_path`: float32 [frames, 2]; at least `min_s`, or it fails."""
+    with tempfile.TemporaryDirectory(prefix="fluidsynth-", dir=work_dir) as tmp:
+        raw = synthesize_to(binary, midi_path, soundfont, Path(tmp) / "raw.pcm", sample_rate=sample_rate,
+                            max_s=max_s, timeout_s=timeout_s, options=options, min_s=min_s)
+        return raw.read(0, raw.frames)
+
+
+def synthesize_to(binary: str, midi_path: Path, soundfont: Path, raw_path: Path, *, sample_rate: int, max_s: float,
+                  timeout_s: float | None = None, options: list[str] | None = None,
+                  min_s: float = 0.0) -> RawAudio:
+    """Render at most `max_s` seconds of `midi_path` into the raw file `raw_path`; at least `min_s`, or it fails.
 
     A MIDI with notes that never end keeps FluidSynth rendering (and writing) forever, so the output is
     raw PCM whose size we watch: once `max_s` seconds are on disk the synthesiser is stopped, and the
@@ -160,41 +200,38 @@ def synthesize(binary: str, midi_path: Path, soundfont: Path, *, sample_rate: in
     """
     cap = int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES
     budget = timeout_s if timeout_s is not None else 60.0 + 20.0 * max_s
-    with tempfile.TemporaryDirectory(prefix="fluidsynth-", dir=work_dir) as tmp:
-        raw = Path(tmp) / "raw.pcm"
-        log = Path(tmp) / "fluidsynth.log"
-        _check_free_space(Path(tmp), cap)
-        # Float output keeps peaks above full scale instead of clipping them; the gain that matters is
-        # applied afterwards by loudness normalisation, under a peak ceiling.
-        cmd = [binary, "-ni", "-q", "-g", str(SYNTH_GAIN), "-r", str(sample_rate), *(options or []),
-               "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw), str(soundfont), str(midi_path)]
-        with log.open("wb") as log_fh:
-            proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    **children.child_process_options())
-            children.track(proc, Path(tmp))
-            try:
-                capped = _wait_for(proc, raw, cap, time.monotonic() + budget)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                children.forget(proc)
-        if capped is None:
-            raise RenderOverrun(midi_path, f"FluidSynth did not finish within {budget:.0f} s "
-                                f"(rendered {_size(raw) / (sample_rate * _CHANNELS * _SAMPLE_BYTES):.1f} s of audio)")
-        if not capped and proc.returncode != 0:
-            raise RenderError(f"fluidsynth failed: {log.read_text(errors='replace').strip()[-400:]}")
-        if not raw.is_file():
-            raise RenderError(f"fluidsynth wrote no audio: {log.read_text(errors='replace').strip()[-400:]}")
-        with raw.open("rb") as fh:
-            data = fh.read(cap)
-        usable = len(data) - len(data) % (_CHANNELS * _SAMPLE_BYTES)
-        got_s = usable / (sample_rate * _CHANNELS * _SAMPLE_BYTES)
-        if got_s + 1.0 / sample_rate < min_s:
-            free = shutil.disk_usage(tmp).free
-            raise RenderError(f"fluidsynth wrote {got_s:.2f} s of the {min_s:.2f} s the music lasts "
-                              f"({free / 1e6:.1f} MB free in {tmp}; a full disk stops it without an error)")
-    return np.frombuffer(data[:usable], dtype="<f4").reshape(-1, _CHANNELS).copy()
+    folder = raw_path.parent
+    log = raw_path.with_suffix(".log")
+    _check_free_space(folder, cap)
+    # Float output keeps peaks above full scale instead of clipping them; the gain that matters is
+    # applied afterwards by loudness normalisation, under a peak ceiling.
+    cmd = [binary, "-ni", "-q", "-g", str(SYNTH_GAIN), "-r", str(sample_rate), *(options or []),
+           "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw_path), str(soundfont), str(midi_path)]
+    with log.open("wb") as log_fh:
+        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                **children.child_process_options())
+        children.track(proc, folder)
+        try:
+            capped = _wait_for(proc, raw_path, cap, time.monotonic() + budget)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            children.forget(proc)
+    if capped is None:
+        raise RenderOverrun(midi_path, f"FluidSynth did not finish within {budget:.0f} s "
+                            f"(rendered {_size(raw_path) / (sample_rate * _CHANNELS * _SAMPLE_BYTES):.1f} s of audio)")
+    if not capped and proc.returncode != 0:
+        raise RenderError(f"fluidsynth failed: {log.read_text(errors='replace').strip()[-400:]}")
+    if not raw_path.is_file():
+        raise RenderError(f"fluidsynth wrote no audio: {log.read_text(errors='replace').strip()[-400:]}")
+    usable = min(_size(raw_path), cap) // (_CHANNELS * _SAMPLE_BYTES)
+    got_s = usable / sample_rate
+    if got_s + 1.0 / sample_rate < min_s:
+        free = shutil.disk_usage(folder).free
+        raise RenderError(f"fluidsynth wrote {got_s:.2f} s of the {min_s:.2f} s the music lasts "
+                          f"({free / 1e6:.1f} MB free in {folder}; a full disk stops it without an error)")
+    return RawAudio(raw_path, usable)
 
 
 def _check_free_space(folder: Path, needed: int) -> None:

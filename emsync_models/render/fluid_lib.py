@@ -51,10 +51,11 @@ def _library() -> ctypes.CDLL:
     return lib
 
 
-def render_files(midi_paths: Sequence[Path], soundfont: Path, *, sample_rate: int, gain: float,
-                 max_s: float, min_s: float = 0.0, threads: int = 1) -> list[np.ndarray]:
-    """Each file rendered from silence until its player finishes (at most `max_s`): float32 [frames, 2]
-    per file, as `fluidsynth -F` would write it with the same gain."""
+def render_files(midi_paths: Sequence[Path], out_paths: Sequence[Path], soundfont: Path, *, sample_rate: int,
+                 gain: float, max_s: float, min_s: float = 0.0, threads: int = 1) -> list[int]:
+    """Each MIDI file rendered from silence until its player finishes (at most `max_s`) into its raw
+    file (float32 little-endian, 2 channels interleaved), as `fluidsynth -F` would write it with the
+    same gain; returns the frames each holds. Memory stays at one block whatever the length."""
     lib = _library()
     settings = lib.new_fluid_settings()
     synth = None
@@ -69,32 +70,43 @@ def render_files(midi_paths: Sequence[Path], soundfont: Path, *, sample_rate: in
             raise FluidLibraryError("libfluidsynth could not create a synthesiser")
         if lib.fluid_synth_sfload(synth, str(soundfont).encode(), 1) < 0:
             raise FluidLibraryError(f"{soundfont}: libfluidsynth could not load this SoundFont")
-        return [_render_one(lib, synth, path, sample_rate, max_s, min_s) for path in midi_paths]
+        return [_render_one(lib, synth, path, out, sample_rate, max_s, min_s)
+                for path, out in zip(midi_paths, out_paths, strict=True)]
     finally:
         if synth:
             lib.delete_fluid_synth(synth)
         lib.delete_fluid_settings(settings)
 
 
-def _render_one(lib: ctypes.CDLL, synth: int, midi_path: Path, sample_rate: int, max_s: float,
-                min_s: float) -> np.ndarray:
+def _render_one(lib: ctypes.CDLL, synth: int, midi_path: Path, out_path: Path, sample_rate: int, max_s: float,
+                min_s: float) -> int:
     lib.fluid_synth_system_reset(synth)
     player = lib.new_fluid_player(synth)
     if not player:
         raise FluidLibraryError("libfluidsynth could not create a MIDI player")
+    left, right = np.zeros(BLOCK, np.float32), np.zeros(BLOCK, np.float32)
+    frames = np.zeros((BLOCK, 2), "<f4")
     try:
         if lib.fluid_player_add(player, str(midi_path).encode()) != 0 or lib.fluid_player_play(player) != 0:
             raise FluidLibraryError(f"{midi_path}: libfluidsynth could not play this MIDI file")
         cap = int(max_s * sample_rate)
-        left, right = np.zeros(cap + BLOCK, np.float32), np.zeros(cap + BLOCK, np.float32)
         done = 0
-        # As the command's renderer: until the player has played the file to its end (or the cap).
-        while done < cap and lib.fluid_player_get_status(player) in (_PLAYING, _STOPPING):
-            lib.fluid_synth_write_float(synth, BLOCK, left[done:].ctypes.data, 0, 1, right[done:].ctypes.data, 0, 1)
-            done += BLOCK
-        done = min(done, cap)
+        try:
+            with out_path.open("wb") as out:
+                # As the command's renderer: until the player has played the file to its end (or the cap).
+                while done < cap and lib.fluid_player_get_status(player) in (_PLAYING, _STOPPING):
+                    lib.fluid_synth_write_float(synth, BLOCK, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
+                    keep = min(BLOCK, cap - done)
+                    frames[:, 0], frames[:, 1] = left, right
+                    out.write(frames[:keep].tobytes())
+                    done += keep
+        except OSError as exc:  # ENOSPC, EFBIG
+            raise FluidLibraryError(f"{out_path}: could not write the render ({exc}); is the disk full?") from exc
     finally:
         lib.delete_fluid_player(player)
+    written = out_path.stat().st_size // 8
+    if written != done:  # a full disk
+        raise FluidLibraryError(f"{out_path}: wrote {written} of {done} frames (is the disk full?)")
     if done / sample_rate + 1.0 / sample_rate < min_s:
         raise FluidLibraryError(f"{midi_path}: rendered {done / sample_rate:.2f} s of the {min_s:.2f} s it lasts")
-    return np.stack([left[:done], right[:done]], axis=1)
+    return done
