@@ -1,6 +1,6 @@
 """A whole soundtrack job on long films, end to end: peak memory and time per minute of each stage.
 
-    python -m benchmarks.long_film [--minutes 10,120] [--films /var/tmp/emsync-films]
+    python -m benchmarks.long_film [--minutes 10,120] [--seeds 7,8] [--films /var/tmp/emsync-films]
                                    [--json benchmarks/results/long_film.json]
 
 Each length is a held-out film (`benchmarks.long_video`: acts of recurring kinds of scene, 160x90 at
@@ -102,14 +102,16 @@ def main() -> None:
     parser.add_argument("--minutes", default="10,120")
     parser.add_argument("--films", type=Path, default=Path("/var/tmp/emsync-films"))
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/long_film.json")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", default="7", help="the films' seeds, one for all or one per length")
     args = parser.parse_args()
     result: dict = {"what": "emsync soundtrack, embedded defaults, one process per film", "runs": [],
                     "load_before": os.getloadavg()}
-    for minutes in [float(m) for m in args.minutes.split(",")]:
-        film = args.films / f"film-{minutes:g}min-seed{args.seed}.mp4"
+    lengths = [float(m) for m in args.minutes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for minutes, seed in zip(lengths, seeds * len(lengths) if len(seeds) == 1 else seeds, strict=True):
+        film = args.films / f"film-{minutes:g}min-seed{seed}.mp4"
         if not film.exists():
-            build(film, minutes, args.seed)
+            build(film, minutes, seed)
         with tempfile.TemporaryDirectory(prefix="emsync-long-film-", dir="/var/tmp") as tmp:
             run = run_film(film, minutes, Path(tmp))
         run["film"] = str(film)
