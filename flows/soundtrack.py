@@ -219,7 +219,7 @@ def controls_report(music: Any, request: Any) -> dict[str, Any]:  # noqa: ANN401
 
 
 def render_audio(midi_path: Path, wav_path: Path, duration_s: float, settings: Settings,
-                 work_dir: Path | None = None, stems: list[tuple[Path, Path]] | None = None) -> Path:
+                 work_dir: Path | None = None, stems: list[tuple[Path, Path | None]] | None = None) -> Path:
     soundfont = settings.music.resolved_soundfont()
     if soundfont is None:
         raise InputError("EMSYNC_SOUNDFONT", "no General MIDI SoundFont found; install 'timgm6mb-soundfont' "
@@ -374,7 +374,9 @@ def _finish(job: VideoJob, out: Path | None, settings: Settings, options: Soundt
     # audio is the same whether or not this request exports the stems.
     stems = _stem_files(music.midi, probe.duration_s, work)
     with _timed(timings, "render", progress):
-        render_audio(midi_path, wav_path, probe.duration_s, settings, stems=[(m, w) for _, m, w in stems])
+        # Each part's own WAV only where the stems are delivered: a 2-hour piece's stems are gigabytes.
+        render_audio(midi_path, wav_path, probe.duration_s, settings,
+                     stems=[(m, w if options.export is not None else None) for _, m, w in stems])
     with _timed(timings, "mux", progress):
         mix = mix_plan(source, emotion, params, settings) if options.original_audio_gain is not None else None
         music_track = ducked_music(wav_path, mix, work) if mix is not None else wav_path

@@ -33,7 +33,7 @@ class RenderError(RuntimeError):
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,
                 duration_s: float | None = None, target_lufs: float = -16.0, threads: int = 1,
-                work_dir: Path | None = None, stems: Sequence[tuple[Path, Path]] = ()) -> Path:
+                work_dir: Path | None = None, stems: Sequence[tuple[Path, Path | None]] = ()) -> Path:
     """Render with FluidSynth, then trim/pad to `duration_s`, fade out and normalise loudness.
 
     `threads`: FluidSynth's `synth.cpu-cores` (its own pool, outside every other library's budget).
@@ -41,7 +41,8 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     scratch folder so that a killed job's leftovers are swept with it.
     The result is checked before it is kept (finite, not silent, not clipped, not noise) and read
     back after: a render that went wrong never becomes a soundtrack.
-    `stems`: (MIDI, WAV) pairs, the parts of `midi_path` one per instrument (see `stems.stem_midis`).
+    `stems`: (MIDI, WAV) pairs, the parts of `midi_path` one per instrument (see `stems.stem_midis`); a
+    part whose WAV is None is rendered into the mix but not written on its own.
     Given them, the mix IS their sum: each part is rendered on its own and the mix is the sum of those
     renders, normalised once, with the same gain written into every stem, so the stems sum to the mix
     to within the files' 24-bit rounding. Rendering the whole MIDI once instead gives a mix that differs
@@ -73,7 +74,8 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
             def gain(start: int, stop: int) -> np.ndarray | None:
                 return master.gain(envelope, sample_rate, start, stop) if master is not None else None
 
-            stem_parts = zip([w for _, w in stems], parts if stems else [], strict=True)
+            stem_parts = [(w, part) for (_, w), part in zip(stems, parts if stems else [], strict=True)
+                          if w is not None]
             _write_all([(wav_path, mix), *stem_parts], frames, sample_rate, gain, folder)
         finally:
             envelope.close()
