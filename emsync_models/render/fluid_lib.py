@@ -20,6 +20,7 @@ import numpy as np
 
 _PLAYING, _STOPPING = 1, 2  # enum fluid_player_status
 BLOCK = 4096  # frames per write call (the synth still runs its 64-frame blocks and player ticks inside)
+TICK_LIMIT = 1 << 31  # samples one synthesiser makes before a fresh one takes over (its counter wraps at 2^32)
 
 
 class FluidLibraryError(RuntimeError):
@@ -65,17 +66,33 @@ def render_files(midi_paths: Sequence[Path], out_paths: Sequence[Path], soundfon
         lib.fluid_settings_setint(settings, b"synth.cpu-cores", max(1, int(threads)))
         lib.fluid_settings_setint(settings, b"synth.lock-memory", 0)
         lib.fluid_settings_setstr(settings, b"player.timing-source", b"sample")
-        synth = lib.new_fluid_synth(settings)
-        if not synth:
-            raise FluidLibraryError("libfluidsynth could not create a synthesiser")
-        if lib.fluid_synth_sfload(synth, str(soundfont).encode(), 1) < 0:
-            raise FluidLibraryError(f"{soundfont}: libfluidsynth could not load this SoundFont")
-        return [_render_one(lib, synth, path, out, sample_rate, max_s, min_s)
-                for path, out in zip(midi_paths, out_paths, strict=True)]
+        frames, used = [], 0
+        for path, out in zip(midi_paths, out_paths, strict=True):
+            # The synthesiser counts the samples it has made since it was created in 32 bits; past the
+            # wrap (27 h at 44.1 kHz, reached by the 14th stem of a 2-hour piece) it fails to allocate
+            # voices and a stem came out half as long as its MIDI. A fresh one (the SoundFont loaded
+            # again) takes over well before that.
+            if synth is None or used + int(max_s * sample_rate) + BLOCK > TICK_LIMIT:
+                if synth:
+                    lib.delete_fluid_synth(synth)
+                synth, used = _new_synth(lib, settings, soundfont), 0
+            frames.append(_render_one(lib, synth, path, out, sample_rate, max_s, min_s))
+            used += -(-frames[-1] // BLOCK) * BLOCK + BLOCK
+        return frames
     finally:
         if synth:
             lib.delete_fluid_synth(synth)
         lib.delete_fluid_settings(settings)
+
+
+def _new_synth(lib: ctypes.CDLL, settings: int, soundfont: Path) -> int:
+    synth = lib.new_fluid_synth(settings)
+    if not synth:
+        raise FluidLibraryError("libfluidsynth could not create a synthesiser")
+    if lib.fluid_synth_sfload(synth, str(soundfont).encode(), 1) < 0:
+        lib.delete_fluid_synth(synth)
+        raise FluidLibraryError(f"{soundfont}: libfluidsynth could not load this SoundFont")
+    return synth
 
 
 def _render_one(lib: ctypes.CDLL, synth: int, midi_path: Path, out_path: Path, sample_rate: int, max_s: float,
