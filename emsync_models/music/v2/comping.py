@@ -49,11 +49,14 @@ def lead(previous: tuple[int, ...] | None, options: list[tuple[int, ...]]) -> tu
 def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, every: int = 1,
                velocity: int = 50, accent: int = 10, grid: BarGrid = FOUR_FOUR,
                level: Callable[[float], int] | None = None,
-               voices: Callable[[float], int] | None = None) -> list[tuple[float, float, int, int]]:
+               voices: Callable[[float], int] | None = None,
+               offbeat: Callable[[float], int] | None = None) -> list[tuple[float, float, int, int]]:
     """(start beat, end beat, pitch, velocity) of the comp for chords `changes` = (beat, pitch classes),
     sorted by beat, up to `end_beat`: struck at each chord change and every `every` beats of the bar
     after it, counted from the bar's downbeat in `grid`, at `velocity` (or `level(beat)`), with the
-    whole voicing or its upper `voices(beat)` notes. A chord with no pitch classes (no chord) rests."""
+    whole voicing or its upper `voices(beat)` notes, and with its upper `offbeat(beat)` notes (none
+    without it) on the eighth after each strike that has room for one. A chord with no pitch classes
+    (no chord) rests."""
     notes: list[tuple[float, float, int, int]] = []
     previous: tuple[int, ...] | None = None
     for k, (start, pcs) in enumerate(changes):
@@ -65,13 +68,18 @@ def comp_notes(changes: Sequence[tuple[float, Sequence[int]]], end_beat: float, 
             continue
         voicing = lead(previous, options)
         previous = voicing
-        strikes = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop))
-                             if grid.beat_in_bar(b) % every == 0]
-        for i, t in enumerate(strikes):
-            until = strikes[i + 1] if i + 1 < len(strikes) else stop
+        beats = [start] + [float(b) for b in range(math.floor(start) + 1, math.ceil(stop))
+                           if grid.beat_in_bar(b) % every == 0]
+        strikes: list[tuple[float, int]] = []  # (beat, notes from the top of the voicing)
+        for i, t in enumerate(beats):
+            strikes.append((t, voices(t) if voices is not None else len(voicing)))
+            after = offbeat(t) if offbeat is not None else 0
+            if after and t + 0.5 < (beats[i + 1] if i + 1 < len(beats) else stop) - 1e-6:
+                strikes.append((t + 0.5, after))
+        for i, (t, count) in enumerate(strikes):
+            until = strikes[i + 1][0] if i + 1 < len(strikes) else stop
             length = max(until - t - GAP_BEATS, GAP_BEATS)
             on_downbeat = abs(t - round(t)) < 1e-6 and grid.beat_in_bar(round(t)) == 0
             vel = (level(t) if level is not None else velocity) + (accent if on_downbeat else 0)
-            upper = voicing[-voices(t):] if voices is not None else voicing
-            notes.extend((t, t + length, p, vel) for p in upper)
+            notes.extend((t, t + length, p, vel) for p in voicing[-count:])
     return notes

@@ -439,6 +439,7 @@ class MusicGeneratorV2:
         thin_crowded_bars(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal, kept_whole)
         voices = comp_voices(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal)
         add_comp(score, changes, final_beat, grid=grid, voices=voices_at(voices, grid),
+                 offbeat=voices_at(voices, grid, part=1),
                  level=lambda beat: comp_level(bar_arousal(grid.bar_at(beat))))
         if lay.last:
             end_beat = plan.tempo.beat_of(duration_s) - lay.beat
@@ -522,11 +523,11 @@ COMP_PROGRAM = 0  # acoustic grand piano: a comp that speaks on each beat
 
 def add_comp(score: symusic.Score, changes: list[tuple[float, tuple[int, str]]], end_beat: float,
              every: int = 1, grid: BarGrid = FOUR_FOUR, level: Callable[[float], int] | None = None,
-             voices: Callable[[float], int] | None = None) -> None:
+             voices: Callable[[float], int] | None = None, offbeat: Callable[[float], int] | None = None) -> None:
     """The comping part (`comping.comp_notes`) under the model's chords, on its own piano track."""
     chords = [(beat, [(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())])
               for beat, (root, quality) in changes]
-    notes = comp_notes(chords, end_beat, every, grid=grid, level=level, voices=voices)
+    notes = comp_notes(chords, end_beat, every, grid=grid, level=level, voices=voices, offbeat=offbeat)
     if not notes:
         return
     track = symusic.Track(COMP_NAME, COMP_PROGRAM)

@@ -9,6 +9,10 @@ both by ear; here they are fixed by a target density per bar, from the arousal o
   (inner voices off the beat and quiet first; the top line, the bass and downbeats stay);
 - the comp strikes on each beat (the pulse a listener taps) with its whole chord, three, two or one of
   its upper notes: the fullest that keeps the bar's phrase (4 bars) within `CROWDED` times the target;
+  under an excited scene it may also strike the eighth after each beat with its upper notes. Where the
+  model's own lines are sparse (a riff on one guitar, the drive in the drums) one strike a beat was the
+  most the comp could add, and an excited stretch came out thinner than a neutral one whose lines were
+  busy; a driving eighth-note comp is what an arranger writes there, and not under a calm scene;
 - the comp plays louder under an excited scene and softer under a calm one (`comp_level`): it carries
   more of the notes where the scene is excited, and at one level it would pull the piece's loudness
   down exactly where the scene rises.
@@ -22,6 +26,7 @@ from collections.abc import Callable, Sequence
 import symusic
 
 from emsync_models.music.v2.bar_grid import BarGrid
+from emsync_models.music.v2.plan import AROUSAL_BANDS
 
 # Pitched onsets per second at arousal 0 and how fast it grows: the model's own grid cells (calm about
 # 6, neutral 10, excited 15-16 notes/s at arousal -0.8 / 0 / +0.8), inside the corpus's 5-95 % range.
@@ -30,7 +35,12 @@ DENSITY_SLOPE = 0.55
 CROWDED = 1.3
 PHRASE_BARS = 4
 WHOLE_CHORD = 4  # a comp voicing has 3 or 4 notes: 4 voices is the whole of it
-VOICE_CHOICES = (WHOLE_CHORD, 3, 2, 1)  # notes per comp strike, fullest first
+# (notes struck on each beat, on the eighth after it), fullest first
+VOICE_CHOICES: tuple[tuple[int, int], ...] = ((WHOLE_CHORD, 0), (3, 0), (2, 0), (1, 0))
+# an excited phrase may drive on eighths: the whole chord on the beat, its upper notes between
+EXCITED_CHOICES: tuple[tuple[int, int], ...] = ((WHOLE_CHORD, WHOLE_CHORD), (WHOLE_CHORD, 2), (WHOLE_CHORD, 1),
+                                                *VOICE_CHOICES)
+EXCITED_AROUSAL = AROUSAL_BANDS[1]  # the plan's excited band
 COMP_VELOCITY = 50
 COMP_VELOCITY_PER_AROUSAL = 16  # on top of the +-24 every part gets from the scene's arousal
 
@@ -92,26 +102,33 @@ def thin_crowded_bars(score: symusic.Score, grid: BarGrid, n_bars: int, beat_tic
 
 
 def comp_voices(score: symusic.Score, grid: BarGrid, n_bars: int, beat_ticks: int,
-                bar_seconds: Callable[[int], float], bar_arousal: Callable[[int], float]) -> list[int]:
-    """Notes per comp strike (one strike a beat) for each bar: per phrase, the fullest choice whose notes
-    with the phrase's own keep it within `CROWDED` x the target (one, the top, where none does)."""
+                bar_seconds: Callable[[int], float], bar_arousal: Callable[[int], float]) -> list[tuple[int, int]]:
+    """(notes on each beat, notes on the eighth after it) of the comp for each bar: per phrase, the fullest
+    choice whose notes with the phrase's own keep it within `CROWDED` x the target (one note a beat where
+    none does); eighths only where the phrase's scene is excited."""
     by_bar = _by_bar([list(t.notes) for t in score.tracks if not t.is_drum], grid, n_bars, beat_ticks)
     own = [len(by_bar.get(b, ())) for b in range(n_bars)]
-    out: list[int] = []
+    out: list[tuple[int, int]] = []
     for first in range(0, n_bars, PHRASE_BARS):
         bars = range(first, min(first + PHRASE_BARS, n_bars))
         beats = sum(grid.length(b) for b in bars)
         allowed = sum(CROWDED * target_density(bar_arousal(b)) * bar_seconds(b) for b in bars)
         notes = sum(own[b] for b in bars)
-        choice = next((v for v in VOICE_CHOICES if notes + min(v, 3.5) * beats <= allowed), VOICE_CHOICES[-1])
+        excited = sum(bar_arousal(b) for b in bars) / len(bars) >= EXCITED_AROUSAL
+        choice = next((c for c in (EXCITED_CHOICES if excited else VOICE_CHOICES)
+                       if notes + (min(c[0], 3.5) + min(c[1], 3.5)) * beats <= allowed), VOICE_CHOICES[-1])
         out.extend(choice for _ in bars)
     return out
 
 
-def voices_at(choices: Sequence[int], grid: BarGrid) -> Callable[[float], int]:
-    """The comp's notes per strike at a beat, from the per-bar choice (`comp_voices`)."""
+def voices_at(choices: Sequence[tuple[int, int]], grid: BarGrid,
+              part: int = 0) -> Callable[[float], int]:
+    """The comp's notes per strike at a beat, from the per-bar choice (`comp_voices`): on the beat
+    (`part` 0) or on the eighth after it (`part` 1)."""
     def voices(beat: float) -> int:
-        return choices[min(max(grid.bar_at(beat), 0), len(choices) - 1)] if choices else WHOLE_CHORD
+        if not choices:
+            return WHOLE_CHORD if part == 0 else 0
+        return choices[min(max(grid.bar_at(beat), 0), len(choices) - 1)][part]
     return voices
 
 

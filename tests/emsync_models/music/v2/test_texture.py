@@ -63,12 +63,27 @@ def test_the_comp_is_fuller_where_the_scene_is_excited_and_lighter_where_the_lin
     excited = comp_voices(moderate, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: 0.8)
     calm_sparse = comp_voices(sparse, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: -0.9)
     crowded = comp_voices(busy, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: 0.0)
-    assert excited == [WHOLE_CHORD] * 8  # under an excited scene: the whole chord on each beat
-    assert calm == [1] * 8  # the same lines under a calm scene: one note a beat
-    assert calm_sparse == [WHOLE_CHORD] * 8  # a calm scene with little else playing keeps its chords
-    assert crowded == [1] * 8  # busy lines: one note a beat, the pulse kept
-    voices = voices_at([2] * 4 + [4] * 4, FOUR_FOUR)
+    # under an excited scene: the whole chord on each beat, and eighths between where the lines leave room
+    assert all(on == WHOLE_CHORD and off > 0 for on, off in excited)
+    assert calm == [(1, 0)] * 8  # the same lines under a calm scene: one note a beat
+    assert calm_sparse == [(WHOLE_CHORD, 0)] * 8  # a calm scene with little else playing keeps its chords
+    assert crowded == [(1, 0)] * 8  # busy lines: one note a beat, the pulse kept
+    voices = voices_at([(2, 0)] * 4 + [(4, 1)] * 4, FOUR_FOUR)
+    offbeat = voices_at([(2, 0)] * 4 + [(4, 1)] * 4, FOUR_FOUR, part=1)
     assert voices(0.0) == 2 and voices(15.0) == 2 and voices(16.0) == 4
+    assert offbeat(0.0) == 0 and offbeat(16.0) == 1
+
+
+def test_an_excited_comp_drives_on_eighths_only_where_the_lines_leave_room():
+    sparse = _score([4] * 8)
+    busy = _score([30] * 8)
+    seconds = 2.0  # 120 BPM
+    sparse_excited = comp_voices(sparse, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: 0.6)
+    busy_excited = comp_voices(busy, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: 0.6)
+    sparse_neutral = comp_voices(sparse, FOUR_FOUR, 8, TPB, lambda b: seconds, lambda b: 0.0)
+    assert all(off > 0 for _, off in sparse_excited)
+    assert all(off == 0 for _, off in busy_excited)
+    assert all(off == 0 for _, off in sparse_neutral)  # no driving eighths under a neutral scene
 
 
 def test_the_comp_keeps_the_beat_with_its_upper_notes():
@@ -77,6 +92,11 @@ def test_the_comp_keeps_the_beat_with_its_upper_notes():
     light = comp_notes([(0.0, (0, 4, 7))], end_beat=4.0, voices=lambda beat: 1)
     assert sorted({n[0] for n in light}) == sorted({n[0] for n in full}) == [0.0, 1.0, 2.0, 3.0]
     assert len(light) == 4 and all(n[2] == max(f[2] for f in full if f[0] == n[0]) for n in light)
+    driving = comp_notes([(0.0, (0, 4, 7)), (3.5, (5, 9, 0))], end_beat=4.0, offbeat=lambda beat: 2)
+    onsets = sorted({n[0] for n in driving})
+    assert onsets == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]  # no eighth where the next chord comes
+    assert all(len([n for n in driving if n[0] == t]) == 2 for t in (0.5, 1.5, 2.5))
+    assert all(n[1] <= min([t for t in onsets if t > n[0]] + [4.0]) for n in driving)  # each held to the next
 
 
 def test_the_comp_is_louder_under_an_excited_scene():
