@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--minutes", default="10,120")
     parser.add_argument("--films", type=Path, default=Path("/var/tmp/emsync-films"))
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/long_film.json")
+    parser.add_argument("--keep", type=Path, default=None, help="keep each job's data folder here")
     parser.add_argument("--seeds", default="7", help="the films' seeds, one for all or one per length")
     args = parser.parse_args()
     result: dict = {"what": "emsync soundtrack, embedded defaults, one process per film", "runs": [],
@@ -112,8 +113,13 @@ def main() -> None:
         film = args.films / f"film-{minutes:g}min-seed{seed}.mp4"
         if not film.exists():
             build(film, minutes, seed)
-        with tempfile.TemporaryDirectory(prefix="emsync-long-film-", dir="/var/tmp") as tmp:
-            run = run_film(film, minutes, Path(tmp))
+        if args.keep is not None:  # the job's data folder (its stored MIDI, audio, report) kept to look at
+            work = args.keep / f"{minutes:g}min"
+            work.mkdir(parents=True, exist_ok=False)
+            run = run_film(film, minutes, work)
+        else:
+            with tempfile.TemporaryDirectory(prefix="emsync-long-film-", dir="/var/tmp") as tmp:
+                run = run_film(film, minutes, Path(tmp))
         run["film"] = str(film)
         result["runs"].append(run)
         print(json.dumps(run), flush=True)
