@@ -18,6 +18,7 @@ import soundfile as sf
 from emsync_models.errors import InputError
 from emsync_models.render import children
 from emsync_models.render.parts import RawAudio
+from emsync_models.render.render_error import RenderError
 
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
 _CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
@@ -25,10 +26,6 @@ _CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit floa
 # 6x full scale at FluidSynth's 0.5. Float output would carry that without clipping anyway, but the raw
 # render then stays under full scale too; loudness normalisation sets the level afterwards.
 SYNTH_GAIN = 0.1
-
-
-class RenderError(RuntimeError):
-    """The renderer itself failed (missing binary, bad SoundFont): an environment problem."""
 
 
 def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate: int = 44100,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emsync_models.render.render_error import RenderError
+
 CHANNELS = 2
 FRAME_BYTES = CHANNELS * 4  # float32
 TRIM_FADE_FRAMES = 2048  # a trimmed render's last frames fade, so the cut does not click
@@ -77,7 +79,5 @@ def write_sum(parts: Sequence[FittedPart], path: Path, frames: int, block_frames
                     total += part.read(start, stop)
                 out.write(total.astype("<f4").tobytes())
     except OSError as exc:
-        from emsync_models.render.audio import RenderError
-
         raise RenderError(f"{path}: could not write the mix ({exc}); is the disk full?") from exc
     return RawAudio(path, frames)
