@@ -2,8 +2,7 @@
 
 Steps: base tempo from the opening arousal -> tempo map and bars (a short bar before a hit where
 needed) that put each kept cut on a downbeat (hitpoints) -> the mode of the opening tonic from valence
-(a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2),
-the model's chords held to each section's key ->
+(a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2) ->
 notes that would clash with a new chord are released at the change -> the bass states each cut's
 chord, a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
 rings to the end -> MIDI written with the tempo map and meter, moved to a key chosen by the seed.
@@ -65,7 +64,6 @@ from emsync_models.music.v2.sample import (
     cadence_steps,
     forced_plan,
     generate_v2,
-    key_chords,
     phrase_beats,
 )
 from emsync_models.music.v2.sections import bars_of, split_sections, transpose_tokens
@@ -288,8 +286,7 @@ class MusicGeneratorV2:
                             chords_locked_until=lock,
                             progress=None if progress is None else
                             (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)),
-                            programs=None if request.instruments is None else frozenset(request.instruments),
-                            chords=key_chords(tok, sec.minor))
+                            programs=None if request.instruments is None else frozenset(request.instruments))
             phrases = [b for b in phrase_beats(lay.n_bars, lay.cut_beats, grid=lay.grid)
                        if not any(a <= b < z for a, z in lay.hold)]  # no turn asked for where it holds
             bounds = [float(b) for b in lay.cut_beats] + phrases

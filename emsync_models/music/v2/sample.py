@@ -56,24 +56,6 @@ def chord_pitch_classes(tok: BeatTokenizer) -> torch.Tensor:
     return table
 
 
-MAJOR_SCALE = frozenset({0, 2, 4, 5, 7, 9, 11})
-# natural minor, and harmonic minor for the dominant (G, G7, B dim, B dim7 in C minor)
-MINOR_SCALES = (frozenset({0, 2, 3, 5, 7, 8, 10}), frozenset({0, 2, 3, 5, 7, 8, 11}))
-
-
-def key_chords(tok: BeatTokenizer, minor: bool) -> frozenset[int]:
-    """The chord tokens diatonic to C major (or C minor, natural or harmonic): every pitch class of the
-    chord in the key's scale."""
-    scales = MINOR_SCALES if minor else (MAJOR_SCALE,)
-    out = set()
-    for name in CHORD_TOKENS:
-        root, quality = parse_chord_token(name)
-        pcs = {(root + i) % 12 for i in QUALITY_INTERVALS.get(quality, ())}
-        if pcs and any(pcs <= scale for scale in scales):
-            out.add(tok.vocab[name])
-    return frozenset(out)
-
-
 @dataclass(frozen=True)
 class ForcedChord:
     step: int  # grid step (1/RESOLUTION beat) from the start
@@ -101,9 +83,8 @@ class Voicing:
     (the previous section's last bars, or the theme it restates, so the model hears what it continues),
     the instruments already playing (the ensemble), whether drums may play, the grid step after which
     no new instrument may enter, the step before which chords sit only where forced (a restated theme's
-    harmony), a callback told each bar written, the user's palette: the GM programs the model may
-    choose (None: any; the others are masked at sampling, the model has no conditioning for it), and
-    the chord tokens the model may choose itself (None: any; a chord the plan gives is always written)."""
+    harmony), a callback told each bar written, and the user's palette: the GM programs the model may
+    choose (None: any; the others are masked at sampling, the model has no conditioning for it)."""
 
     prime: tuple[int, ...] = ()
     ensemble: tuple[int, ...] = ()
@@ -112,7 +93,6 @@ class Voicing:
     chords_locked_until: int = 0
     progress: Callable[[int], None] | None = None
     programs: frozenset[int] | None = None
-    chords: frozenset[int] | None = None
 
 
 def _filtered_sample(logits: torch.Tensor, allowed: torch.Tensor, opts: SamplingV2, gen: torch.Generator) -> int:
@@ -176,10 +156,6 @@ def generate_v2(
         for program in range(128):
             if program not in voice.programs:
                 outside_palette[tok.vocab[f"Program_{program}"]] = True
-    outside_key = torch.zeros(vocab, dtype=torch.bool)
-    if voice.chords is not None:
-        outside_key[torch.from_numpy(tok.chord_ids)] = True
-        outside_key[sorted(voice.chords)] = False
     forced_steps = {f.step for f in forced}
     forced = sorted(forced, key=lambda f: f.step)
     bounds = sorted(float(b) for b in boundary_beats)
@@ -236,7 +212,6 @@ def generate_v2(
     logits = run(window, first, cache)
     while len(tokens) < limit:
         allowed = base_allowed.clone()
-        allowed &= ~outside_key  # the model's own chords (a cut's included) stay in the section's key
         if sounding >= 0:
             allowed[sounding] = False
         if not is_position[tokens[-1]]:  # a chord sits right after the position it starts on

@@ -157,31 +157,3 @@ def test_programs_outside_the_palette_and_drums_are_never_written(seed: int) -> 
     free = generate_v2(_program_loving_model(), TOK, 3, lambda beat: (0.0, 0.0), [], [], 0, seed=seed,
                        opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=600)
     assert {int(TOK.names[t].split("_")[1]) for t in free.tokens if TOK.names[t].startswith("Program_")} - palette
-
-
-def test_key_chords_are_the_diatonic_ones() -> None:
-    from emsync_models.music.v2.sample import key_chords
-
-    major = {TOK.names[i] for i in key_chords(TOK, minor=False)}
-    minor = {TOK.names[i] for i in key_chords(TOK, minor=True)}
-    assert {"Chord_C:maj", "Chord_D:min", "Chord_G:7", "Chord_A:m7", "Chord_B:m7b5"} <= major
-    assert not {"Chord_C:min", "Chord_D:7", "Chord_Bb:maj", "Chord_G:min", "Chord_N"} & major
-    # natural minor, and the harmonic minor's dominant
-    assert {"Chord_C:min", "Chord_Eb:maj", "Chord_G:min", "Chord_G:7", "Chord_B:dim7", "Chord_Bb:maj"} <= minor
-    assert not {"Chord_C:maj", "Chord_F:maj", "Chord_D:min"} & minor
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_the_model_chooses_chords_only_in_the_key_but_a_given_chord_is_written(seed: int) -> None:
-    from emsync_models.music.v2.sample import Voicing, key_chords
-
-    model = _bar_loving_model(4.0)
-    in_key = key_chords(TOK, minor=False)
-    away = TOK.vocab["Chord_D:7"]  # a given chord outside the key (a modulation's dominant)
-    forced = [ForcedChord(0, TOK.vocab["Chord_C:maj"]), ForcedChord(2 * RESOLUTION), ForcedChord(6 * RESOLUTION),
-              ForcedChord(12 * RESOLUTION, away)]
-    trace = generate_v2(model, TOK, 5, lambda beat: (0.0, 0.0), forced, [2.0, 6.0, 12.0], 0, seed=seed,
-                        opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=1500, voice=Voicing(chords=in_key))
-    written = dict(trace.chord_steps)
-    assert written[12 * RESOLUTION] == away
-    assert all(c in in_key for s, c in trace.chord_steps if s != 12 * RESOLUTION)
