@@ -39,5 +39,31 @@ def playable_notes(midi: pretty_midi.PrettyMIDI, end_s: float | None) -> pretty_
 
 def write_midi(midi: pretty_midi.PrettyMIDI, path: Path, end_s: float | None) -> Path:
     """Write `midi` with every note released before `end_s` and none shorter than `MIN_TICKS`."""
-    playable_notes(midi, end_s).write(str(path))
+    write_channels(playable_notes(midi, end_s), path)
+    return path
+
+
+DRUM_CHANNEL = 9
+MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
+
+
+def write_channels(midi: pretty_midi.PrettyMIDI, path: Path) -> Path:
+    """`midi` written with each pitched track on a channel of its own, as long as there are channels.
+
+    pretty_midi hands out the 15 melodic channels counting the drum track too, so a piece with drums
+    and 15 pitched tracks (a 2-hour piece has them) put two instruments on channel 0, where the later
+    program change played both. Here the n-th pitched track takes the n-th melodic channel."""
+    import mido
+
+    midi.write(str(path))
+    song = mido.MidiFile(str(path))
+    pitched = 0
+    # pretty_midi writes one track per instrument after its timing track, in the instruments' order
+    for instrument, track in zip(midi.instruments, song.tracks[1:], strict=False):
+        channel = DRUM_CHANNEL if instrument.is_drum else MELODIC_CHANNELS[pitched % len(MELODIC_CHANNELS)]
+        pitched += 0 if instrument.is_drum else 1
+        for message in track:
+            if hasattr(message, "channel"):
+                message.channel = channel
+    song.save(str(path))
     return path

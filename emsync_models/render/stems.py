@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pretty_midi
 
+from emsync_models.render.midi_file import write_channels
+
 UNUSED_CONTROLLER = 110  # undefined in General MIDI: a synthesiser ignores it
 
 
@@ -41,6 +43,6 @@ def stem_midis(midi: pretty_midi.PrettyMIDI, folder: Path) -> list[tuple[str, Pa
             pretty_midi.ControlChange(number=UNUSED_CONTROLLER, value=0, time=end))
         name = stem_name(index, instrument)
         path = folder / f"{name}.mid"
-        part.write(str(path))
+        write_channels(part, path)
         out.append((name, path))
     return out

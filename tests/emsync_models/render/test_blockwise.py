@@ -143,3 +143,25 @@ def test_a_fresh_synthesiser_takes_over_before_the_sample_counter_wraps(tmp_path
     # one differs a little: its modulators carry on from the first).
     renders = [out.read_bytes() for out in outs]
     assert renders[0] == renders[2] == renders[4] and renders[1] == renders[3]
+
+
+def test_fifteen_pitched_tracks_and_drums_each_get_a_channel(tmp_path: Path) -> None:
+    """pretty_midi alone put the 16th instrument on channel 0 beside the first (a 2-hour piece's case)."""
+    import mido
+
+    from emsync_models.render.midi_file import write_midi
+
+    pm = pretty_midi.PrettyMIDI()
+    for k in range(16):
+        inst = pretty_midi.Instrument(0 if k == 3 else 20 + k, is_drum=k == 3)
+        inst.notes = [pretty_midi.Note(80, 36 if k == 3 else 60, 0.0, 1.0)]
+        pm.instruments.append(inst)
+    path = write_midi(pm, tmp_path / "many.mid", 2.0)
+    programs: dict[int, set[int]] = {}
+    for track in mido.MidiFile(str(path)).tracks:
+        for message in track:
+            if message.type == "program_change":
+                programs.setdefault(message.channel, set()).add(message.program)
+    assert len(programs) == 16 and all(len(p) == 1 for p in programs.values())
+    back = pretty_midi.PrettyMIDI(str(path))
+    assert sorted(i.program for i in back.instruments if not i.is_drum) == [20 + k for k in range(16) if k != 3]
