@@ -17,11 +17,10 @@ import soundfile as sf
 
 from emsync_models.errors import InputError
 from emsync_models.render import children
-from emsync_models.render.parts import RawAudio
+from emsync_models.render.parts import FRAME_BYTES, TRIM_FADE_FRAMES, RawAudio, blocks, fade_ramp
 from emsync_models.render.render_error import RenderError
 
 RENDER_TAIL_S = 2.0  # rendered past the video's end (release tails), then trimmed
-_CHANNELS, _SAMPLE_BYTES = 2, 4  # FluidSynth's file output: stereo, 32-bit float
 # Synth gain with headroom: a dense mix (a dozen voices struck together at high velocity) peaked near
 # 6x full scale at FluidSynth's 0.5. Float output would carry that without clipping anyway, but the raw
 # render then stays under full scale too; loudness normalisation sets the level afterwards.
@@ -49,7 +48,7 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
     envelope live in raw files in `work_dir`, and every pass (loudness search, the writing) reads them a
     block at a time.
     """
-    from emsync_models.render.limiter import BLOCK_FRAMES, Envelope, master_gain
+    from emsync_models.render.limiter import Envelope, master_gain
     from emsync_models.render.parts import FittedPart, write_sum
 
     with tempfile.TemporaryDirectory(prefix="render-", dir=work_dir) as tmp:
@@ -63,10 +62,10 @@ def render_midi(midi_path: Path, wav_path: Path, soundfont: Path, *, sample_rate
         frames = round(duration_s * sample_rate) if duration_s is not None else max(r.frames for r in raws)
         fade = int(FADE_S * sample_rate) if duration_s is not None else 0
         parts = [FittedPart(raw, frames, fade) for raw in raws]
-        mix = write_sum(parts, folder / "sum.raw", frames, BLOCK_FRAMES) if stems else parts[0]
+        mix = write_sum(parts, folder / "sum.raw", frames) if stems else parts[0]
         envelope = Envelope(mix.read, frames, folder)
         try:
-            master = master_gain(mix.read, frames, sample_rate, target_lufs, envelope=envelope)
+            master = master_gain(mix.read, frames, sample_rate, target_lufs, envelope)
 
             def gain(start: int, stop: int) -> np.ndarray | None:
                 return master.gain(envelope, sample_rate, start, stop) if master is not None else None
@@ -84,7 +83,6 @@ def _write_all(outputs: Sequence[tuple[Path, Any]], frames: int, sample_rate: in
     """Each (WAV, source) written under the gain, block by block, to a file beside it, the first (the
     mix) checked as it goes; only a mix that passes replaces what was at the WAV paths."""
     from emsync_models.render.checks import SoundtrackCheck
-    from emsync_models.render.limiter import BLOCK_FRAMES
 
     check = SoundtrackCheck(sample_rate, frames)
     partial = [folder / f"out-{i}.wav" for i in range(len(outputs))]
@@ -92,8 +90,7 @@ def _write_all(outputs: Sequence[tuple[Path, Any]], frames: int, sample_rate: in
     try:
         for path in partial:
             files.append(sf.SoundFile(path, "w", sample_rate, 2, subtype="PCM_24"))
-        for start in range(0, frames, BLOCK_FRAMES):
-            stop = min(start + BLOCK_FRAMES, frames)
+        for start, stop in blocks(frames):
             g = gain(start, stop)
             for k, ((_, source), fh) in enumerate(zip(outputs, files, strict=True)):
                 block = _gained(source.read(start, stop), g)
@@ -162,7 +159,7 @@ def synthesize_parts(midi_paths: Sequence[Path], soundfont: Path, folder: Path, 
     ends = [_midi_end_s(path) for path in midi_paths]
     length_s = duration_s if duration_s is not None else max(ends, default=0.0)
     max_s = length_s + RENDER_TAIL_S
-    _check_free_space(folder, len(midi_paths) * int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES)
+    _check_free_space(folder, len(midi_paths) * int(max_s * sample_rate) * FRAME_BYTES)
     outs = [folder / f"part-{i}.raw" for i in range(len(midi_paths))]
     try:
         frames = render_files(midi_paths, outs, soundfont, sample_rate=sample_rate, gain=SYNTH_GAIN, max_s=max_s,
@@ -197,7 +194,7 @@ def synthesize_to(binary: str, midi_path: Path, soundfont: Path, raw_path: Path,
     file never grows past that cap. A synthesiser that stalls without output past `timeout_s` is stopped too.
     FluidSynth runs in a process group of its own that dies with the calling process (see `children`).
     """
-    cap = int(max_s * sample_rate) * _CHANNELS * _SAMPLE_BYTES
+    cap = int(max_s * sample_rate) * FRAME_BYTES
     budget = timeout_s if timeout_s is not None else 60.0 + 20.0 * max_s
     folder = raw_path.parent
     log = raw_path.with_suffix(".log")
@@ -219,12 +216,12 @@ def synthesize_to(binary: str, midi_path: Path, soundfont: Path, raw_path: Path,
             children.forget(proc)
     if capped is None:
         raise RenderOverrun(midi_path, f"FluidSynth did not finish within {budget:.0f} s "
-                            f"(rendered {_size(raw_path) / (sample_rate * _CHANNELS * _SAMPLE_BYTES):.1f} s of audio)")
+                            f"(rendered {_size(raw_path) / (sample_rate * FRAME_BYTES):.1f} s of audio)")
     if not capped and proc.returncode != 0:
         raise RenderError(f"fluidsynth failed: {log.read_text(errors='replace').strip()[-400:]}")
     if not raw_path.is_file():
         raise RenderError(f"fluidsynth wrote no audio: {log.read_text(errors='replace').strip()[-400:]}")
-    usable = min(_size(raw_path), cap) // (_CHANNELS * _SAMPLE_BYTES)
+    usable = min(_size(raw_path), cap) // FRAME_BYTES
     got_s = usable / sample_rate
     if got_s + 1.0 / sample_rate < min_s:
         free = shutil.disk_usage(folder).free
@@ -275,8 +272,7 @@ def fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
     """Trim or zero-pad to exactly `frames`, with a short fade so a trim does not click."""
     if len(audio) >= frames:
         out = audio[:frames].copy()
-        fade = min(len(out), 2048)
-        out[len(out) - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+        fade_ramp(out, 0, len(out), min(len(out), TRIM_FADE_FRAMES))
         return out
     pad = np.zeros((frames - len(audio), audio.shape[1]), dtype=audio.dtype)
     return np.concatenate([audio, pad])
@@ -298,7 +294,7 @@ def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np
     n = min(len(audio), int(seconds * sample_rate))
     if n:
         audio = audio.copy()
-        audio[len(audio) - n:] *= np.linspace(1.0, 0.0, n, dtype=np.float32)[:, None]
+        fade_ramp(audio, 0, len(audio), n)
     return audio
 
 

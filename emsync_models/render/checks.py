@@ -17,18 +17,6 @@ class RenderCheckFailed(RuntimeError):
     """The rendered audio is not a usable soundtrack."""
 
 
-def rms_dbfs(audio: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
-    return 20 * np.log10(rms) if rms > 0 else float("-inf")
-
-
-def spectral_flatness(audio: np.ndarray, sample_rate: int) -> float:
-    """Flatness of the Welch-averaged power spectrum of the mono mix (0: tonal .. 1: white noise)."""
-    check = SoundtrackCheck(sample_rate, len(audio))
-    check.feed(audio)
-    return check.flatness()
-
-
 class SoundtrackCheck:
     """`check_soundtrack`'s measures gathered a block at a time, for a render too long to hold whole.
     The spectrum is averaged over each block's Welch segments (segments across block edges are left
@@ -58,6 +46,7 @@ class SoundtrackCheck:
         self._segments += count
 
     def flatness(self) -> float:
+        """Flatness of the Welch-averaged power spectrum of the mono mix (0: tonal .. 1: white noise)."""
         if self._power is None:
             return 0.0
         power = self._power[1:] / self._segments + 1e-30  # DC says nothing about noise

@@ -98,7 +98,6 @@ def duck(music: np.ndarray, spans: Sequence[tuple[float, float]], sample_rate: i
     return out.astype(np.float32)
 
 
-BLOCK_FRAMES = 1 << 19
 # The band filter runs forwards and backwards; read this far past each side of a block, its start-up
 # transient has died away (a 4th-order band-pass from 150 Hz settles within tens of milliseconds), so a
 # block's band is the whole signal's to within rounding.
@@ -110,12 +109,13 @@ def duck_file(source: Path, out: Path, spans: Sequence[tuple[float, float]], duc
     blocks whatever the music's length."""
     import soundfile as sf
 
+    from emsync_models.render.parts import blocks
+
     with sf.SoundFile(source) as src:
         rate, frames, channels = src.samplerate, src.frames, src.channels
         margin = int(BAND_MARGIN_S * rate)
         with sf.SoundFile(out, "w", rate, channels, subtype="PCM_24") as dst:
-            for start in range(0, frames, BLOCK_FRAMES):
-                stop = min(start + BLOCK_FRAMES, frames)
+            for start, stop in blocks(frames):
                 lo, hi = max(0, start - margin), min(frames, stop + margin)
                 src.seek(lo)
                 wide = src.read(hi - lo, dtype="float64", always_2d=True)

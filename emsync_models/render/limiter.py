@@ -22,6 +22,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import firwin
 
 from emsync_models.render.loudness import BLOCK_S, LoudnessMeter
+from emsync_models.render.parts import blocks
 
 TRUE_PEAK_CEILING_DB = -1.0  # dBTP: headroom for lossy encoders
 OVERSAMPLE = 4
@@ -93,8 +94,8 @@ def loudness_gain(audio: np.ndarray, sample_rate: int, target_lufs: float,
 
     envelope = Envelope(read, len(audio))
     try:
-        master = master_gain(read, len(audio), sample_rate, target_lufs, ceiling_db,
-                             channels=audio.shape[1] if audio.ndim == 2 else 1, envelope=envelope)
+        master = master_gain(read, len(audio), sample_rate, target_lufs, envelope, ceiling_db,
+                             channels=audio.shape[1] if audio.ndim == 2 else 1)
         if master is None:
             return None
         return np.concatenate([master.gain(envelope, sample_rate, a, b) for a, b in blocks(len(audio))])
@@ -103,17 +104,11 @@ def loudness_gain(audio: np.ndarray, sample_rate: int, target_lufs: float,
 
 
 Reader = Callable[[int, int], np.ndarray]  # frames [start, stop) of a signal, [n] or [n, channels]
-BLOCK_FRAMES = 1 << 19  # 12 s at 44.1 kHz: memory is a few blocks whatever the length
 # Frames read past each side of a block: the oversampling filter (10 frames) and the limiter's windows
 # (about 1,450 frames at 44.1 kHz) see beyond the block's edge, so a block's gain is exactly the gain
 # the whole signal would give it.
 MARGIN_FRAMES = 4096
 PEAK_PAD = 64  # frames either side a block's true-peak reading needs (the oversampling filter's reach)
-
-
-def blocks(frames: int, size: int | None = None) -> list[tuple[int, int]]:
-    step = size or BLOCK_FRAMES
-    return [(a, min(a + step, frames)) for a in range(0, frames, step)]
 
 
 class Envelope:
@@ -184,34 +179,27 @@ def _output_peak(read: Reader, frames: int, sample_rate: int, envelope: Envelope
     return peak
 
 
-def master_gain(read: Reader, frames: int, sample_rate: int, target_lufs: float,
-                ceiling_db: float = TRUE_PEAK_CEILING_DB, channels: int = 2,
-                envelope: Envelope | None = None) -> MasterGain | None:
+def master_gain(read: Reader, frames: int, sample_rate: int, target_lufs: float, envelope: Envelope,
+                ceiling_db: float = TRUE_PEAK_CEILING_DB, channels: int = 2) -> MasterGain | None:
     """The gain that brings the signal's integrated loudness to `target_lufs` with true peaks limited to
     `ceiling_db` (None: too short to measure, or silent: leave it as it is). Each pass reads the signal
-    once, a block at a time; `envelope`: the signal's, if the caller keeps it for applying the gain."""
+    once, a block at a time; `envelope` is the signal's, which the caller keeps for applying the gain."""
     if frames < BLOCK_S * sample_rate:
         return None
-    own = envelope is None
-    env = Envelope(read, frames) if envelope is None else envelope
-    try:
-        current = _loudness(read, frames, sample_rate, channels, env, None)
-        if not np.isfinite(current):
-            return None  # silence: nothing to normalise
-        ceiling = 10 ** (ceiling_db / 20)
-        gain_db = target_lufs - current
-        master = MasterGain(1.0, ceiling)
-        for _ in range(PASSES):
-            reduction = env.peak * 10 ** (gain_db / 20) / ceiling
-            if reduction > 10 ** (MAX_GAIN_REDUCTION_DB / 20):  # a squash: lower the input until it is not
-                gain_db -= 20 * np.log10(reduction) - MAX_GAIN_REDUCTION_DB
-            master = MasterGain(10 ** (gain_db / 20), ceiling)
-            miss = target_lufs - _loudness(read, frames, sample_rate, channels, env, master)
-            if abs(miss) <= 0.1:
-                break
-            gain_db += miss
-        over = _output_peak(read, frames, sample_rate, env, master) / ceiling  # the gain change's own overshoot
-        return MasterGain(master.level, ceiling, 1.0 / over) if over > 1.0 else master
-    finally:
-        if own:
-            env.close()
+    current = _loudness(read, frames, sample_rate, channels, envelope, None)
+    if not np.isfinite(current):
+        return None  # silence: nothing to normalise
+    ceiling = 10 ** (ceiling_db / 20)
+    gain_db = target_lufs - current
+    master = MasterGain(1.0, ceiling)
+    for _ in range(PASSES):
+        reduction = envelope.peak * 10 ** (gain_db / 20) / ceiling
+        if reduction > 10 ** (MAX_GAIN_REDUCTION_DB / 20):  # a squash: lower the input until it is not
+            gain_db -= 20 * np.log10(reduction) - MAX_GAIN_REDUCTION_DB
+        master = MasterGain(10 ** (gain_db / 20), ceiling)
+        miss = target_lufs - _loudness(read, frames, sample_rate, channels, envelope, master)
+        if abs(miss) <= 0.1:
+            break
+        gain_db += miss
+    over = _output_peak(read, frames, sample_rate, envelope, master) / ceiling  # the gain change's own overshoot
+    return MasterGain(master.level, ceiling, 1.0 / over) if over > 1.0 else master

@@ -21,6 +21,12 @@ from emsync_models.render.render_error import RenderError
 CHANNELS = 2
 FRAME_BYTES = CHANNELS * 4  # float32
 TRIM_FADE_FRAMES = 2048  # a trimmed render's last frames fade, so the cut does not click
+BLOCK_FRAMES = 1 << 19  # 12 s at 44.1 kHz: every block-at-a-time pass of the render reads this much
+
+
+def blocks(frames: int) -> list[tuple[int, int]]:
+    """[start, stop) of each block of a signal of `frames` frames."""
+    return [(a, min(a + BLOCK_FRAMES, frames)) for a in range(0, frames, BLOCK_FRAMES)]
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,13 @@ class FittedPart:
     def read(self, start: int, stop: int) -> np.ndarray:
         out = self.raw.read(start, stop)
         if self.fade_frames and self.raw.frames >= self.frames:
-            _ramp(out, start, self.frames, min(self.frames, TRIM_FADE_FRAMES))
+            fade_ramp(out, start, self.frames, min(self.frames, TRIM_FADE_FRAMES))
         if self.fade_frames:
-            _ramp(out, start, self.frames, min(self.frames, self.fade_frames))
+            fade_ramp(out, start, self.frames, min(self.frames, self.fade_frames))
         return out
 
 
-def _ramp(block: np.ndarray, start: int, end: int, length: int) -> None:
+def fade_ramp(block: np.ndarray, start: int, end: int, length: int) -> None:
     """Multiply `block` (frames from `start`) by a linear 1 -> 0 ramp over the `length` frames before `end`."""
     first = end - length
     lo, hi = max(start, first), min(start + len(block), end)
@@ -68,12 +74,11 @@ def _ramp(block: np.ndarray, start: int, end: int, length: int) -> None:
         block[lo - start:hi - start] *= ramp[lo - first:hi - first, None]
 
 
-def write_sum(parts: Sequence[FittedPart], path: Path, frames: int, block_frames: int) -> RawAudio:
+def write_sum(parts: Sequence[FittedPart], path: Path, frames: int) -> RawAudio:
     """The parts summed (in float64, then float32, as a mix of whole arrays would be) into a raw file."""
     try:
         with path.open("wb") as out:
-            for start in range(0, frames, block_frames):
-                stop = min(start + block_frames, frames)
+            for start, stop in blocks(frames):
                 total = np.zeros((stop - start, CHANNELS), np.float64)
                 for part in parts:
                     total += part.read(start, stop)

@@ -11,8 +11,8 @@ import pyloudnorm as pyln
 import pytest
 import soundfile as sf
 
-from emsync_models.render import ducking as ducking_module
 from emsync_models.render import limiter
+from emsync_models.render import parts as parts_module
 from emsync_models.render.ducking import Ducking, duck, duck_file
 from emsync_models.render.loudness import LoudnessMeter
 from emsync_models.render.parts import FittedPart, RawAudio
@@ -50,7 +50,7 @@ def test_silence_reads_minus_infinity() -> None:
 def test_the_master_gain_is_the_same_in_small_blocks_as_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
     audio = _music_like(20.0, seed=3)
     whole = limiter.loudness_gain(audio, SR, -16.0)
-    monkeypatch.setattr(limiter, "BLOCK_FRAMES", 30_011)
+    monkeypatch.setattr(parts_module, "BLOCK_FRAMES", 30_011)
     blocked = limiter.loudness_gain(audio, SR, -16.0)
     assert whole is not None and blocked is not None
     assert whole.min() < 0.9 * whole.max()  # the limiter worked on the hits
@@ -68,7 +68,7 @@ def test_ducking_a_file_in_blocks_matches_ducking_it_whole(tmp_path: Path, monke
     spans = [(0.5, 1.7), (2.9, 4.4), (5.6, 6.5)]
     ducking = Ducking()
     expected = duck(music, spans, SR, ducking)
-    monkeypatch.setattr(ducking_module, "BLOCK_FRAMES", 44_099)
+    monkeypatch.setattr(parts_module, "BLOCK_FRAMES", 44_099)
     got, _ = sf.read(duck_file(source, tmp_path / "ducked.wav", spans, ducking), dtype="float64", always_2d=True)
     assert np.abs(got - expected).max() <= 2.0 / 2**23  # the 24-bit file's own rounding
 
