@@ -2,9 +2,10 @@
 
 Steps: base tempo from the opening arousal -> tempo map and bars (a short bar before a hit where
 needed) that put each kept cut on a downbeat (hitpoints) -> the mode of the opening tonic from valence
-(a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2) ->
-notes that would clash with a new chord are released at the change -> the bass states each cut's
-chord, a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
+(a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2),
+the tonic at the start of each 8-bar phrase -> notes that would clash with a new chord are released at
+the change -> the bass states each cut's chord, a part that rests for a phrase holds the harmony
+(ensemble), a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
 rings to the end -> MIDI written with the tempo map and meter, moved to a key chosen by the seed.
 """
 
@@ -43,6 +44,7 @@ from emsync_models.music.v2.arranger import (
 )
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.comping import FAST_BPM, comp_notes
+from emsync_models.music.v2.ensemble import ending_joins, hold_through
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, Hit, TempoMap, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.v2.palette import fit_palette
@@ -90,6 +92,10 @@ TAIL_BARS = 2  # bars of the previous section a section's context opens with
 VELOCITY_PER_AROUSAL = 24
 SECTION_LEVEL = 72  # a section's mean pitched velocity at arousal 0 (the model's own notes sit at 70-85)
 COMP_NAME = "comp"
+# A section comes home to its tonic at the start of each 8-bar phrase. Left to itself the model dwelt on vi,
+# bVII or V for half a minute, and a listener (and a key finder) heard the relative or the dominant key
+# where the plan had not turned; every 4 bars made the harmony rock between I and one other chord.
+HOME_PHRASE_BARS = 8
 
 
 @dataclass(frozen=True)
@@ -275,6 +281,7 @@ class MusicGeneratorV2:
             if sec.restates and sec.theme in theme_chords:
                 forced, lock = restate_chords(forced, theme_chords[sec.theme], lay.grid, lay.n_bars,
                                               augment=sec.restates % 2 == 0)
+            forced = home_phrases(forced, lay, tok.vocab[chord_token(0, "min" if sec.minor else "maj")], lock)
             prime = themes.get(sec.theme, ()) if sec.restates else tail
 
             def condition_at(beat: float, lay: SectionLayout = lay) -> tuple[float, float]:
@@ -437,6 +444,10 @@ class MusicGeneratorV2:
             return track.name == THEME_NAME or int(track.program) in BASS_FAMILY
 
         thin_crowded_bars(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal, kept_whole)
+        if lay.last and i > 0:  # a long piece's closing section: its ensemble already holds the final chord's
+            ending_joins(score, changes, TICKS_PER_BEAT)
+        hold_through(score, [c for c in changes if c[0] < final_beat], final_beat, TICKS_PER_BEAT,
+                     left_alone=lambda t: int(t.program) in BASS_FAMILY)
         voices = comp_voices(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal)
         add_comp(score, changes, final_beat, grid=grid, voices=voices_at(voices, grid),
                  offbeat=voices_at(voices, grid, part=1),
@@ -460,6 +471,24 @@ def section_forced(tok: BeatTokenizer, plan: PlannedPiece, i: int) -> list[Force
     prepare = tok.vocab[chord_token((plan.sections[i + 1].key - sec.key + 7) % 12, "7")]
     end = lay.grid.start(lay.n_bars) * RESOLUTION
     return [f for f in forced_plan(lay.n_bars + 1, lay.cut_beats, tonic, prepare, grid=lay.grid) if f.step < end]
+
+
+def home_phrases(forced: list[ForcedChord], lay: SectionLayout, tonic_id: int, lock: int,
+                 every: int = HOME_PHRASE_BARS) -> list[ForcedChord]:
+    """The section's forced chords with its tonic on each `every`-bar phrase's first downbeat: a section
+    comes home at the start of its phrases, so the key it was planned in is the key it is heard in. Not
+    within a bar of a cut (the cut's own change is heard there), in a harmony hold, inside a restated
+    theme's harmony (before `lock`), or in the cadence's last two bars."""
+    by_step = {f.step: f for f in forced}
+    for bar in range(every, lay.n_bars - 2, every):
+        beat = lay.grid.start(bar)
+        step = beat * RESOLUTION
+        if step < lock or step in by_step or any(abs(beat - c) < BEATS_PER_BAR for c in lay.cut_beats):
+            continue
+        if any(a <= beat < z for a, z in lay.hold):
+            continue
+        by_step[step] = ForcedChord(step, tonic_id)
+    return [by_step[k] for k in sorted(by_step)]
 
 
 def section_seed(seed: int, i: int) -> int:

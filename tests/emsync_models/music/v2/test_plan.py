@@ -101,3 +101,22 @@ def test_the_plan_is_drawn_in_the_picture(tmp_path, monkeypatch):
     labels = [t for t in drawn if "BPM" in t]
     assert len(labels) == 3 and "C minor" in labels[0] and "Eb major" in labels[1]
     assert "theme 0 x2" in labels[2]  # the calm theme's return is marked
+
+
+def test_a_section_comes_home_at_the_start_of_its_phrases():
+    """The tonic on each 8-bar phrase's first downbeat, except near a cut, in a hold, inside a restated
+    theme's harmony or in the closing bars; the chords given before stay."""
+    from emsync_models.music.v2.bar_grid import FOUR_FOUR
+    from emsync_models.music.v2.generator import HOME_PHRASE_BARS, SectionLayout, home_phrases
+    from emsync_models.music.v2.remi import RESOLUTION
+    from emsync_models.music.v2.sample import ForcedChord
+
+    assert HOME_PHRASE_BARS == 8
+    tonic, given = 7, 9
+    lay = SectionLayout(0, 0.0, FOUR_FOUR, 42, cut_beats=(66,), last=False, hold=((126.0, 130.0),))
+    forced = [ForcedChord(0, tonic), ForcedChord(66 * RESOLUTION), ForcedChord(160 * RESOLUTION, given)]
+    out = {f.step // RESOLUTION: f.chord_id for f in home_phrases(forced, lay, tonic, lock=0)}
+    # bars 8 (beat 32), 16 (64: a cut 2 beats on), 24 (96), 32 (128: a hold), 40 (the last two bars)
+    assert out == {0: tonic, 32: tonic, 66: None, 96: tonic, 160: given}
+    locked = {f.step // RESOLUTION for f in home_phrases(forced, lay, tonic, lock=40 * RESOLUTION)}
+    assert 32 not in locked and 96 in locked
