@@ -114,6 +114,10 @@ class SectionLayout:
     # off a visible cut sounds like a miss, so near a cut that gets no hit point the chord does not move
     hold: tuple[tuple[float, float], ...] = ()
 
+    def holds(self, beat: float) -> bool:
+        """Whether the harmony holds at `beat` (its own beats)."""
+        return any(a <= beat < z for a, z in self.hold)
+
 
 @dataclass
 class PlannedPiece:
@@ -281,7 +285,7 @@ class MusicGeneratorV2:
             if sec.restates and sec.theme in theme_chords:
                 forced, lock = restate_chords(forced, theme_chords[sec.theme], lay.grid, lay.n_bars,
                                               augment=sec.restates % 2 == 0)
-            forced = home_phrases(forced, lay, tok.vocab[chord_token(0, "min" if sec.minor else "maj")], lock)
+            forced = home_phrases(forced, lay, section_tonic(tok, sec), lock)
             prime = themes.get(sec.theme, ()) if sec.restates else tail
 
             def condition_at(beat: float, lay: SectionLayout = lay) -> tuple[float, float]:
@@ -295,7 +299,7 @@ class MusicGeneratorV2:
                             (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)),
                             programs=None if request.instruments is None else frozenset(request.instruments))
             phrases = [b for b in phrase_beats(lay.n_bars, lay.cut_beats, grid=lay.grid)
-                       if not any(a <= b < z for a, z in lay.hold)]  # no turn asked for where it holds
+                       if not lay.holds(b)]  # no turn asked for where it holds
             bounds = [float(b) for b in lay.cut_beats] + phrases
             if not lay.last:
                 bounds.append(float(lay.grid.start(lay.n_bars)))
@@ -465,12 +469,17 @@ def section_forced(tok: BeatTokenizer, plan: PlannedPiece, i: int) -> list[Force
     section closes on V7-I, the others on the dominant seventh of the next section's key (the V7 that
     prepares the modulation, resolved by the next section's opening tonic)."""
     sec, lay = plan.sections[i], plan.layout[i]
-    tonic = tok.vocab[chord_token(0, "min" if sec.minor else "maj")]
+    tonic = section_tonic(tok, sec)
     if lay.last:
         return forced_plan(lay.n_bars, lay.cut_beats, tonic, tok.vocab[chord_token(7, "7")], grid=lay.grid)
     prepare = tok.vocab[chord_token((plan.sections[i + 1].key - sec.key + 7) % 12, "7")]
     end = lay.grid.start(lay.n_bars) * RESOLUTION
     return [f for f in forced_plan(lay.n_bars + 1, lay.cut_beats, tonic, prepare, grid=lay.grid) if f.step < end]
+
+
+def section_tonic(tok: BeatTokenizer, sec: Section) -> int:
+    """The chord token of the section's tonic (it is written in C)."""
+    return tok.vocab[chord_token(0, "min" if sec.minor else "maj")]
 
 
 def home_phrases(forced: list[ForcedChord], lay: SectionLayout, tonic_id: int, lock: int,
@@ -480,14 +489,10 @@ def home_phrases(forced: list[ForcedChord], lay: SectionLayout, tonic_id: int, l
     within a bar of a cut (the cut's own change is heard there), in a harmony hold, inside a restated
     theme's harmony (before `lock`), or in the cadence's last two bars."""
     by_step = {f.step: f for f in forced}
-    for bar in range(every, lay.n_bars - 2, every):
-        beat = lay.grid.start(bar)
-        step = beat * RESOLUTION
-        if step < lock or step in by_step or any(abs(beat - c) < BEATS_PER_BAR for c in lay.cut_beats):
-            continue
-        if any(a <= beat < z for a, z in lay.hold):
-            continue
-        by_step[step] = ForcedChord(step, tonic_id)
+    for beat in phrase_beats(lay.n_bars - 2, lay.cut_beats, every_bars=every, grid=lay.grid):
+        step = int(beat) * RESOLUTION
+        if step >= lock and step not in by_step and not lay.holds(beat):
+            by_step[step] = ForcedChord(step, tonic_id)
     return [by_step[k] for k in sorted(by_step)]
 
 
