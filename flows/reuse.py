@@ -7,6 +7,10 @@
   model, the merge gap, the mix): the analysis depends on the video, the cut settings and the emotion
   model alone.
 
+The code that turns a model's output into notes, audio and pictures is part of the identity too (a digest
+of its sources): a stored soundtrack written by older code is not what this version would write, so an
+upgrade computes it again once, and a change to the music code leaves the stored cuts and emotion usable.
+
 The model versions are named without loading a model where the backend allows it (the music version is
 the checkpoint's SHA-256, the default emotion head's a constant), so an identical re-run answers in
 seconds; the job still checks the versions it really ran against the ones its key was made from.
@@ -14,11 +18,13 @@ seconds; the job still checks the versions it really ran against the ones its ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,11 +88,26 @@ def expected_versions(settings: Settings, user_emotion: bool, cuts_version: str)
             "music": music_version(settings)}
 
 
+@cache
+def code_digest(*parts: str) -> str:
+    """SHA-256 (12 hex digits) of the Python sources under these folders of `emsync_models` (all of it
+    without any): their paths and bytes, in order."""
+    import emsync_models
+
+    root = Path(emsync_models.__file__).parent
+    digest = hashlib.sha256()
+    for folder in [root / p for p in parts] or [root]:
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def render_identity(settings: Settings) -> dict[str, Any]:
-    """What shapes the audio beyond the job key: a stored result made otherwise is not this request's."""
+    """What shapes the result beyond the job key (the audio's settings, the code that writes the notes,
+    the audio and the pictures): a stored result made otherwise is not this request's."""
     music = settings.music
     font = music.resolved_soundfont()
-    return {"soundfont": str(font) if font else None,
+    return {"code": code_digest(), "soundfont": str(font) if font else None,
             "soundfont_bytes": font.stat().st_size if font is not None and font.is_file() else None,
             "sample_rate": music.sample_rate, "loudness_lufs": music.loudness_lufs,
             "duck_attack_ms": music.duck_attack_ms, "duck_release_ms": music.duck_release_ms}
@@ -97,9 +118,11 @@ def analysis_identity(settings: Settings) -> dict[str, Any]:
     config = settings.cuts.config()
     models = settings.models
     return {"cuts": {"detector": config.detector, "content_threshold": config.content_threshold,
-                     "adaptive_threshold": config.adaptive_threshold, "min_scene_len_s": config.min_scene_len_s},
-            "emotion": {name: str(getattr(models, name)) if getattr(models, name) is not None else None
-                        for name in ("emotion_checkpoint", "clip_weights", "audio_tagger_weights", "asr_weights")}}
+                     "adaptive_threshold": config.adaptive_threshold, "min_scene_len_s": config.min_scene_len_s,
+                     "code": code_digest("video")},
+            "emotion": {**{name: str(getattr(models, name)) if getattr(models, name) is not None else None
+                           for name in ("emotion_checkpoint", "clip_weights", "audio_tagger_weights", "asr_weights")},
+                        "code": code_digest("emotion", "video")}}
 
 
 @contextmanager

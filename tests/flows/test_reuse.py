@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
+import flows.reuse as reuse
 import flows.soundtrack as soundtrack
 from flows.cli.app import app
 
@@ -53,7 +54,8 @@ def soundtrack_cmd(clip: Path, out: Path, *extra: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_identical_rerun_recompute_and_music_only_change(tmp_path: Path, clip_with_cuts: Path,
-                                                          isolated_settings: Path, calls: Counter[str]) -> None:
+                                                          isolated_settings: Path, calls: Counter[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     first = soundtrack_cmd(clip_with_cuts, tmp_path / "first.mp4", "--seed", "3")
     assert all(calls[name] == 1 for name in STAGE_FUNCTIONS), calls
     assert first["reused"] is None and first["emotion"]["source"] == "model"
@@ -79,6 +81,15 @@ def test_identical_rerun_recompute_and_music_only_change(tmp_path: Path, clip_wi
     assert other["cuts_s"] == first["cuts_s"] and other["emotion"] == first["emotion"]
     assert other["input"] == first["input"]
     assert other["artifacts"]["audio"] != first["artifacts"]["audio"], "another seed is another job"
+
+    # the same request after an upgrade of the code that writes the music: written again, on the stored analysis
+    real_digest = reuse.code_digest
+    monkeypatch.setattr(reuse, "code_digest", lambda *parts: real_digest(*parts) if parts else "a-newer-writer")
+    calls.clear()
+    upgraded = soundtrack_cmd(clip_with_cuts, tmp_path / "upgraded.mp4", "--seed", "3")
+    assert calls["decode_once"] == 0 and calls["analyze_emotion"] == 0, calls
+    assert calls["compose_music"] == calls["render_audio"] == calls["record_soundtrack"] == 1, calls
+    assert upgraded["reused"]["analysis_from_run"], upgraded["reused"]
 
 
 @pytest.mark.slow
