@@ -22,6 +22,7 @@ ROWS = (
     ("key changes / min (30 s windows)", "key_changes_per_min", "at boundaries"),
     ("  share of them at a planned boundary", "key_changes_at_boundaries", "1.0"),
     ("30 s windows in the piece's key", "windows_in_global_key", ""),
+    ("30 s windows in their section's planned key", "windows_in_planned_key", ""),
     ("tempo range (max / min held tempo)", "tempo_range_ratio", ""),
     ("theme return: same - different feeling", "theme_return_difference", "> 0"),
     ("rho(arousal -> density), per minute", "rho_arousal_density", ">= 0.6"),

@@ -9,13 +9,15 @@
   segment whose length in seconds falls in that scale (short 4-8 s, middle 8-16 s, long 16-32 s).
 - **restated share**: bars inside a 4-bar unit that restates or varies an earlier unit (mean aligned
   similarity >= `MATCH`, in any transposition), beside the same on the bars shuffled.
-- instrument changes and key changes per minute, tempo range, per-minute arousal -> note density and
+- instrument changes and key changes per minute (and, given a plan, the share of 30 s windows heard in
+  the key planned for their section), tempo range, per-minute arousal -> note density and
   velocity (Spearman), and whether sections of one feeling sound alike (their 4-bar top-line units
   matched across sections, same-feeling pairs minus different-feeling pairs).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -126,8 +128,9 @@ def shuffled_share(chroma: np.ndarray, seed: int = 0) -> float:
     return restated_share(bar_similarity(chroma[order], shifts=12))
 
 
-def window_keys(midi: pretty_midi.PrettyMIDI, end_s: float, window_s: float = KEY_WINDOW_S) -> list[tuple[int, str]]:
-    """The best-matching key of each `window_s` window (pitched notes, duration-weighted)."""
+def window_key_starts(midi: pretty_midi.PrettyMIDI, end_s: float,
+                      window_s: float = KEY_WINDOW_S) -> list[tuple[float, tuple[int, str]]]:
+    """(start, best-matching key) of each `window_s` window that has pitched notes (duration-weighted)."""
     keys = []
     for start in np.arange(0.0, max(end_s - window_s / 2, window_s / 2), window_s):
         hist = np.zeros(12)
@@ -140,8 +143,25 @@ def window_keys(midi: pretty_midi.PrettyMIDI, end_s: float, window_s: float = KE
                     hist[n.pitch % 12] += overlap
         if hist.sum() > 0:
             tonic, mode, _ = key_of(hist)
-            keys.append((tonic, mode))
+            keys.append((float(start), (tonic, mode)))
     return keys
+
+
+def window_keys(midi: pretty_midi.PrettyMIDI, end_s: float, window_s: float = KEY_WINDOW_S) -> list[tuple[int, str]]:
+    """The best-matching key of each `window_s` window (pitched notes, duration-weighted)."""
+    return [key for _, key in window_key_starts(midi, end_s, window_s)]
+
+
+def in_planned_key(starts_keys: Sequence[tuple[float, tuple[int, str]]], window_s: float,
+                   planned: Sequence[tuple[float, tuple[int, str]]]) -> float | None:
+    """Share of windows heard in the key planned for the section their middle falls in (`planned`:
+    (section start s, (tonic, mode)) in order); None without windows or a plan."""
+    if not starts_keys or not planned:
+        return None
+    starts = [t for t, _ in planned]
+    hits = [key == planned[max(bisect.bisect_right(starts, start + window_s / 2) - 1, 0)][1]
+            for start, key in starts_keys]
+    return sum(hits) / len(hits)
 
 
 def window_ensembles(midi: pretty_midi.PrettyMIDI, end_s: float,
@@ -251,9 +271,11 @@ def theme_return(midi: pretty_midi.PrettyMIDI, edges: np.ndarray, sections: Sequ
 def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
                        trajectory: Sequence[tuple[float, float, float]] | None = None,
                        sections: Sequence[dict] | None = None, edges: np.ndarray | None = None,
-                       tempi: tuple[float, float] | None = None, planned_s: Sequence[float] | None = None) -> dict:
+                       tempi: tuple[float, float] | None = None, planned_s: Sequence[float] | None = None,
+                       planned_keys: Sequence[tuple[float, tuple[int, str]]] | None = None) -> dict:
     """Every long-form measure of one piece. Arousal-following needs its `trajectory`, theme return its
-    `sections` (start_s, end_s, feeling), changes at boundaries the `planned_s` section starts; `edges`
+    `sections` (start_s, end_s, feeling), changes at boundaries the `planned_s` section starts, windows
+    in the planned key the `planned_keys` ((section start s, (tonic, mode)), in order); `edges`
     (bar lines, s) and `tempi` (lowest, highest) stand in for the MIDI's own meter and tempo map where it
     has none (pieces joined end to end)."""
     end_s = float(end_s if end_s is not None else midi.get_end_time())
@@ -261,7 +283,8 @@ def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
     chroma = bar_chroma(midi, edges)
     bar_s = float(np.median(np.diff(edges)))
     minutes = end_s / 60.0
-    keys = window_keys(midi, end_s)
+    starts_keys = window_key_starts(midi, end_s)
+    keys = [key for _, key in starts_keys]
     ensembles = window_ensembles(midi, end_s)
     lo, hi = tempo_range(midi, end_s) if tempi is None else tempi
     global_key = key_of(chroma.sum(axis=0))[:2] if chroma.sum() > 0 else (0, "major")
@@ -280,6 +303,8 @@ def measure_long_piece(midi: pretty_midi.PrettyMIDI, end_s: float | None = None,
     if planned_s is not None:  # where the music was meant to turn: do its keys and ensembles turn there?
         out["key_changes_at_boundaries"] = changes_at(keys, KEY_WINDOW_S, planned_s)
         out["instrument_changes_at_boundaries"] = changes_at(ensembles, ENSEMBLE_WINDOW_S, planned_s)
+    if planned_keys:  # is each stretch heard in the key the plan gave it?
+        out["windows_in_planned_key"] = in_planned_key(starts_keys, KEY_WINDOW_S, planned_keys)
     if trajectory is not None and end_s >= 180:
         pm = per_minute(midi, trajectory, end_s)
         out["per_minute"] = {k: [round(x, 4) for x in v] for k, v in pm.items()}

@@ -26,6 +26,7 @@ import pretty_midi
 
 from emsync_models.music.analysis.long_form import measure_long_piece
 from emsync_models.music.request import GenerationRequest
+from emsync_models.music.v2.remi import NOTE_NAMES
 
 KINDS: dict[str, tuple[float, float]] = {
     "calm": (0.35, -0.6), "tense": (-0.5, 0.45), "excited": (0.6, 0.7),
@@ -93,6 +94,12 @@ def _kind_of(v: float, a: float) -> int:
     return min(range(len(names)), key=lambda i: (KINDS[names[i]][0] - v) ** 2 + (KINDS[names[i]][1] - a) ** 2)
 
 
+def planned_key(name: str) -> tuple[int, str]:
+    """(tonic pitch class, mode) of a plan's key name ("F# major")."""
+    tonic, mode = name.split()
+    return NOTE_NAMES.index(tonic), mode
+
+
 def evaluate_model(gen: Any, films: Sequence[Film], seeds: Sequence[int], out_dir: Path | None,  # noqa: ANN401
                    progress: Callable[[str], None] | None = None) -> list[dict]:
     rows = []
@@ -108,7 +115,9 @@ def evaluate_model(gen: Any, films: Sequence[Film], seeds: Sequence[int], out_di
                 music.midi.write(str(out_dir / f"{film.name}-s{seed}.mid"))
             acts = act_spans(film)
             turns = [s["start_s"] for s in plan["sections"][1:]] if plan else [s["start_s"] for s in acts[1:]]
-            row = measure_long_piece(music.midi, film.duration_s, film.trajectory, acts, planned_s=turns)
+            keys = [(s["start_s"], planned_key(s["key_name"])) for s in plan["sections"]] if plan else None
+            row = measure_long_piece(music.midi, film.duration_s, film.trajectory, acts, planned_s=turns,
+                                     planned_keys=keys)
             row.update(film=film.name, seed=seed)
             if plan:
                 row["plan"] = plan
@@ -200,7 +209,7 @@ def summarise(rows: Sequence[dict]) -> dict:
         out[f"structureness_{scale}"] = stats([r["structureness"][scale] for r in good])
     for key in ("restated_share", "restated_share_shuffled", "instrument_changes_per_min", "key_changes_per_min",
                 "windows_in_global_key", "rho_arousal_density", "rho_arousal_velocity",
-                "key_changes_at_boundaries", "instrument_changes_at_boundaries"):
+                "key_changes_at_boundaries", "instrument_changes_at_boundaries", "windows_in_planned_key"):
         out[key] = stats([r.get(key) for r in good if key in r])
     out["tempo_range_ratio"] = stats([r["tempo_range_bpm"][1] / max(r["tempo_range_bpm"][0], 1e-6) for r in good])
     out["theme_return_difference"] = stats([r["theme_return"]["difference"] for r in good if "theme_return" in r])

@@ -6,8 +6,9 @@ it back; a restated theme's instrument finished with its four bars. Heard over a
 instruments leaving and coming back in the middle of a scene, where nothing in the picture turns. An
 arranger keeps the section's colour by having a resting part hold the harmony softly: here every rest
 of a phrase or longer (and the stretch before a part's first note or after its last) is filled with
-the tone of each of the model's chords nearest the part's own register, held to the next change (a
-tone the next chord shares is tied over for up to two bars, not struck again). A
+the tone of each of the model's chords nearest the part's own register (the key's tonic or fifth, where
+the chord has it: an inner pedal), held to the next change (a tone the next chord shares is tied over for up
+to two bars, not struck again). A
 part that plays less than a bar in the whole section is a stray, not a member of the ensemble: its
 notes go. Where the closing section has no sustaining part to ring the final chord on, the instrument
 that will ring it (strings) joins at the section's start and holds with the others, rather than
@@ -59,11 +60,20 @@ def nearest_tone(pcs: Sequence[int], around: int) -> int:
     return min((around + d for d in range(-6, 7) if (around + d) % 12 in pcs), key=lambda p: (abs(p - around), p))
 
 
+def held_tone(pcs: Sequence[int], around: int, pedals: Sequence[int] = ()) -> int:
+    """The tone a resting part holds under a chord of pitch classes `pcs`: the first of `pedals` the chord
+    holds, else its tone nearest `around`; in the octave nearest `around`."""
+    pedal = next((p for p in pedals if p in pcs), None)
+    return nearest_tone([pedal] if pedal is not None else pcs, around)
+
+
 def hold_through(score: symusic.Score, changes: Sequence[tuple[float, tuple[int, str]]], end_beat: float,
-                 beat_ticks: int, left_alone: Callable[[symusic.Track], bool] = lambda t: False) -> int:
+                 beat_ticks: int, left_alone: Callable[[symusic.Track], bool] = lambda t: False,
+                 pedals: Sequence[int] = ()) -> int:
     """Fill each pitched part's long rests in [0, `end_beat`) with held chord tones of `changes`
     ((beat, (root, quality)) in order); drop strays. Tracks `left_alone` (the bass, which fills its own
-    rests) are not touched. Returns the notes added."""
+    rests) are not touched. Under a chord that holds one of `pedals` (pitch classes, first preferred)
+    the part holds that. Returns the notes added."""
     end = int(round(end_beat * beat_ticks))
     if end <= 0 or not changes:
         return 0
@@ -96,7 +106,7 @@ def hold_through(score: symusic.Score, changes: Sequence[tuple[float, tuple[int,
                 elif tones[k]:
                     if held:
                         track.notes.append(symusic.Note(held[0], start - held[0], held[1], velocity))
-                    held = [start, nearest_tone(tones[k], register)]
+                    held = [start, held_tone(tones[k], register, pedals)]
                     added += 1
                 k += 1
                 start = stop

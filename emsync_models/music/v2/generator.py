@@ -3,9 +3,10 @@
 Steps: base tempo from the opening arousal -> tempo map and bars (a short bar before a hit where
 needed) that put each kept cut on a downbeat (hitpoints) -> the mode of the opening tonic from valence
 (a composer's choice of key, like the tempo) -> constrained sampling on the beat grid (generate_v2),
-the tonic at the start of each 8-bar phrase -> notes that would clash with a new chord are released at
-the change -> the bass states each cut's chord, a part that rests for a phrase holds the harmony
-(ensemble), a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
+the chords the model chooses diatonic to the section's key (harmony), the tonic at the start of each
+8-bar phrase -> notes that would clash with a new chord are released at the change -> the bass states
+each cut's chord, a part that rests for a phrase holds the harmony, on the tonic or fifth where the chord
+has it (ensemble), a comping part strikes the model's chords on the beat (comping) -> a V-I cadence whose tonic
 rings to the end -> MIDI written with the tempo map and meter, moved to a key chosen by the seed.
 """
 
@@ -45,6 +46,7 @@ from emsync_models.music.v2.arranger import (
 from emsync_models.music.v2.bar_grid import FOUR_FOUR, BarGrid
 from emsync_models.music.v2.comping import FAST_BPM, comp_notes
 from emsync_models.music.v2.ensemble import ending_joins, hold_through
+from emsync_models.music.v2.harmony import PEDALS, key_chords
 from emsync_models.music.v2.hitpoints import DEFAULT_MAX_CHANGE, Hit, TempoMap, tempo_map
 from emsync_models.music.v2.model import STYLE_FAMILIES, MusicTransformerV2, MusicV2Config
 from emsync_models.music.v2.palette import fit_palette
@@ -297,7 +299,8 @@ class MusicGeneratorV2:
                             chords_locked_until=lock,
                             progress=None if progress is None else
                             (lambda b, base=done: progress(min(base + b + 1, plan.n_bars), plan.n_bars)),
-                            programs=None if request.instruments is None else frozenset(request.instruments))
+                            programs=None if request.instruments is None else frozenset(request.instruments),
+                            key_chords=key_chords(tok, sec.minor))
             phrases = [b for b in phrase_beats(lay.n_bars, lay.cut_beats, grid=lay.grid)
                        if not lay.holds(b)]  # no turn asked for where it holds
             bounds = [float(b) for b in lay.cut_beats] + phrases
@@ -451,7 +454,7 @@ class MusicGeneratorV2:
         if lay.last and i > 0:  # a long piece's closing section: its ensemble already holds the final chord's
             ending_joins(score, changes, TICKS_PER_BEAT)
         hold_through(score, [c for c in changes if c[0] < final_beat], final_beat, TICKS_PER_BEAT,
-                     left_alone=lambda t: int(t.program) in BASS_FAMILY)
+                     left_alone=lambda t: int(t.program) in BASS_FAMILY, pedals=PEDALS)
         voices = comp_voices(score, grid, lay.n_bars, TICKS_PER_BEAT, bar_seconds, bar_arousal)
         add_comp(score, changes, final_beat, grid=grid, voices=voices_at(voices, grid),
                  offbeat=voices_at(voices, grid, part=1),

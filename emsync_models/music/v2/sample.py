@@ -93,6 +93,9 @@ class Voicing:
     chords_locked_until: int = 0
     progress: Callable[[int], None] | None = None
     programs: frozenset[int] | None = None
+    # the chords the model may choose in the section's key ((vocab,) bool; None: any); a chord the plan
+    # forces is given whatever its key
+    key_chords: torch.Tensor | None = None
 
 
 def _filtered_sample(logits: torch.Tensor, allowed: torch.Tensor, opts: SamplingV2, gen: torch.Generator) -> int:
@@ -216,6 +219,8 @@ def generate_v2(
             allowed[sounding] = False
         if not is_position[tokens[-1]]:  # a chord sits right after the position it starts on
             allowed &= ~is_chord
+        if voice.key_chords is not None:
+            allowed &= ~is_chord | voice.key_chords
         if bar < n_bars - 1:
             allowed[tok.eos] = False
         if pos >= 0:  # positions move forward within a bar

@@ -63,3 +63,19 @@ def test_changes_are_credited_to_a_boundary_only_near_one():
     assert changes_at(keys, 30.0, [62.0]) == 0.5
     assert changes_at(keys, 30.0, [45.0, 140.0]) == 1.0
     assert changes_at(["C"] * 4, 30.0, [30.0]) is None
+
+
+def test_windows_are_read_against_the_key_planned_for_their_section():
+    from emsync_models.music.analysis.long_form import in_planned_key
+
+    heard = [(0.0, (0, "major")), (30.0, (0, "major")), (60.0, (9, "minor")), (90.0, (7, "major"))]
+    # C major to 75 s, then G major: the third window (middle 75 s) belongs to G's section
+    assert in_planned_key(heard, 30.0, [(0.0, (0, "major")), (75.0, (7, "major"))]) == 0.75
+    assert in_planned_key(heard, 30.0, [(0.0, (0, "major"))]) == 0.5
+    assert in_planned_key([], 30.0, [(0.0, (0, "major"))]) is None
+    moved = measure_long_piece(piece([0, 1, 2, 3] * 12, shift_from=24), 96.0,
+                               planned_keys=[(0.0, (0, "major")), (48.0, (7, "major"))])
+    assert moved["windows_in_planned_key"] == 1.0
+    unplanned = measure_long_piece(piece([0, 1, 2, 3] * 12, shift_from=24), 96.0,
+                                   planned_keys=[(0.0, (0, "major"))])
+    assert unplanned["windows_in_planned_key"] < 1.0

@@ -93,3 +93,15 @@ def test_the_final_chords_instrument_joins_at_the_closing_sections_start() -> No
     held.tracks.append(_track("", 48, [(0, 10 * BAR, 64)]))  # a sustaining part of its own: nothing joins
     ending_joins(held, changes, TPB)
     assert len(held.tracks) == 1 and len(held.tracks[0].notes) == 1
+
+
+def test_a_resting_part_holds_the_keys_tonic_where_the_chord_has_it() -> None:
+    strings = _track("", 48, [(0, BAR, 64)])  # one bar, then eleven of rest, around E4
+    score = symusic.Score(TPB)
+    score.tracks.append(strings)
+    changes = [(0.0, (0, "maj")), (16.0, (9, "min")), (24.0, (7, "7")), (32.0, (5, "maj"))]
+    hold_through(score, changes, 12 * 4.0, TPB, pedals=(0,))
+    held = [(n.time // BAR, n.pitch) for n in score.tracks[0].notes][1:]
+    # C under C major, struck again under A minor (it had been held three bars), the G7's tone nearest
+    # E4 (F4: the G7 has no C), C again under F major
+    assert held == [(1, 60), (4, 60), (6, 65), (8, 60)]
