@@ -256,7 +256,9 @@ def generate_v2(
         if not on_forced and any(a * RESOLUTION <= clock() < b * RESOLUTION for a, b in hold):
             allowed &= ~is_chord  # near a merged cut the harmony holds
         if onsets_here >= MAX_ONSETS_PER_POSITION and not is_program[tokens[-1]]:
-            allowed &= ~is_program  # this position is full: the next note goes on a later one
+            # this position is full: the next note goes on a later one (no other instrument here, and no
+            # more notes for this one: left a pitch, the model once wrote thousands on one position)
+            allowed &= ~(is_program | is_any_pitch)
         if int(used_programs.sum()) >= MAX_PROGRAMS:  # the band is complete: no new instrument
             allowed &= ~(is_program & ~used_programs)
         if bar >= 0:  # no long silences: a pitched note within MAX_PITCHED_GAP of the last one

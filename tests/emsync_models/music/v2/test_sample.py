@@ -157,3 +157,24 @@ def test_programs_outside_the_palette_and_drums_are_never_written(seed: int) -> 
     free = generate_v2(_program_loving_model(), TOK, 3, lambda beat: (0.0, 0.0), [], [], 0, seed=seed,
                        opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=600)
     assert {int(TOK.names[t].split("_")[1]) for t in free.tokens if TOK.names[t].startswith("Program_")} - palette
+
+
+def test_a_full_position_takes_no_more_notes_from_the_instrument_already_playing() -> None:
+    """A model that, once an instrument plays, wants only more of its notes on the same position: the
+    decoding still moves on and writes every bar."""
+    from emsync_models.music.v2.sample import MAX_ONSETS_PER_POSITION
+
+    model = _bar_loving_model(2.0)
+    is_pitch = torch.from_numpy(TOK.kind.astype(str) == "Pitch")
+    model.head.bias.data[is_pitch] = 12.0  # far above a bar line, a position or another instrument
+    trace = generate_v2(model, TOK, 4, lambda beat: (0.0, 0.0), [ForcedChord(0, TOK.vocab["Chord_C:maj"])], [], 0,
+                        seed=0, opts=SamplingV2(1.0, 1.0, 1.0), max_tokens=1500)
+    assert sum(1 for t in trace.tokens if t == TOK.bar) == 4
+    runs, here = [], 0  # notes after each position (or bar line) before the next
+    for t in trace.tokens:
+        if t == TOK.bar or TOK.position_of[t] >= 0:
+            runs.append(here)
+            here = 0
+        elif str(TOK.kind[t]).startswith("Pitch"):
+            here += 1
+    assert max([*runs, here]) <= MAX_ONSETS_PER_POSITION
