@@ -147,11 +147,6 @@ def window_key_starts(midi: pretty_midi.PrettyMIDI, end_s: float,
     return keys
 
 
-def window_keys(midi: pretty_midi.PrettyMIDI, end_s: float, window_s: float = KEY_WINDOW_S) -> list[tuple[int, str]]:
-    """The best-matching key of each `window_s` window (pitched notes, duration-weighted)."""
-    return [key for _, key in window_key_starts(midi, end_s, window_s)]
-
-
 def in_planned_key(starts_keys: Sequence[tuple[float, tuple[int, str]]], window_s: float,
                    planned: Sequence[tuple[float, tuple[int, str]]]) -> float | None:
     """Share of windows heard in the key planned for the section their middle falls in (`planned`:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from emsync_models.music.v2.remi import CHORD_TOKENS, NO_CHORD, QUALITY_INTERVALS, BeatTokenizer, parse_chord_token
+from emsync_models.music.v2.remi import BeatTokenizer
+from emsync_models.music.v2.sample import chord_pitch_classes
 
 # Pitch classes (in C) a chord of each mode keeps to: the major scale; natural minor with the harmonic
 # minor's leading tone.
@@ -27,9 +28,7 @@ PEDALS = (0, 7)
 
 def key_chords(tok: BeatTokenizer, minor: bool) -> torch.Tensor:
     """(vocab,) bool: the chord tokens whose pitch classes all lie in the mode's scale (in C)."""
-    out = torch.zeros(len(tok), dtype=torch.bool)
-    for name in CHORD_TOKENS:
-        root, quality = parse_chord_token(name)
-        if quality != NO_CHORD:
-            out[tok.vocab[name]] = all((root + i) % 12 in SCALES[minor] for i in QUALITY_INTERVALS[quality])
-    return out
+    pitch_classes = chord_pitch_classes(tok)  # no row set for other tokens or for no chord
+    outside = torch.ones(12, dtype=torch.bool)
+    outside[sorted(SCALES[minor])] = False
+    return pitch_classes.any(dim=1) & ~pitch_classes[:, outside].any(dim=1)
